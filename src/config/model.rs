@@ -103,7 +103,6 @@ pub enum OnDisabled {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceConfig {
     pub name: String,
-    #[serde(serialize_with = "prefix_text::serialize")]
     pub prefixes: Vec<IpNet>,
     #[serde(with = "duration_text")]
     pub interval: Duration,
@@ -205,19 +204,5 @@ pub mod duration_text {
     /// Compact form that `humantime` parses back: "1s", "1s 500ms", "2m".
     pub fn format(d: Duration) -> String {
         humantime::format_duration(d).to_string()
-    }
-}
-
-mod prefix_text {
-    use ipnet::IpNet;
-    use serde::Serializer;
-    use serde::ser::SerializeSeq;
-
-    pub fn serialize<S: Serializer>(prefixes: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(prefixes.len()))?;
-        for p in prefixes {
-            seq.serialize_element(&p.to_string())?;
-        }
-        seq.end()
     }
 }
