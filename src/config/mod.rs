@@ -1,5 +1,12 @@
-//! Configuration: a raw serde form that keeps source positions, validated into `model`.
+//! Configuration: a raw serde form that keeps source positions (`raw`), validated into the
+//! form the program uses (`model`), with errors that point at `file:line:col` (`error`).
 
+pub mod error;
+pub mod load;
 pub mod model;
+pub mod raw;
+pub mod validate;
 
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{ConfigPaths, load, load_str};
 pub use model::*;

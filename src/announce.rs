@@ -1,0 +1,403 @@
+//! The announcer: the single owner of the desired prefix set.
+//!
+//! ```text
+//!  service tasks ──Set/Forget──▶ ┌───────────┐  whole set  ┌─────────┐
+//!  supervisor ──Shutdown/Backend▶│ announcer │────────────▶│ backend │──▶ BIRD
+//!                                └───────────┘  apply()    └─────────┘
+//! ```
+//! Services report whether they want their prefixes announced; the announcer computes the
+//! union and hands the *whole* set to the backend, never a delta, so any apply can be
+//! retried or repeated. Everything queued while an apply runs is folded into the next
+//! one, and after an apply further changes are collected for `batch_window` (the first
+//! change after a quiet period goes out at once): a thousand services failing together
+//! become a handful of applies. A failed apply is retried with backoff; the desired state
+//! is never lost, and the last one always reaches the backend.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use ipnet::IpNet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use tracing::{error, info, warn};
+
+/// Error of a backend apply, with the backend's own context.
+pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Something that can make the routing side announce exactly a set of prefixes.
+pub trait Backend: Send {
+    /// Makes the routing daemon announce exactly `desired`. Idempotent.
+    fn apply<'a>(&'a mut self, desired: &'a BTreeSet<IpNet>) -> BoxFuture<'a, Result<(), ApplyError>>;
+}
+
+/// Messages to the announcer.
+pub enum Command {
+    /// A service wants its prefixes announced (`announce`) or withdrawn.
+    Set {
+        service: String,
+        prefixes: Vec<IpNet>,
+        announce: bool,
+    },
+    /// A service was removed from the configuration.
+    Forget { service: String },
+    /// The backend settings changed (reload): apply the current set through the new one.
+    ReplaceBackend(Box<dyn Backend>),
+    /// Withdraw everything, then stop. Replies whether the withdrawal reached the backend.
+    Shutdown {
+        deadline: Duration,
+        done: oneshot::Sender<bool>,
+    },
+}
+
+/// What every service wants, by service name. Pure.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DesiredRoutes {
+    services: BTreeMap<String, (Vec<IpNet>, bool)>,
+}
+
+impl DesiredRoutes {
+    pub fn set(&mut self, service: &str, prefixes: Vec<IpNet>, announce: bool) {
+        self.services.insert(service.to_string(), (prefixes, announce));
+    }
+
+    pub fn forget(&mut self, service: &str) {
+        self.services.remove(service);
+    }
+
+    pub fn withdraw_all(&mut self) {
+        for (_, announce) in self.services.values_mut() {
+            *announce = false;
+        }
+    }
+
+    /// The union of the prefixes of every service that wants to be announced.
+    pub fn prefixes(&self) -> BTreeSet<IpNet> {
+        self.services
+            .values()
+            .filter(|(_, announce)| *announce)
+            .flat_map(|(prefixes, _)| prefixes.iter().copied())
+            .collect()
+    }
+}
+
+/// Delay before retry number `failures` (1-based): 100 ms doubling, at most 10 s.
+pub fn retry_delay(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(7);
+    Duration::from_millis(100u64 << exp).min(Duration::from_secs(10))
+}
+
+/// Settings of the announcer loop.
+#[derive(Debug, Clone, Copy)]
+pub struct AnnouncerSettings {
+    pub batch_window: Duration,
+}
+
+/// Runs the announcer until `Shutdown` (or until every sender is gone).
+pub async fn run(
+    settings: AnnouncerSettings,
+    mut backend: Box<dyn Backend>,
+    mut desired: DesiredRoutes,
+    mut rx: mpsc::Receiver<Command>,
+) {
+    // None: what the backend holds is unknown, so the first apply always runs (it purges
+    // whatever no configured service owns).
+    let mut applied: Option<BTreeSet<IpNet>> = None;
+    let mut last_apply_end: Option<Instant> = None;
+    let mut failures: u32 = 0;
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        let target = desired.prefixes();
+        let due = if applied.as_ref() == Some(&target) {
+            retry_at = None;
+            None
+        } else {
+            let now = Instant::now();
+            Some(retry_at.unwrap_or_else(|| {
+                last_apply_end.map_or(now, |end| (end + settings.batch_window).max(now))
+            }))
+        };
+        tokio::select! {
+            biased;
+            command = rx.recv() => {
+                let Some(command) = command else { return };
+                let mut next = Some(command);
+                // Fold everything already queued into this round.
+                while let Some(command) = next {
+                    match command {
+                        Command::Set { service, prefixes, announce } => desired.set(&service, prefixes, announce),
+                        Command::Forget { service } => desired.forget(&service),
+                        Command::ReplaceBackend(new) => {
+                            backend = new;
+                            applied = None;
+                            retry_at = None;
+                            failures = 0;
+                        }
+                        Command::Shutdown { deadline, done } => {
+                            desired.withdraw_all();
+                            let ok = withdraw_all(backend.as_mut(), deadline).await;
+                            let _ = done.send(ok);
+                            return;
+                        }
+                    }
+                    next = rx.try_recv().ok();
+                }
+            }
+            () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                let started = Instant::now();
+                match backend.apply(&target).await {
+                    Ok(()) => {
+                        log_change(applied.as_ref(), &target, started.elapsed(), failures);
+                        applied = Some(target);
+                        failures = 0;
+                        retry_at = None;
+                    }
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        let delay = retry_delay(failures);
+                        error!(error = %e, attempt = failures, retry_in = %humantime::format_duration(delay),
+                            "could not apply the announced prefix set; will retry");
+                        retry_at = Some(Instant::now() + delay);
+                    }
+                }
+                last_apply_end = Some(Instant::now());
+            }
+        }
+    }
+}
+
+/// Applies the empty set, retrying until it works or `deadline` passes.
+async fn withdraw_all(backend: &mut dyn Backend, deadline: Duration) -> bool {
+    let give_up = Instant::now() + deadline;
+    let empty = BTreeSet::new();
+    let mut failures = 0;
+    loop {
+        match backend.apply(&empty).await {
+            Ok(()) => {
+                info!("withdrew every prefix");
+                return true;
+            }
+            Err(e) => {
+                failures += 1;
+                let next = Instant::now() + retry_delay(failures);
+                if next > give_up {
+                    error!(error = %e, "could not withdraw the prefixes before exiting");
+                    return false;
+                }
+                warn!(error = %e, attempt = failures, "withdrawing every prefix failed; retrying");
+                sleep_until(next).await;
+            }
+        }
+    }
+}
+
+fn log_change(before: Option<&BTreeSet<IpNet>>, after: &BTreeSet<IpNet>, took: Duration, failures: u32) {
+    let empty = BTreeSet::new();
+    let before = before.unwrap_or(&empty);
+    let added: Vec<&IpNet> = after.difference(before).collect();
+    let removed: Vec<&IpNet> = before.difference(after).collect();
+    info!(
+        announced = after.len(),
+        added = %list(&added),
+        withdrawn = %list(&removed),
+        took_ms = took.as_secs_f64() * 1e3,
+        after_failures = failures,
+        "applied prefix set"
+    );
+}
+
+/// At most 10 prefixes, then a count, so a burst does not write a huge line.
+fn list(prefixes: &[&IpNet]) -> String {
+    const SHOWN: usize = 10;
+    let mut text: Vec<String> = prefixes.iter().take(SHOWN).map(|p| p.to_string()).collect();
+    if prefixes.len() > SHOWN {
+        text.push(format!("and {} more", prefixes.len() - SHOWN));
+    }
+    text.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn desired_is_the_union_of_announcing_services() {
+        let mut d = DesiredRoutes::default();
+        d.set("a", vec![net("203.0.113.1/32"), net("2001:db8::1/128")], true);
+        d.set("b", vec![net("203.0.113.2/32")], false);
+        assert_eq!(d.prefixes(), [net("203.0.113.1/32"), net("2001:db8::1/128")].into());
+        d.set("b", vec![net("203.0.113.2/32")], true);
+        assert_eq!(d.prefixes().len(), 3);
+        d.forget("a");
+        assert_eq!(d.prefixes(), [net("203.0.113.2/32")].into());
+        d.withdraw_all();
+        assert!(d.prefixes().is_empty());
+    }
+
+    #[test]
+    fn retry_backs_off_to_a_ceiling() {
+        assert_eq!(retry_delay(1), Duration::from_millis(100));
+        assert_eq!(retry_delay(2), Duration::from_millis(200));
+        assert_eq!(retry_delay(5), Duration::from_millis(1600));
+        assert_eq!(retry_delay(100), Duration::from_secs(10));
+    }
+
+    /// Records every apply; fails the first `fail_first` of them.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        applies: Arc<Mutex<Vec<BTreeSet<IpNet>>>>,
+        fail_first: Arc<Mutex<u32>>,
+        apply_time: Duration,
+    }
+
+    impl Backend for Recorder {
+        fn apply<'a>(&'a mut self, desired: &'a BTreeSet<IpNet>) -> BoxFuture<'a, Result<(), ApplyError>> {
+            Box::pin(async move {
+                tokio::time::sleep(self.apply_time).await;
+                self.applies.lock().unwrap().push(desired.clone());
+                let mut fail = self.fail_first.lock().unwrap();
+                if *fail > 0 {
+                    *fail -= 1;
+                    return Err("BIRD said no".into());
+                }
+                Ok(())
+            })
+        }
+    }
+
+    fn start(rec: &Recorder, window_ms: u64) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::from_millis(window_ms),
+        };
+        let task = tokio::spawn(run(settings, Box::new(rec.clone()), DesiredRoutes::default(), rx));
+        (tx, task)
+    }
+
+    async fn set(tx: &mpsc::Sender<Command>, service: &str, prefix: &str, announce: bool) {
+        tx.send(Command::Set {
+            service: service.into(),
+            prefixes: vec![net(prefix)],
+            announce,
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn shutdown(tx: &mpsc::Sender<Command>) -> bool {
+        let (done, rx) = oneshot::channel();
+        tx.send(Command::Shutdown {
+            deadline: Duration::from_secs(5),
+            done,
+        })
+        .await
+        .unwrap();
+        rx.await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_apply_purges_and_a_burst_is_coalesced() {
+        let rec = Recorder {
+            apply_time: Duration::from_millis(20),
+            ..Default::default()
+        };
+        let (tx, task) = start(&rec, 100);
+        // At start the backend state is unknown: an empty apply purges it.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // 1,000 services come up within 50 ms.
+        for i in 0..1000u32 {
+            let prefix = format!("2001:db8::{i:x}/128");
+            set(&tx, &format!("s{i}"), &prefix, true).await;
+            if i % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let applies = rec.applies.lock().unwrap().clone();
+        assert!(applies.len() <= 4, "{} applies", applies.len());
+        assert!(applies[0].is_empty());
+        assert_eq!(applies.last().unwrap().len(), 1000);
+        assert!(shutdown(&tx).await);
+        task.await.unwrap();
+        assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_change_after_quiet_goes_out_at_once() {
+        let rec = Recorder::default();
+        let (tx, _task) = start(&rec, 100);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t0 = Instant::now();
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        while rec.applies.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(t0.elapsed() <= Duration::from_millis(2), "{:?}", t0.elapsed());
+        // A second change right after waits out the batch window, not longer.
+        set(&tx, "a", "203.0.113.1/32", false).await;
+        let t1 = Instant::now();
+        while rec.applies.lock().unwrap().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(t1.elapsed() <= Duration::from_millis(101), "{:?}", t1.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_apply_is_retried_until_the_last_desired_state_lands() {
+        let rec = Recorder::default();
+        *rec.fail_first.lock().unwrap() = 3;
+        let (tx, _task) = start(&rec, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        set(&tx, "b", "203.0.113.2/32", true).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let applies = rec.applies.lock().unwrap().clone();
+        // 3 failures, then one success carrying both services; nothing after that.
+        assert_eq!(applies.len(), 4, "{applies:?}");
+        assert_eq!(applies[3], [net("203.0.113.1/32"), net("203.0.113.2/32")].into());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_apply_when_nothing_changes() {
+        let rec = Recorder::default();
+        let (tx, _task) = start(&rec, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = rec.applies.lock().unwrap().len();
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        // Flapping back and forth within one batch leaves the backend alone.
+        set(&tx, "a", "203.0.113.1/32", false).await;
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(rec.applies.lock().unwrap().len(), n);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replacing_the_backend_reapplies_the_current_set() {
+        let first = Recorder::default();
+        let (tx, _task) = start(&first, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let second = Recorder::default();
+        tx.send(Command::ReplaceBackend(Box::new(second.clone()))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(second.applies.lock().unwrap().clone(), vec![[net("203.0.113.1/32")].into()]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_retries_the_withdrawal() {
+        let rec = Recorder::default();
+        let (tx, task) = start(&rec, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        *rec.fail_first.lock().unwrap() = 2;
+        assert!(shutdown(&tx).await);
+        task.await.unwrap();
+        assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
+    }
+}

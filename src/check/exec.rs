@@ -1,0 +1,269 @@
+//! `kind = "exec"`: runs a program; exit status 0 passes.
+//!
+//! The program runs without a shell (unless `shell = true`), with no stdin, in a process
+//! group of its own. When it exits, or when the timeout expires, the whole group is sent
+//! SIGKILL, so grandchildren it left behind (or that keep its pipes open) die with it.
+//! stdout and stderr are captured up to `OUTPUT_LIMIT` bytes each and read to the end, so
+//! a chatty check never blocks on a full pipe.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+
+use super::CheckOutcome;
+use crate::config::{ExecCommand, ExecSpec};
+
+/// Bytes of each output stream kept for the log.
+pub const OUTPUT_LIMIT: usize = 4096;
+
+/// How long to wait for the pipes to close once the process group is dead.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+pub struct ExecCheck {
+    command: ExecCommand,
+    service: String,
+}
+
+impl ExecCheck {
+    pub fn new(spec: &ExecSpec, service: &str) -> Self {
+        ExecCheck {
+            command: spec.command.clone(),
+            service: service.to_string(),
+        }
+    }
+
+    pub fn command(&self) -> &ExecCommand {
+        &self.command
+    }
+
+    fn build(&self) -> Command {
+        let mut cmd = match &self.command {
+            ExecCommand::Argv(argv) => {
+                let mut cmd = Command::new(argv.first().map_or("", String::as_str));
+                cmd.args(argv.iter().skip(1));
+                cmd
+            }
+            ExecCommand::Shell(line) => {
+                let mut cmd = Command::new("/bin/sh");
+                cmd.arg("-c").arg(line);
+                cmd
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .env("ANYCAST_WARDEN_SERVICE", &self.service);
+        cmd
+    }
+
+    pub async fn run(&self, timeout: Duration) -> CheckOutcome {
+        let mut child = match self.build().spawn() {
+            Ok(child) => child,
+            Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),
+        };
+        // The child leads its own group, so its PID is the group's ID.
+        let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+        let stdout = child.stdout.take().map(read_bounded);
+        let stderr = child.stderr.take().map(read_bounded);
+
+        let waited = tokio::time::timeout(timeout, child.wait()).await;
+        if let Some(group) = group {
+            // ESRCH (group already gone) is the normal case for a well-behaved check.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        let status = match waited {
+            Ok(status) => status,
+            Err(_) => {
+                // Reap the leader we just killed so no zombie is left.
+                let _ = child.wait().await;
+                let out = collect(stdout, stderr).await;
+                return CheckOutcome::fail(format!(
+                    "timed out after {}, killed its process group{out}",
+                    humantime::format_duration(timeout)
+                ));
+            }
+        };
+        let out = collect(stdout, stderr).await;
+        match status {
+            Ok(status) if status.success() => CheckOutcome::pass("exit status 0"),
+            Ok(status) => CheckOutcome::fail(format!("{}{out}", describe_status(status))),
+            Err(e) => CheckOutcome::fail(format!("waiting for {}: {e}{out}", self.command)),
+        }
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "ended abnormally".to_string(),
+    }
+}
+
+/// Captured output of one stream: the first bytes, and whether more was cut.
+struct Captured {
+    head: Vec<u8>,
+    truncated: bool,
+}
+
+fn read_bounded<R: AsyncRead + Unpin + Send + 'static>(mut pipe: R) -> JoinHandle<Captured> {
+    tokio::spawn(async move {
+        let mut head = Vec::new();
+        let mut truncated = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            match pipe.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = OUTPUT_LIMIT.saturating_sub(head.len());
+                    head.extend_from_slice(&buf[..n.min(room)]);
+                    truncated |= n > room;
+                }
+            }
+        }
+        Captured { head, truncated }
+    })
+}
+
+/// "; stdout: …; stderr: …" for whatever was printed.
+async fn collect(stdout: Option<JoinHandle<Captured>>, stderr: Option<JoinHandle<Captured>>) -> String {
+    let mut text = String::new();
+    for (name, task) in [("stdout", stdout), ("stderr", stderr)] {
+        let Some(mut task) = task else { continue };
+        // A descendant that escaped the group could hold the pipe open: do not wait for it.
+        let captured = match tokio::time::timeout(DRAIN_GRACE, &mut task).await {
+            Ok(Ok(c)) => c,
+            _ => {
+                task.abort();
+                continue;
+            }
+        };
+        let shown = String::from_utf8_lossy(&captured.head);
+        let shown = shown.trim();
+        if !shown.is_empty() {
+            text.push_str(&format!("; {name}: {shown}"));
+            if captured.truncated {
+                text.push_str(" [cut]");
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn argv(args: &[&str]) -> ExecCheck {
+        ExecCheck::new(
+            &ExecSpec {
+                command: ExecCommand::Argv(args.iter().map(|s| s.to_string()).collect()),
+                shell: false,
+            },
+            "svc",
+        )
+    }
+
+    fn shell(line: &str) -> ExecCheck {
+        ExecCheck::new(
+            &ExecSpec {
+                command: ExecCommand::Shell(line.to_string()),
+                shell: true,
+            },
+            "svc",
+        )
+    }
+
+    const T: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn exit_zero_passes_and_nonzero_fails_with_output() {
+        assert!(argv(&["/bin/true"]).run(T).await.passed);
+        let out = shell("echo out; echo err >&2; exit 3").run(T).await;
+        assert!(!out.passed);
+        assert_eq!(out.detail, "exit status 3; stdout: out; stderr: err");
+    }
+
+    #[tokio::test]
+    async fn argv_is_not_interpreted_by_a_shell() {
+        let out = argv(&["/bin/echo", "$HOME", ";", "exit 1"]).run(T).await;
+        assert!(out.passed, "{}", out.detail);
+    }
+
+    #[tokio::test]
+    async fn service_name_is_in_the_environment() {
+        assert!(shell("test \"$ANYCAST_WARDEN_SERVICE\" = svc").run(T).await.passed);
+    }
+
+    #[tokio::test]
+    async fn missing_program_fails_with_reason() {
+        let out = argv(&["/nonexistent/check"]).run(T).await;
+        assert!(!out.passed);
+        assert!(out.detail.starts_with("cannot start /nonexistent/check"), "{}", out.detail);
+    }
+
+    #[tokio::test]
+    async fn output_is_bounded() {
+        let out = shell("head -c 1000000 /dev/zero | tr '\\0' x; exit 1").run(T).await;
+        assert!(!out.passed);
+        assert!(out.detail.ends_with("[cut]"), "{}", &out.detail[out.detail.len() - 20..]);
+        assert!(out.detail.len() < OUTPUT_LIMIT + 100);
+    }
+
+    #[tokio::test]
+    async fn hung_check_and_its_grandchild_are_killed_at_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pids");
+        let line = format!(
+            "sleep 1000 & echo $! > {p}; echo $$ >> {p}; sleep 1000",
+            p = pidfile.display()
+        );
+        let started = Instant::now();
+        let out = shell(&line).run(Duration::from_millis(500)).await;
+        let took = started.elapsed();
+        assert!(!out.passed);
+        assert!(out.detail.starts_with("timed out after 500ms"), "{}", out.detail);
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        let pids = std::fs::read_to_string(&pidfile).unwrap();
+        let pids: Vec<i32> = pids.lines().map(|l| l.trim().parse().unwrap()).collect();
+        assert_eq!(pids.len(), 2);
+        // Both must be gone (the grandchild is reaped by init; allow it a moment).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for pid in pids {
+            while std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && !is_zombie(pid)
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
+                "process {pid} survived"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn background_child_of_a_passing_check_does_not_hold_it() {
+        let started = Instant::now();
+        let out = shell("sleep 1000 & exit 0").run(T).await;
+        assert!(out.passed);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+            .unwrap_or(true)
+    }
+}

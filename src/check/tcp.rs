@@ -1,0 +1,80 @@
+//! `kind = "tcp"`: passes when a TCP connection opens within the timeout.
+
+use std::time::Duration;
+
+use tokio::net::{TcpStream, lookup_host};
+
+use super::CheckOutcome;
+use crate::config::TcpSpec;
+
+#[derive(Debug, Clone)]
+pub struct TcpCheck {
+    target: String,
+}
+
+impl TcpCheck {
+    pub fn new(spec: &TcpSpec) -> Self {
+        TcpCheck {
+            target: spec.target.clone(),
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub async fn run(&self, timeout: Duration) -> CheckOutcome {
+        match tokio::time::timeout(timeout, self.connect()).await {
+            Ok(outcome) => outcome,
+            Err(_) => CheckOutcome::fail(format!(
+                "no connection to {} within {}",
+                self.target,
+                humantime::format_duration(timeout)
+            )),
+        }
+    }
+
+    /// Tries each resolved address in turn; the first that accepts passes.
+    async fn connect(&self) -> CheckOutcome {
+        let addrs = match lookup_host(self.target.as_str()).await {
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(e) => return CheckOutcome::fail(format!("cannot resolve {}: {e}", self.target)),
+        };
+        let mut last_error = format!("{} resolved to no address", self.target);
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(_) => return CheckOutcome::pass(format!("connected to {addr}")),
+                Err(e) => last_error = format!("connect to {addr}: {e}"),
+            }
+        }
+        CheckOutcome::fail(last_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(target: String) -> TcpCheck {
+        TcpCheck::new(&TcpSpec { target })
+    }
+
+    #[tokio::test]
+    async fn open_port_passes_and_closed_port_fails() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let c = check(addr.to_string());
+        assert!(c.run(Duration::from_secs(2)).await.passed);
+        drop(listener);
+        let outcome = c.run(Duration::from_secs(2)).await;
+        assert!(!outcome.passed);
+        assert!(outcome.detail.contains("refused"), "{}", outcome.detail);
+    }
+
+    #[tokio::test]
+    async fn unresolvable_name_fails_with_reason() {
+        let outcome = check("no-such-host.invalid:53".into()).run(Duration::from_secs(2)).await;
+        assert!(!outcome.passed);
+        assert!(outcome.detail.contains("no-such-host.invalid"), "{}", outcome.detail);
+    }
+}

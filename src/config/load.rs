@@ -1,0 +1,130 @@
+//! Reading the main file and the conf.d directory from disk.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use super::error::{ConfigError, ConfigErrors, SourceText};
+use super::model::Config;
+use super::raw::{RawMainFile, RawServiceFile};
+use super::validate::validate;
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/anycast-warden/config.toml";
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/anycast-warden/conf.d";
+
+/// Where the configuration lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigPaths {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    /// The directory was named by the user, so it must exist; the default one may not.
+    pub dir_required: bool,
+}
+
+/// Reads, parses and validates everything; every problem found is returned together.
+pub fn load(paths: &ConfigPaths) -> Result<Config, ConfigErrors> {
+    let main_src = read(&paths.file).map_err(|e| ConfigErrors(vec![e]))?;
+    let mut errors = Vec::new();
+    let main: Option<RawMainFile> = parse(&main_src).map_err(|e| errors.push(e)).ok();
+    let mut service_files = Vec::new();
+    for path in service_file_paths(paths, &mut errors) {
+        match read(&path) {
+            Ok(src) => match parse::<RawServiceFile>(&src) {
+                Ok(raw) => service_files.push((src, raw)),
+                Err(e) => errors.push(conf_d_hint(e)),
+            },
+            Err(e) => errors.push(e),
+        }
+    }
+    let Some(main) = main else {
+        return Err(ConfigErrors(errors));
+    };
+    match validate(&main_src, main, service_files) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(errors)),
+        Err(ConfigErrors(more)) => {
+            errors.extend(more);
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+/// Parses TOML text (not from disk), for tests and tools.
+pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let src = SourceText {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    };
+    let main = parse::<RawMainFile>(&src).map_err(|e| ConfigErrors(vec![e]))?;
+    validate(&src, main, Vec::new())
+}
+
+fn read(path: &Path) -> Result<SourceText, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SourceText {
+            path: path.to_path_buf(),
+            text,
+        }),
+        Err(e) => Err(ConfigError::whole_file(path, format!("cannot read: {e}")).with_hint(
+            match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "create it, or name another file with --config FILE or ANYCAST_WARDEN_CONFIG"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "make it readable by the user the daemon runs as"
+                }
+                _ => "check that it is a readable UTF-8 text file",
+            },
+        )),
+    }
+}
+
+fn parse<T: DeserializeOwned>(src: &SourceText) -> Result<T, ConfigError> {
+    toml::from_str::<T>(&src.text).map_err(|e| {
+        let message = e.message().trim().replace('\n', " ");
+        let mut err = match e.span() {
+            Some(span) => src.error(span, message.clone()),
+            None => ConfigError::whole_file(&src.path, message.clone()),
+        };
+        if message.starts_with("unknown field") {
+            err = err.with_hint("check the spelling; the keys allowed here are listed above");
+        } else if message.contains("invalid type") {
+            err = err.with_hint(
+                "durations and names are quoted strings (\"10s\"), counts are numbers (rise = 2), switches are true/false",
+            );
+        }
+        err
+    })
+}
+
+fn conf_d_hint(e: ConfigError) -> ConfigError {
+    if e.message.starts_with("unknown field") && e.hint.is_some() {
+        e.with_hint("files in the service directory hold only [[service]] tables; [daemon], [defaults] and [bird] go in the main file")
+    } else {
+        e
+    }
+}
+
+/// The `*.toml` files of the service directory, in name order.
+fn service_file_paths(paths: &ConfigPaths, errors: &mut Vec<ConfigError>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(&paths.dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !paths.dir_required => {
+            return Vec::new();
+        }
+        Err(e) => {
+            errors.push(
+                ConfigError::whole_file(&paths.dir, format!("cannot read service directory: {e}"))
+                    .with_hint("create it, or name another one with --config-dir DIR"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,131 @@
+//! The configuration as written: serde structs that keep every value's position in the
+//! file, so that validation can point at `file:line:col`. Unknown keys are refused here.
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+/// The main configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMainFile {
+    pub daemon: Option<RawDaemon>,
+    pub defaults: Option<RawServiceKeys>,
+    pub bird: Option<RawBird>,
+    #[serde(default)]
+    pub service: Vec<Spanned<RawService>>,
+}
+
+/// A file in the conf.d directory: services only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceFile {
+    #[serde(default)]
+    pub service: Vec<Spanned<RawService>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub state_dir: Option<Spanned<String>>,
+    pub splay: Option<Spanned<RawDuration>>,
+    pub log_format: Option<Spanned<String>>,
+    pub batch_window: Option<Spanned<RawDuration>>,
+    pub adopt_on_start: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBird {
+    pub variant: Option<Spanned<String>>,
+    pub include_file: Option<Spanned<String>>,
+    pub include_file6: Option<Spanned<String>>,
+    pub set_name: Option<Spanned<String>>,
+    pub set_name6: Option<Spanned<String>>,
+    pub control_socket: Option<Spanned<String>>,
+    pub control_socket6: Option<Spanned<String>>,
+    pub reconfigure: Option<Spanned<Vec<String>>>,
+    pub reconfigure6: Option<Spanned<Vec<String>>>,
+    pub reconfigure_timeout: Option<Spanned<RawDuration>>,
+    pub dummy_prefix: Option<Spanned<String>>,
+    pub dummy_prefix6: Option<Spanned<String>>,
+    pub keep_changes: Option<Spanned<i64>>,
+}
+
+/// Keys that a service may set and `[defaults]` may default.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceKeys {
+    pub interval: Option<Spanned<RawDuration>>,
+    pub fast_interval: Option<Spanned<RawDuration>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub rise: Option<Spanned<i64>>,
+    pub fall: Option<Spanned<i64>>,
+    pub interface: Option<Spanned<String>>,
+    pub ip_check: Option<Spanned<bool>>,
+    pub disabled: Option<Spanned<bool>>,
+    pub on_disabled: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: Option<Spanned<String>>,
+    pub prefixes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub interval: Option<Spanned<RawDuration>>,
+    pub fast_interval: Option<Spanned<RawDuration>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub rise: Option<Spanned<i64>>,
+    pub fall: Option<Spanned<i64>>,
+    pub interface: Option<Spanned<String>>,
+    pub ip_check: Option<Spanned<bool>>,
+    pub disabled: Option<Spanned<bool>>,
+    pub on_disabled: Option<Spanned<String>>,
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+}
+
+impl RawService {
+    /// The per-service keys, for merging with `[defaults]`.
+    pub fn keys(&self) -> RawServiceKeys {
+        RawServiceKeys {
+            interval: self.interval.clone(),
+            fast_interval: self.fast_interval.clone(),
+            timeout: self.timeout.clone(),
+            rise: self.rise.clone(),
+            fall: self.fall.clone(),
+            interface: self.interface.clone(),
+            ip_check: self.ip_check.clone(),
+            disabled: self.disabled.clone(),
+            on_disabled: self.on_disabled.clone(),
+        }
+    }
+}
+
+/// One `[[service.check]]`: the union of every kind's keys, so each keeps its position;
+/// validation refuses keys that do not belong to the chosen `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub kind: Option<Spanned<String>>,
+    // exec
+    pub command: Option<Spanned<RawCommand>>,
+    pub shell: Option<Spanned<bool>>,
+    // tcp
+    pub target: Option<Spanned<String>>,
+}
+
+/// `command` is a list of arguments, or with `shell = true` a single line.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawCommand {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+/// A duration as written: `"10s"`; a bare number is kept so validation can say to add a unit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    Text(String),
+    Number(i64),
+}

@@ -1,0 +1,721 @@
+//! Turns the raw, position-keeping form into the validated `Config`, collecting every
+//! problem with its place and a suggestion of what to write instead.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde_spanned::Spanned;
+
+use super::error::{ConfigError, ConfigErrors, SourceText};
+use super::model::*;
+use super::raw::*;
+
+/// Built-in values for what neither a service nor `[defaults]` sets.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_RISE: u32 = 2;
+pub const DEFAULT_FALL: u32 = 2;
+pub const DEFAULT_INTERFACE: &str = "lo";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/anycast-warden";
+pub const DEFAULT_INCLUDE_FILE: &str = "/var/lib/anycast-warden/bird/anycast-prefixes.conf";
+pub const DEFAULT_INCLUDE_FILE6: &str = "/var/lib/anycast-warden/bird6/anycast-prefixes.conf";
+/// Documentation prefixes: never routed in production, so safe as BIRD 1.6's filler.
+pub const DEFAULT_DUMMY_PREFIX: &str = "192.0.2.255/32";
+pub const DEFAULT_DUMMY_PREFIX6: &str = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128";
+
+const MAX_RISE_FALL: i64 = 1000;
+const CHECK_KINDS: &str = "\"exec\", \"tcp\"";
+
+/// Validates a main file and the service files of the conf.d directory.
+pub fn validate(
+    main_src: &SourceText,
+    main: RawMainFile,
+    service_files: Vec<(SourceText, RawServiceFile)>,
+) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let daemon = validate_daemon(main_src, main.daemon.unwrap_or_default(), &mut errors);
+    let bird = validate_bird(main_src, main.bird.unwrap_or_default(), &mut errors);
+    let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
+
+    let mut collected = Collected::default();
+    collected.add(main_src, main.service, &defaults, &mut errors);
+    for (src, file) in service_files {
+        collected.add(&src, file.service, &defaults, &mut errors);
+    }
+    let Collected {
+        services, owners, ..
+    } = collected;
+    for dummy in [
+        bird.dummy_prefix.map(IpNet::V4),
+        bird.dummy_prefix6.map(IpNet::V6),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some((service, place)) = owners.get(&dummy) {
+            errors.push(
+                ConfigError::whole_file(
+                    &main_src.path,
+                    format!("dummy prefix {dummy} is also a prefix of service \"{service}\" ({place})"),
+                )
+                .with_hint("choose a dummy prefix that no service announces"),
+            );
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(Config {
+            daemon,
+            bird,
+            services,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Services accepted so far, and who owns which name and prefix.
+#[derive(Default)]
+struct Collected {
+    services: Vec<ServiceConfig>,
+    names: HashMap<String, String>,
+    owners: BTreeMap<IpNet, (String, String)>,
+}
+
+impl Collected {
+    fn add(
+        &mut self,
+        src: &SourceText,
+        raw_services: Vec<Spanned<RawService>>,
+        defaults: &ServiceDefaults,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        for raw in raw_services {
+            let span = raw.span();
+            let Some(service) = validate_service(src, span.clone(), raw.into_inner(), defaults, errors)
+            else {
+                continue;
+            };
+            if let Some(first) = self.names.get(&service.name) {
+                errors.push(
+                    src.error(span, format!("duplicate service name \"{}\"", service.name))
+                        .with_hint(format!(
+                            "it is first defined at {first}; give each service its own name"
+                        )),
+                );
+                continue;
+            }
+            self.names.insert(service.name.clone(), service.origin.clone());
+            for prefix in &service.prefixes {
+                if let Some((other, other_place)) = self.owners.get(prefix) {
+                    errors.push(
+                        src.error(
+                            span.clone(),
+                            format!(
+                                "prefix {prefix} of service \"{}\" is also a prefix of service \"{other}\" ({other_place})",
+                                service.name
+                            ),
+                        )
+                        .with_hint("each prefix belongs to one service; a service may have several checks"),
+                    );
+                } else {
+                    self.owners.insert(*prefix, (service.name.clone(), service.origin.clone()));
+                }
+            }
+            self.services.push(service);
+        }
+    }
+}
+
+fn validate_daemon(src: &SourceText, raw: RawDaemon, errors: &mut Vec<ConfigError>) -> DaemonSettings {
+    let log_format = match raw.log_format.as_ref() {
+        None => LogFormat::Text,
+        Some(v) => match v.get_ref().as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                errors.push(
+                    src.error(v.span(), format!("unknown log_format \"{other}\""))
+                        .with_hint("write log_format = \"text\" or log_format = \"json\""),
+                );
+                LogFormat::Text
+            }
+        },
+    };
+    DaemonSettings {
+        state_dir: raw
+            .state_dir
+            .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |p| PathBuf::from(p.into_inner())),
+        splay: duration(src, "splay", raw.splay.as_ref(), true, errors).unwrap_or_default(),
+        log_format,
+        batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
+            .unwrap_or(Duration::from_millis(100)),
+        adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
+    }
+}
+
+fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
+    let variant = match raw.variant.as_ref() {
+        None => BirdVariant::Bird2,
+        Some(v) => match v.get_ref().as_str() {
+            "bird2" => BirdVariant::Bird2,
+            "bird1" => BirdVariant::Bird1,
+            other => {
+                errors.push(
+                    src.error(v.span(), format!("unknown BIRD variant \"{other}\""))
+                        .with_hint("write variant = \"bird2\" (BIRD 2.x) or variant = \"bird1\" (BIRD 1.6: bird and bird6)"),
+                );
+                BirdVariant::Bird2
+            }
+        },
+    };
+    if variant == BirdVariant::Bird2 {
+        let v6_only: [(&str, Option<Range<usize>>); 3] = [
+            ("include_file6", raw.include_file6.as_ref().map(Spanned::span)),
+            ("control_socket6", raw.control_socket6.as_ref().map(Spanned::span)),
+            ("reconfigure6", raw.reconfigure6.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in v6_only {
+            if let Some(span) = span {
+                errors.push(
+                    src.error(span, format!("{key} is only for variant = \"bird1\""))
+                        .with_hint("BIRD 2 takes IPv4 and IPv6 from one file and one socket; remove this line"),
+                );
+            }
+        }
+    }
+    let set_name = symbol(src, "set_name", raw.set_name.as_ref(), "ANYCAST_PREFIXES", errors);
+    let set_name6 = symbol(src, "set_name6", raw.set_name6.as_ref(), "ANYCAST6_PREFIXES", errors);
+    if set_name == set_name6 {
+        if let Some(s) = raw.set_name6.as_ref().or(raw.set_name.as_ref()) {
+            errors.push(
+                src.error(s.span(), format!("set_name and set_name6 are both \"{set_name}\""))
+                    .with_hint("the IPv4 and IPv6 sets need different names, e.g. ANYCAST_PREFIXES and ANYCAST6_PREFIXES"),
+            );
+        }
+    }
+    let reconfigure = command(src, "reconfigure", raw.reconfigure.as_ref(), &["birdc", "configure"], errors);
+    let bird1 = variant == BirdVariant::Bird1;
+    let reconfigure6 = bird1.then(|| {
+        command(src, "reconfigure6", raw.reconfigure6.as_ref(), &["birdc6", "configure"], errors)
+    });
+    let dummy_prefix = match raw.dummy_prefix.as_ref() {
+        Some(p) => parse_prefix(src, p, errors).and_then(|net| match net {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => {
+                errors.push(src.error(p.span(), "dummy_prefix must be an IPv4 prefix").with_hint(
+                    format!("put IPv6 prefixes in dummy_prefix6, e.g. dummy_prefix = \"{DEFAULT_DUMMY_PREFIX}\""),
+                ));
+                None
+            }
+        }),
+        None if bird1 => DEFAULT_DUMMY_PREFIX.parse::<Ipv4Net>().ok(),
+        None => None,
+    };
+    let dummy_prefix6 = match raw.dummy_prefix6.as_ref() {
+        Some(p) => parse_prefix(src, p, errors).and_then(|net| match net {
+            IpNet::V6(n) => Some(n),
+            IpNet::V4(_) => {
+                errors.push(src.error(p.span(), "dummy_prefix6 must be an IPv6 prefix").with_hint(
+                    format!("put IPv4 prefixes in dummy_prefix, e.g. dummy_prefix6 = \"{DEFAULT_DUMMY_PREFIX6}\""),
+                ));
+                None
+            }
+        }),
+        None if bird1 => DEFAULT_DUMMY_PREFIX6.parse::<Ipv6Net>().ok(),
+        None => None,
+    };
+    let keep_changes = match raw.keep_changes.as_ref() {
+        None => 0,
+        Some(k) => match u32::try_from(*k.get_ref()) {
+            Ok(n) if n <= 100_000 => n,
+            _ => {
+                errors.push(
+                    src.error(k.span(), format!("keep_changes = {} is out of range", k.get_ref()))
+                        .with_hint("write a count from 0 (no history) to 100000, e.g. keep_changes = 128"),
+                );
+                0
+            }
+        },
+    };
+    let reconfigure_timeout = duration(src, "reconfigure_timeout", raw.reconfigure_timeout.as_ref(), false, errors)
+        .unwrap_or(Duration::from_secs(5));
+    let include_file = raw
+        .include_file
+        .map_or_else(|| PathBuf::from(DEFAULT_INCLUDE_FILE), |p| PathBuf::from(p.into_inner()));
+    let include_file6 = bird1.then(|| {
+        raw.include_file6
+            .as_ref()
+            .map_or_else(|| PathBuf::from(DEFAULT_INCLUDE_FILE6), |p| PathBuf::from(p.get_ref()))
+    });
+    if include_file6.as_ref() == Some(&include_file) {
+        errors.push(
+            ConfigError::whole_file(&src.path, "include_file and include_file6 are the same file")
+                .with_hint("bird and bird6 each need their own include file, e.g. in two directories"),
+        );
+    }
+    BirdSettings {
+        variant,
+        include_file,
+        include_file6,
+        set_name,
+        set_name6,
+        control_socket: raw.control_socket.map(|p| PathBuf::from(p.into_inner())),
+        control_socket6: if bird1 {
+            raw.control_socket6.map(|p| PathBuf::from(p.into_inner()))
+        } else {
+            None
+        },
+        reconfigure,
+        reconfigure6,
+        reconfigure_timeout,
+        dummy_prefix,
+        dummy_prefix6,
+        keep_changes,
+    }
+}
+
+/// `[defaults]` resolved against the built-in defaults.
+#[derive(Debug, Clone)]
+struct ServiceDefaults {
+    interval: Duration,
+    fast_interval: Option<Duration>,
+    timeout: Duration,
+    rise: u32,
+    fall: u32,
+    interface: String,
+    ip_check: bool,
+    disabled: bool,
+    on_disabled: OnDisabled,
+}
+
+fn validate_defaults(src: &SourceText, raw: RawServiceKeys, errors: &mut Vec<ConfigError>) -> ServiceDefaults {
+    let builtin = ServiceDefaults {
+        interval: DEFAULT_INTERVAL,
+        fast_interval: None,
+        timeout: DEFAULT_TIMEOUT,
+        rise: DEFAULT_RISE,
+        fall: DEFAULT_FALL,
+        interface: DEFAULT_INTERFACE.to_string(),
+        ip_check: true,
+        disabled: false,
+        on_disabled: OnDisabled::Withdraw,
+    };
+    service_keys(src, &raw, &builtin, errors)
+}
+
+fn service_keys(
+    src: &SourceText,
+    raw: &RawServiceKeys,
+    base: &ServiceDefaults,
+    errors: &mut Vec<ConfigError>,
+) -> ServiceDefaults {
+    let count = |key: &str, v: Option<&Spanned<i64>>, base: u32, errors: &mut Vec<ConfigError>| match v {
+        None => base,
+        Some(v) => match *v.get_ref() {
+            n @ 1..=MAX_RISE_FALL => n as u32,
+            n => {
+                errors.push(
+                    src.error(v.span(), format!("{key} = {n} is out of range"))
+                        .with_hint(format!("write {key} = 1 or more (at most {MAX_RISE_FALL}): the number of consecutive results needed")),
+                );
+                base
+            }
+        },
+    };
+    let on_disabled = match raw.on_disabled.as_ref() {
+        None => base.on_disabled,
+        Some(v) => match v.get_ref().as_str() {
+            "withdraw" => OnDisabled::Withdraw,
+            "advertise" => OnDisabled::Advertise,
+            other => {
+                errors.push(
+                    src.error(v.span(), format!("unknown on_disabled \"{other}\""))
+                        .with_hint("write on_disabled = \"withdraw\" or on_disabled = \"advertise\""),
+                );
+                base.on_disabled
+            }
+        },
+    };
+    let interface = match raw.interface.as_ref() {
+        None => base.interface.clone(),
+        Some(v) => {
+            let name = v.get_ref();
+            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                errors.push(
+                    src.error(v.span(), format!("\"{name}\" is not an interface name"))
+                        .with_hint("write the name as `ip link` shows it, e.g. interface = \"lo\""),
+                );
+            }
+            name.clone()
+        }
+    };
+    ServiceDefaults {
+        interval: duration(src, "interval", raw.interval.as_ref(), false, errors).unwrap_or(base.interval),
+        fast_interval: match raw.fast_interval.as_ref() {
+            None => base.fast_interval,
+            Some(_) => duration(src, "fast_interval", raw.fast_interval.as_ref(), false, errors),
+        },
+        timeout: duration(src, "timeout", raw.timeout.as_ref(), false, errors).unwrap_or(base.timeout),
+        rise: count("rise", raw.rise.as_ref(), base.rise, errors),
+        fall: count("fall", raw.fall.as_ref(), base.fall, errors),
+        interface,
+        ip_check: raw.ip_check.as_ref().map_or(base.ip_check, |v| *v.get_ref()),
+        disabled: raw.disabled.as_ref().map_or(base.disabled, |v| *v.get_ref()),
+        on_disabled,
+    }
+}
+
+fn validate_service(
+    src: &SourceText,
+    span: Range<usize>,
+    raw: RawService,
+    defaults: &ServiceDefaults,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ServiceConfig> {
+    let before = errors.len();
+    let name = match raw.name.as_ref() {
+        None => {
+            errors.push(
+                src.error(span.clone(), "service has no name")
+                    .with_hint("add name = \"dns\" (letters, digits, '.', '_' and '-')"),
+            );
+            String::new()
+        }
+        Some(n) => {
+            let name = n.get_ref();
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                errors.push(
+                    src.error(n.span(), format!("\"{name}\" is not a valid service name"))
+                        .with_hint("use 1 to 64 letters, digits, '.', '_' or '-', e.g. name = \"dns-resolver\""),
+                );
+            }
+            name.clone()
+        }
+    };
+    let keys = service_keys(src, &raw.keys(), defaults, errors);
+    let mut prefixes: Vec<IpNet> = Vec::new();
+    match raw.prefixes.as_ref() {
+        None => errors.push(
+            src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
+                .with_hint("add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128)"),
+        ),
+        Some(list) if list.get_ref().is_empty() => errors.push(
+            src.error(list.span(), format!("service \"{name}\" has an empty prefixes list"))
+                .with_hint("list at least one prefix, e.g. prefixes = [\"203.0.113.53/32\"]"),
+        ),
+        Some(list) => {
+            for p in list.get_ref() {
+                if let Some(net) = parse_prefix(src, p, errors) {
+                    if prefixes.contains(&net) {
+                        errors.push(
+                            src.error(p.span(), format!("prefix {net} is listed twice"))
+                                .with_hint("remove the second one"),
+                        );
+                    } else {
+                        prefixes.push(net);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(fast) = keys.fast_interval {
+        if fast > keys.interval {
+            let at = raw.fast_interval.as_ref().map_or(span.clone(), Spanned::span);
+            errors.push(
+                src.error(
+                    at,
+                    format!(
+                        "fast_interval ({}) is longer than interval ({})",
+                        duration_text::format(fast),
+                        duration_text::format(keys.interval)
+                    ),
+                )
+                .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
+            );
+        }
+    }
+    let mut checks = Vec::new();
+    for check in raw.check {
+        let check_span = check.span();
+        if let Some(spec) = validate_check(src, check_span, check.into_inner(), errors) {
+            checks.push(spec);
+        }
+    }
+    if checks.is_empty() && errors.len() == before && !keys.disabled {
+        errors.push(
+            src.error(span.clone(), format!("service \"{name}\" has no checks"))
+                .with_hint("add a check, e.g.\n    [[service.check]]\n    kind = \"tcp\"\n    target = \"127.0.0.1:53\""),
+        );
+    }
+    (errors.len() == before).then(|| ServiceConfig {
+        name,
+        prefixes,
+        interval: keys.interval,
+        fast_interval: keys.fast_interval,
+        timeout: keys.timeout,
+        rise: keys.rise,
+        fall: keys.fall,
+        interface: keys.interface,
+        ip_check: keys.ip_check,
+        disabled: keys.disabled,
+        on_disabled: keys.on_disabled,
+        checks,
+        origin: src.place(span),
+    })
+}
+
+fn validate_check(
+    src: &SourceText,
+    span: Range<usize>,
+    raw: RawCheck,
+    errors: &mut Vec<ConfigError>,
+) -> Option<CheckSpec> {
+    let Some(kind) = raw.kind.as_ref() else {
+        errors.push(
+            src.error(span, "check has no kind")
+                .with_hint(format!("add kind = \"tcp\" (one of {CHECK_KINDS})")),
+        );
+        return None;
+    };
+    // Keys that belong to another kind: say which kind takes them.
+    let present: [(&str, Option<Range<usize>>, &str); 3] = [
+        ("command", raw.command.as_ref().map(Spanned::span), "exec"),
+        ("shell", raw.shell.as_ref().map(Spanned::span), "exec"),
+        ("target", raw.target.as_ref().map(Spanned::span), "tcp"),
+    ];
+    let kind_name = kind.get_ref().as_str();
+    if !matches!(kind_name, "exec" | "tcp") {
+        errors.push(
+            src.error(kind.span(), format!("unknown check kind \"{kind_name}\""))
+                .with_hint(format!("write one of {CHECK_KINDS}")),
+        );
+        return None;
+    }
+    let before = errors.len();
+    for (key, key_span, owner) in &present {
+        if let Some(key_span) = key_span {
+            if *owner != kind_name {
+                errors.push(
+                    src.error(key_span.clone(), format!("`{key}` does not apply to kind = \"{kind_name}\""))
+                        .with_hint(format!("`{key}` belongs to kind = \"{owner}\"; remove it or change the kind")),
+                );
+            }
+        }
+    }
+    let spec = match kind_name {
+        "exec" => {
+            let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
+            match raw.command.as_ref() {
+                None => {
+                    errors.push(src.error(span, "exec check has no command").with_hint(
+                        "add command = [\"/usr/bin/dig\", \"+short\", \"@127.0.0.1\", \"check.local\"]",
+                    ));
+                    None
+                }
+                Some(cmd) => match (cmd.get_ref(), shell) {
+                    (RawCommand::Argv(argv), false) => {
+                        if argv.first().is_none_or(String::is_empty) {
+                            errors.push(src.error(cmd.span(), "command is empty").with_hint(
+                                "the first element is the program, e.g. command = [\"/usr/bin/curl\", \"-fsS\", \"http://127.0.0.1/\"]",
+                            ));
+                            None
+                        } else {
+                            Some(CheckSpec::Exec(ExecSpec {
+                                command: ExecCommand::Argv(argv.clone()),
+                                shell: false,
+                            }))
+                        }
+                    }
+                    (RawCommand::Line(line), true) => {
+                        if line.trim().is_empty() {
+                            errors.push(src.error(cmd.span(), "command is empty").with_hint(
+                                "write a shell line, e.g. command = \"pgrep -x unbound\"",
+                            ));
+                            None
+                        } else {
+                            Some(CheckSpec::Exec(ExecSpec {
+                                command: ExecCommand::Shell(line.clone()),
+                                shell: true,
+                            }))
+                        }
+                    }
+                    (RawCommand::Line(line), false) => {
+                        let words: Vec<String> =
+                            line.split_whitespace().map(|w| format!("\"{w}\"")).collect();
+                        errors.push(
+                            src.error(cmd.span(), "command is a string, but shell is not enabled")
+                                .with_hint(format!(
+                                    "write the arguments as a list, command = [{}], or set shell = true to run it with /bin/sh -c",
+                                    words.join(", ")
+                                )),
+                        );
+                        None
+                    }
+                    (RawCommand::Argv(argv), true) => {
+                        errors.push(
+                            src.error(cmd.span(), "with shell = true, command is one line for /bin/sh -c")
+                                .with_hint(format!("write command = \"{}\"", argv.join(" "))),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+        _ => match raw.target.as_ref() {
+            None => {
+                errors.push(
+                    src.error(span, "tcp check has no target")
+                        .with_hint("add target = \"127.0.0.1:53\" (address or host name, and port)"),
+                );
+                None
+            }
+            Some(t) => {
+                if valid_target(t.get_ref()) {
+                    Some(CheckSpec::Tcp(TcpSpec {
+                        target: t.get_ref().clone(),
+                    }))
+                } else {
+                    errors.push(
+                        src.error(t.span(), format!("\"{}\" is not a host:port target", t.get_ref()))
+                            .with_hint("write target = \"127.0.0.1:53\", \"[2001:db8::53]:53\" or \"localhost:53\""),
+                    );
+                    None
+                }
+            }
+        },
+    };
+    (errors.len() == before).then_some(spec).flatten()
+}
+
+/// `addr:port`, `[v6]:port` or `host:port`.
+pub fn valid_target(target: &str) -> bool {
+    if target.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    match target.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+        None => false,
+    }
+}
+
+/// A prefix or a bare address (then /32 or /128); host bits must be zero.
+fn parse_prefix(src: &SourceText, p: &Spanned<String>, errors: &mut Vec<ConfigError>) -> Option<IpNet> {
+    let text = p.get_ref().trim();
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Some(IpNet::from(addr));
+    }
+    match text.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Some(net),
+        Ok(net) => {
+            errors.push(
+                src.error(p.span(), format!("prefix {net} has host bits set"))
+                    .with_hint(format!(
+                        "write \"{}\" for the network, or \"{}\" for the one address",
+                        net.trunc(),
+                        IpNet::from(net.addr())
+                    )),
+            );
+            None
+        }
+        Err(_) => {
+            errors.push(
+                src.error(p.span(), format!("\"{text}\" is not an IP prefix"))
+                    .with_hint("write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\""),
+            );
+            None
+        }
+    }
+}
+
+/// A duration such as "250ms", "1s", "2m". `zero_ok` allows "0s".
+fn duration(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<RawDuration>>,
+    zero_ok: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    let v = v?;
+    let parsed = match v.get_ref() {
+        RawDuration::Number(n) => {
+            errors.push(
+                src.error(v.span(), format!("{key} = {n} has no unit"))
+                    .with_hint(format!("durations are strings with a unit: write {key} = \"{n}s\" or \"{n}ms\"")),
+            );
+            return None;
+        }
+        RawDuration::Text(text) => humantime::parse_duration(text.trim()),
+    };
+    match parsed {
+        Ok(d) if d.is_zero() && !zero_ok => {
+            errors.push(
+                src.error(v.span(), format!("{key} must be longer than zero"))
+                    .with_hint(format!("write e.g. {key} = \"1s\"")),
+            );
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push(
+                src.error(v.span(), format!("{key}: cannot read duration: {e}"))
+                    .with_hint(format!("write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\"")),
+            );
+            None
+        }
+    }
+}
+
+/// A BIRD symbol name for a prefix set.
+fn symbol(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<String>>,
+    default: &str,
+    errors: &mut Vec<ConfigError>,
+) -> String {
+    let Some(v) = v else {
+        return default.to_string();
+    };
+    let name = v.get_ref();
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        errors.push(
+            src.error(v.span(), format!("\"{name}\" is not a BIRD symbol name"))
+                .with_hint(format!("use letters, digits and '_', starting with a letter, e.g. {key} = \"{default}\"")),
+        );
+    }
+    name.clone()
+}
+
+fn command(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<Vec<String>>>,
+    default: &[&str],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<String> {
+    match v {
+        None => default.iter().map(|s| s.to_string()).collect(),
+        Some(v) if v.get_ref().first().is_none_or(String::is_empty) => {
+            errors.push(
+                src.error(v.span(), format!("{key} is empty"))
+                    .with_hint(format!("write {key} = [{}]", default.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "))),
+            );
+            default.iter().map(|s| s.to_string()).collect()
+        }
+        Some(v) => v.get_ref().clone(),
+    }
+}

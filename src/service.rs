@@ -1,0 +1,280 @@
+//! One task per service: runs its check rounds on schedule, feeds the results through the
+//! rise/fall state machine, and tells the announcer whether its prefixes should be out.
+//!
+//! A round runs every check of the service at once (and the `ip_check` first); the round
+//! passes when all of them pass. Services never wait for each other: each has its own task.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use rand::RngExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::announce::Command;
+use crate::check::{Check, CheckOutcome, address};
+use crate::config::{OnDisabled, ServiceConfig};
+use crate::health::HealthMachine;
+use crate::schedule::Schedule;
+
+/// Extra time past the check timeout before a check that ignores it is abandoned.
+const OVERRUN_GRACE: Duration = Duration::from_secs(1);
+
+/// Everything a service task needs.
+pub struct ServiceTask {
+    pub config: ServiceConfig,
+    pub machine: HealthMachine,
+    /// Maximum random delay of the first round.
+    pub splay: Duration,
+    pub announcer: mpsc::Sender<Command>,
+    /// Bumped to ask for an immediate round (SIGURG).
+    pub check_now: watch::Receiver<u64>,
+    pub cancel: CancellationToken,
+}
+
+/// The result of one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundResult {
+    pub passed: bool,
+    /// Why the round failed: each failing check with its reason.
+    pub reason: String,
+}
+
+impl ServiceTask {
+    /// Runs until cancelled; returns the state machine so a reload can carry it over.
+    pub async fn run(mut self) -> HealthMachine {
+        let mut announced = self.wants_announce();
+        self.report(announced).await;
+        if self.config.disabled {
+            info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
+            self.cancel.cancelled().await;
+            return self.machine;
+        }
+        let checks: Vec<Check> = self
+            .config
+            .checks
+            .iter()
+            .map(|spec| Check::from_spec(spec, &self.config.name))
+            .collect();
+        let origin = Instant::now();
+        let anchor = if self.splay.is_zero() {
+            Duration::ZERO
+        } else {
+            rand::rng().random_range(Duration::ZERO..=self.splay)
+        };
+        let schedule = Schedule::new(anchor, self.config.interval, self.config.fast_interval);
+        let mut next = origin + schedule.first();
+        let mut last_failure = String::new();
+        // A reload may hand over a machine with a pending change: confirm it quickly.
+        loop {
+            let on_demand = tokio::select! {
+                () = self.cancel.cancelled() => break,
+                () = sleep_until(next) => false,
+                changed = self.check_now.changed() => {
+                    if changed.is_err() { break; }
+                    true
+                }
+            };
+            let started = Instant::now();
+            let round = tokio::select! {
+                () = self.cancel.cancelled() => break,
+                round = run_round(&self.config, &checks) => round,
+            };
+            self.judge(&round, &mut last_failure);
+            let wants = self.wants_announce();
+            if wants != announced {
+                announced = wants;
+                self.report(announced).await;
+            }
+            let due = origin
+                + schedule.next(
+                    started.duration_since(origin),
+                    Instant::now().duration_since(origin),
+                    self.machine.confirming(),
+                );
+            // An extra round asked for by SIGURG keeps the regular grid, unless the
+            // fast pace wants an earlier one.
+            next = if on_demand { next.min(due) } else { due };
+        }
+        self.machine
+    }
+
+    fn wants_announce(&self) -> bool {
+        if self.config.disabled {
+            self.config.on_disabled == OnDisabled::Advertise
+        } else {
+            self.machine.announce()
+        }
+    }
+
+    async fn report(&self, announce: bool) {
+        let command = Command::Set {
+            service: self.config.name.clone(),
+            prefixes: self.config.prefixes.clone(),
+            announce,
+        };
+        // The announcer is gone only during shutdown, when nothing is to be announced.
+        let _ = self.announcer.send(command).await;
+    }
+
+    /// Feeds the round through the state machine and logs what an operator needs.
+    fn judge(&mut self, round: &RoundResult, last_failure: &mut String) {
+        let name = &self.config.name;
+        let prefixes = prefix_list(&self.config);
+        match self.machine.observe(round.passed) {
+            Some(t) => {
+                let why = if round.passed {
+                    format!("{} consecutive passing rounds", t.streak)
+                } else if t.streak == 1 {
+                    round.reason.clone()
+                } else {
+                    format!("{} consecutive failing rounds; last: {}", t.streak, round.reason)
+                };
+                info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, why = %why,
+                    "service {name} is {}", t.to);
+            }
+            None if !round.passed && round.reason != *last_failure => {
+                warn!(service = %name, state = %self.machine.state(), reason = %round.reason, "check failed");
+            }
+            None if !round.passed => {
+                debug!(service = %name, state = %self.machine.state(), reason = %round.reason, "check failed");
+            }
+            None => debug!(service = %name, state = %self.machine.state(), "checks passed"),
+        }
+        if round.passed {
+            last_failure.clear();
+        } else {
+            last_failure.clone_from(&round.reason);
+        }
+    }
+}
+
+fn prefix_list(config: &ServiceConfig) -> String {
+    config
+        .prefixes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One round: the address check, then every check at once.
+pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult {
+    if config.ip_check {
+        if let Err(reason) = ip_check(config) {
+            return RoundResult {
+                passed: false,
+                reason,
+            };
+        }
+    }
+    let outcomes = join_all(checks.iter().map(|check| async move {
+        let outcome = match tokio::time::timeout(config.timeout + OVERRUN_GRACE, check.run(config.timeout)).await {
+            Ok(outcome) => outcome,
+            Err(_) => CheckOutcome::fail(format!(
+                "did not finish within {}",
+                humantime::format_duration(config.timeout)
+            )),
+        };
+        (check, outcome)
+    }))
+    .await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, o)| !o.passed)
+        .map(|(check, o)| format!("{}: {}", check.describe(), o.detail))
+        .collect();
+    RoundResult {
+        passed: failures.is_empty(),
+        reason: failures.join("; "),
+    }
+}
+
+/// Every prefix's address must be assigned to the service's interface.
+fn ip_check(config: &ServiceConfig) -> Result<(), String> {
+    let assigned: BTreeSet<IpAddr> = address::assigned_addresses(&config.interface)
+        .map_err(|e| format!("cannot list the addresses of {}: {e}", config.interface))?;
+    let missing: Vec<String> = config
+        .prefixes
+        .iter()
+        .map(|p| p.addr())
+        .filter(|a| !assigned.contains(a))
+        .map(|a| a.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} not assigned to {} (ip_check)",
+            missing.join(", "),
+            config.interface
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CheckSpec, ExecCommand, ExecSpec};
+
+    fn service(ip_check: bool, prefixes: &[&str], commands: &[&str]) -> (ServiceConfig, Vec<Check>) {
+        let checks: Vec<CheckSpec> = commands
+            .iter()
+            .map(|c| {
+                CheckSpec::Exec(ExecSpec {
+                    command: ExecCommand::Shell(c.to_string()),
+                    shell: true,
+                })
+            })
+            .collect();
+        let config = ServiceConfig {
+            name: "svc".into(),
+            prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+            interval: Duration::from_secs(1),
+            fast_interval: None,
+            timeout: Duration::from_secs(2),
+            rise: 1,
+            fall: 1,
+            interface: "lo".into(),
+            ip_check,
+            disabled: false,
+            on_disabled: OnDisabled::Withdraw,
+            checks: checks.clone(),
+            origin: "test".into(),
+        };
+        let runnable = checks.iter().map(|s| Check::from_spec(s, "svc")).collect();
+        (config, runnable)
+    }
+
+    #[tokio::test]
+    async fn round_passes_only_when_every_check_passes() {
+        let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "true"]);
+        assert!(run_round(&c, &checks).await.passed);
+        let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "echo broken; exit 1"]);
+        let r = run_round(&c, &checks).await;
+        assert!(!r.passed);
+        assert_eq!(r.reason, "exec sh -c 'echo broken; exit 1': exit status 1; stdout: broken");
+    }
+
+    #[tokio::test]
+    async fn checks_of_a_round_run_at_once() {
+        let (c, checks) = service(false, &["203.0.113.1/32"], &["sleep 0.3", "sleep 0.3", "sleep 0.3"]);
+        let t = std::time::Instant::now();
+        assert!(run_round(&c, &checks).await.passed);
+        assert!(t.elapsed() < Duration::from_millis(800), "{:?}", t.elapsed());
+    }
+
+    #[tokio::test]
+    async fn ip_check_fails_for_an_unassigned_address() {
+        let (c, checks) = service(true, &["127.0.0.1/32"], &["true"]);
+        assert!(run_round(&c, &checks).await.passed);
+        let (c, checks) = service(true, &["203.0.113.250/32", "127.0.0.1/32"], &["true"]);
+        let r = run_round(&c, &checks).await;
+        assert!(!r.passed);
+        assert_eq!(r.reason, "203.0.113.250 not assigned to lo (ip_check)");
+    }
+}
