@@ -28,7 +28,10 @@ pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
 /// Something that can make the routing side announce exactly a set of prefixes.
 pub trait Backend: Send {
     /// Makes the routing daemon announce exactly `desired`. Idempotent.
-    fn apply<'a>(&'a mut self, desired: &'a BTreeSet<IpNet>) -> BoxFuture<'a, Result<(), ApplyError>>;
+    fn apply<'a>(
+        &'a mut self,
+        desired: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<(), ApplyError>>;
 }
 
 /// Messages to the announcer.
@@ -58,7 +61,8 @@ pub struct DesiredRoutes {
 
 impl DesiredRoutes {
     pub fn set(&mut self, service: &str, prefixes: Vec<IpNet>, announce: bool) {
-        self.services.insert(service.to_string(), (prefixes, announce));
+        self.services
+            .insert(service.to_string(), (prefixes, announce));
     }
 
     pub fn forget(&mut self, service: &str) {
@@ -191,7 +195,12 @@ async fn withdraw_all(backend: &mut dyn Backend, deadline: Duration) -> bool {
     }
 }
 
-fn log_change(before: Option<&BTreeSet<IpNet>>, after: &BTreeSet<IpNet>, took: Duration, failures: u32) {
+fn log_change(
+    before: Option<&BTreeSet<IpNet>>,
+    after: &BTreeSet<IpNet>,
+    took: Duration,
+    failures: u32,
+) {
     let empty = BTreeSet::new();
     let before = before.unwrap_or(&empty);
     let added: Vec<&IpNet> = after.difference(before).collect();
@@ -200,7 +209,7 @@ fn log_change(before: Option<&BTreeSet<IpNet>>, after: &BTreeSet<IpNet>, took: D
         announced = after.len(),
         added = %list(&added),
         withdrawn = %list(&removed),
-        took_ms = took.as_secs_f64() * 1e3,
+        took = %format!("{:.1}ms", took.as_secs_f64() * 1e3),
         after_failures = failures,
         "applied prefix set"
     );
@@ -228,9 +237,16 @@ mod tests {
     #[test]
     fn desired_is_the_union_of_announcing_services() {
         let mut d = DesiredRoutes::default();
-        d.set("a", vec![net("203.0.113.1/32"), net("2001:db8::1/128")], true);
+        d.set(
+            "a",
+            vec![net("203.0.113.1/32"), net("2001:db8::1/128")],
+            true,
+        );
         d.set("b", vec![net("203.0.113.2/32")], false);
-        assert_eq!(d.prefixes(), [net("203.0.113.1/32"), net("2001:db8::1/128")].into());
+        assert_eq!(
+            d.prefixes(),
+            [net("203.0.113.1/32"), net("2001:db8::1/128")].into()
+        );
         d.set("b", vec![net("203.0.113.2/32")], true);
         assert_eq!(d.prefixes().len(), 3);
         d.forget("a");
@@ -256,7 +272,10 @@ mod tests {
     }
 
     impl Backend for Recorder {
-        fn apply<'a>(&'a mut self, desired: &'a BTreeSet<IpNet>) -> BoxFuture<'a, Result<(), ApplyError>> {
+        fn apply<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<(), ApplyError>> {
             Box::pin(async move {
                 tokio::time::sleep(self.apply_time).await;
                 self.applies.lock().unwrap().push(desired.clone());
@@ -270,12 +289,20 @@ mod tests {
         }
     }
 
-    fn start(rec: &Recorder, window_ms: u64) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
+    fn start(
+        rec: &Recorder,
+        window_ms: u64,
+    ) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(16);
         let settings = AnnouncerSettings {
             batch_window: Duration::from_millis(window_ms),
         };
-        let task = tokio::spawn(run(settings, Box::new(rec.clone()), DesiredRoutes::default(), rx));
+        let task = tokio::spawn(run(
+            settings,
+            Box::new(rec.clone()),
+            DesiredRoutes::default(),
+            rx,
+        ));
         (tx, task)
     }
 
@@ -337,14 +364,22 @@ mod tests {
         while rec.applies.lock().unwrap().len() < 2 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert!(t0.elapsed() <= Duration::from_millis(2), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() <= Duration::from_millis(2),
+            "{:?}",
+            t0.elapsed()
+        );
         // A second change right after waits out the batch window, not longer.
         set(&tx, "a", "203.0.113.1/32", false).await;
         let t1 = Instant::now();
         while rec.applies.lock().unwrap().len() < 3 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert!(t1.elapsed() <= Duration::from_millis(101), "{:?}", t1.elapsed());
+        assert!(
+            t1.elapsed() <= Duration::from_millis(101),
+            "{:?}",
+            t1.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -359,7 +394,10 @@ mod tests {
         let applies = rec.applies.lock().unwrap().clone();
         // 3 failures, then one success carrying both services; nothing after that.
         assert_eq!(applies.len(), 4, "{applies:?}");
-        assert_eq!(applies[3], [net("203.0.113.1/32"), net("203.0.113.2/32")].into());
+        assert_eq!(
+            applies[3],
+            [net("203.0.113.1/32"), net("203.0.113.2/32")].into()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -384,9 +422,14 @@ mod tests {
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         let second = Recorder::default();
-        tx.send(Command::ReplaceBackend(Box::new(second.clone()))).await.unwrap();
+        tx.send(Command::ReplaceBackend(Box::new(second.clone())))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(second.applies.lock().unwrap().clone(), vec![[net("203.0.113.1/32")].into()]);
+        assert_eq!(
+            second.applies.lock().unwrap().clone(),
+            vec![[net("203.0.113.1/32")].into()]
+        );
     }
 
     #[tokio::test(start_paused = true)]

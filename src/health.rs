@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn unknown_to_down_after_fall_failures() {
         let mut m = HealthMachine::new(2, 3);
-        assert_eq!(feed(&mut m, &[false, false, false]), vec![None, None, Some((Unknown, Down))]);
+        assert_eq!(
+            feed(&mut m, &[false, false, false]),
+            vec![None, None, Some((Unknown, Down))]
+        );
         assert!(!m.announce());
     }
 
@@ -187,10 +190,16 @@ mod tests {
         let mut m = HealthMachine::new(1, 3);
         assert_eq!(m.observe(true).map(|t| t.to), Some(Up));
         // An interrupted streak starts again.
-        assert_eq!(feed(&mut m, &[false, false, true, false, false]), vec![None; 5]);
+        assert_eq!(
+            feed(&mut m, &[false, false, true, false, false]),
+            vec![None; 5]
+        );
         assert_eq!(m.state(), Up);
         assert!(m.confirming());
-        assert_eq!(m.observe(false).map(|t| (t.from, t.to, t.streak)), Some((Up, Down, 3)));
+        assert_eq!(
+            m.observe(false).map(|t| (t.from, t.to, t.streak)),
+            Some((Up, Down, 3))
+        );
     }
 
     #[test]
@@ -217,7 +226,12 @@ mod tests {
         let mut m = HealthMachine::new(1, 1);
         assert_eq!(
             feed(&mut m, &[true, false, true, false]),
-            vec![Some((Unknown, Up)), Some((Up, Down)), Some((Down, Up)), Some((Up, Down))]
+            vec![
+                Some((Unknown, Up)),
+                Some((Up, Down)),
+                Some((Down, Up)),
+                Some((Up, Down))
+            ]
         );
     }
 
@@ -232,7 +246,10 @@ mod tests {
     fn adopted_is_announced_until_first_failure() {
         let mut m = HealthMachine::adopted(3, 3);
         assert!(m.announce());
-        assert_eq!(m.observe(false).map(|t| (t.from, t.to)), Some((Unknown, Down)));
+        assert_eq!(
+            m.observe(false).map(|t| (t.from, t.to)),
+            Some((Unknown, Down))
+        );
         assert!(!m.announce());
         // Once down it needs the full rise like anyone else.
         assert_eq!(feed(&mut m, &[true, true]), vec![None, None]);

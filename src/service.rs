@@ -132,7 +132,10 @@ impl ServiceTask {
                 } else if t.streak == 1 {
                     round.reason.clone()
                 } else {
-                    format!("{} consecutive failing rounds; last: {}", t.streak, round.reason)
+                    format!(
+                        "{} consecutive failing rounds; last: {}",
+                        t.streak, round.reason
+                    )
                 };
                 info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, why = %why,
                     "service {name} is {}", t.to);
@@ -173,13 +176,16 @@ pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult 
         }
     }
     let outcomes = join_all(checks.iter().map(|check| async move {
-        let outcome = match tokio::time::timeout(config.timeout + OVERRUN_GRACE, check.run(config.timeout)).await {
-            Ok(outcome) => outcome,
-            Err(_) => CheckOutcome::fail(format!(
-                "did not finish within {}",
-                humantime::format_duration(config.timeout)
-            )),
-        };
+        let outcome =
+            match tokio::time::timeout(config.timeout + OVERRUN_GRACE, check.run(config.timeout))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => CheckOutcome::fail(format!(
+                    "did not finish within {}",
+                    humantime::format_duration(config.timeout)
+                )),
+            };
         (check, outcome)
     }))
     .await;
@@ -221,7 +227,11 @@ mod tests {
     use super::*;
     use crate::config::{CheckSpec, ExecCommand, ExecSpec};
 
-    fn service(ip_check: bool, prefixes: &[&str], commands: &[&str]) -> (ServiceConfig, Vec<Check>) {
+    fn service(
+        ip_check: bool,
+        prefixes: &[&str],
+        commands: &[&str],
+    ) -> (ServiceConfig, Vec<Check>) {
         let checks: Vec<CheckSpec> = commands
             .iter()
             .map(|c| {
@@ -257,15 +267,26 @@ mod tests {
         let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "echo broken; exit 1"]);
         let r = run_round(&c, &checks).await;
         assert!(!r.passed);
-        assert_eq!(r.reason, "exec sh -c 'echo broken; exit 1': exit status 1; stdout: broken");
+        assert_eq!(
+            r.reason,
+            "exec sh -c 'echo broken; exit 1': exit status 1; stdout: broken"
+        );
     }
 
     #[tokio::test]
     async fn checks_of_a_round_run_at_once() {
-        let (c, checks) = service(false, &["203.0.113.1/32"], &["sleep 0.3", "sleep 0.3", "sleep 0.3"]);
+        let (c, checks) = service(
+            false,
+            &["203.0.113.1/32"],
+            &["sleep 0.3", "sleep 0.3", "sleep 0.3"],
+        );
         let t = std::time::Instant::now();
         assert!(run_round(&c, &checks).await.passed);
-        assert!(t.elapsed() < Duration::from_millis(800), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test]

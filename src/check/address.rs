@@ -32,11 +32,18 @@ mod tests {
     #[test]
     fn loopback_has_127_0_0_1() {
         let addrs = assigned_addresses("lo").expect("getifaddrs");
-        assert!(addrs.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()), "{addrs:?}");
+        assert!(
+            addrs.contains(&"127.0.0.1".parse::<IpAddr>().unwrap()),
+            "{addrs:?}"
+        );
     }
 
     #[test]
     fn unknown_interface_has_nothing() {
-        assert!(assigned_addresses("no-such-if0").expect("getifaddrs").is_empty());
+        assert!(
+            assigned_addresses("no-such-if0")
+                .expect("getifaddrs")
+                .is_empty()
+        );
     }
 }

@@ -70,15 +70,18 @@ impl ExecCheck {
             Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),
         };
         // The child leads its own group, so its PID is the group's ID.
-        let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+        // Also kills the group if this future is dropped mid-run (shutdown, reload).
+        let group = GroupKiller(
+            child
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .map(Pid::from_raw),
+        );
         let stdout = child.stdout.take().map(read_bounded);
         let stderr = child.stderr.take().map(read_bounded);
 
         let waited = tokio::time::timeout(timeout, child.wait()).await;
-        if let Some(group) = group {
-            // ESRCH (group already gone) is the normal case for a well-behaved check.
-            let _ = killpg(group, Signal::SIGKILL);
-        }
+        drop(group);
         let status = match waited {
             Ok(status) => status,
             Err(_) => {
@@ -96,6 +99,18 @@ impl ExecCheck {
             Ok(status) if status.success() => CheckOutcome::pass("exit status 0"),
             Ok(status) => CheckOutcome::fail(format!("{}{out}", describe_status(status))),
             Err(e) => CheckOutcome::fail(format!("waiting for {}: {e}{out}", self.command)),
+        }
+    }
+}
+
+/// Sends SIGKILL to the check's process group when dropped.
+struct GroupKiller(Option<Pid>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            // ESRCH (group already gone) is the normal case for a well-behaved check.
+            let _ = killpg(group, Signal::SIGKILL);
         }
     }
 }
@@ -135,7 +150,10 @@ fn read_bounded<R: AsyncRead + Unpin + Send + 'static>(mut pipe: R) -> JoinHandl
 }
 
 /// "; stdout: …; stderr: …" for whatever was printed.
-async fn collect(stdout: Option<JoinHandle<Captured>>, stderr: Option<JoinHandle<Captured>>) -> String {
+async fn collect(
+    stdout: Option<JoinHandle<Captured>>,
+    stderr: Option<JoinHandle<Captured>>,
+) -> String {
     let mut text = String::new();
     for (name, task) in [("stdout", stdout), ("stderr", stderr)] {
         let Some(mut task) = task else { continue };
@@ -202,21 +220,36 @@ mod tests {
 
     #[tokio::test]
     async fn service_name_is_in_the_environment() {
-        assert!(shell("test \"$ANYCAST_WARDEN_SERVICE\" = svc").run(T).await.passed);
+        assert!(
+            shell("test \"$ANYCAST_WARDEN_SERVICE\" = svc")
+                .run(T)
+                .await
+                .passed
+        );
     }
 
     #[tokio::test]
     async fn missing_program_fails_with_reason() {
         let out = argv(&["/nonexistent/check"]).run(T).await;
         assert!(!out.passed);
-        assert!(out.detail.starts_with("cannot start /nonexistent/check"), "{}", out.detail);
+        assert!(
+            out.detail.starts_with("cannot start /nonexistent/check"),
+            "{}",
+            out.detail
+        );
     }
 
     #[tokio::test]
     async fn output_is_bounded() {
-        let out = shell("head -c 1000000 /dev/zero | tr '\\0' x; exit 1").run(T).await;
+        let out = shell("head -c 1000000 /dev/zero | tr '\\0' x; exit 1")
+            .run(T)
+            .await;
         assert!(!out.passed);
-        assert!(out.detail.ends_with("[cut]"), "{}", &out.detail[out.detail.len() - 20..]);
+        assert!(
+            out.detail.ends_with("[cut]"),
+            "{}",
+            &out.detail[out.detail.len() - 20..]
+        );
         assert!(out.detail.len() < OUTPUT_LIMIT + 100);
     }
 
@@ -232,7 +265,11 @@ mod tests {
         let out = shell(&line).run(Duration::from_millis(500)).await;
         let took = started.elapsed();
         assert!(!out.passed);
-        assert!(out.detail.starts_with("timed out after 500ms"), "{}", out.detail);
+        assert!(
+            out.detail.starts_with("timed out after 500ms"),
+            "{}",
+            out.detail
+        );
         assert!(took < Duration::from_secs(3), "took {took:?}");
         let pids = std::fs::read_to_string(&pidfile).unwrap();
         let pids: Vec<i32> = pids.lines().map(|l| l.trim().parse().unwrap()).collect();
@@ -263,7 +300,11 @@ mod tests {
 
     fn is_zombie(pid: i32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            })
             .unwrap_or(true)
     }
 }

@@ -73,8 +73,14 @@ mod tests {
 
     #[tokio::test]
     async fn unresolvable_name_fails_with_reason() {
-        let outcome = check("no-such-host.invalid:53".into()).run(Duration::from_secs(2)).await;
+        let outcome = check("no-such-host.invalid:53".into())
+            .run(Duration::from_secs(2))
+            .await;
         assert!(!outcome.passed);
-        assert!(outcome.detail.contains("no-such-host.invalid"), "{}", outcome.detail);
+        assert!(
+            outcome.detail.contains("no-such-host.invalid"),
+            "{}",
+            outcome.detail
+        );
     }
 }

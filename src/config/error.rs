@@ -35,7 +35,9 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message)?,
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message)?
+            }
             None => write!(f, "{}: {}", self.file.display(), self.message)?,
         }
         if let Some(hint) = &self.hint {
@@ -121,6 +123,9 @@ mod tests {
             message: "rise must be at least 1".into(),
             hint: Some("write rise = 1".into()),
         };
-        assert_eq!(e.to_string(), "/etc/a.toml:3:5: rise must be at least 1\n  help: write rise = 1");
+        assert_eq!(
+            e.to_string(),
+            "/etc/a.toml:3:5: rise must be at least 1\n  help: write rise = 1"
+        );
     }
 }

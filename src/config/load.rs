@@ -65,8 +65,8 @@ fn read(path: &Path) -> Result<SourceText, ConfigError> {
             path: path.to_path_buf(),
             text,
         }),
-        Err(e) => Err(ConfigError::whole_file(path, format!("cannot read: {e}")).with_hint(
-            match e.kind() {
+        Err(e) => Err(
+            ConfigError::whole_file(path, format!("cannot read: {e}")).with_hint(match e.kind() {
                 std::io::ErrorKind::NotFound => {
                     "create it, or name another file with --config FILE or ANYCAST_WARDEN_CONFIG"
                 }
@@ -74,8 +74,8 @@ fn read(path: &Path) -> Result<SourceText, ConfigError> {
                     "make it readable by the user the daemon runs as"
                 }
                 _ => "check that it is a readable UTF-8 text file",
-            },
-        )),
+            }),
+        ),
     }
 }
 
@@ -98,7 +98,10 @@ fn parse<T: DeserializeOwned>(src: &SourceText) -> Result<T, ConfigError> {
 }
 
 fn conf_d_hint(e: ConfigError) -> ConfigError {
-    if e.message.starts_with("unknown field") && e.hint.is_some() {
+    let section = ["daemon", "defaults", "bird"]
+        .iter()
+        .any(|key| e.message.starts_with(&format!("unknown field `{key}`")));
+    if section {
         e.with_hint("files in the service directory hold only [[service]] tables; [daemon], [defaults] and [bird] go in the main file")
     } else {
         e
@@ -120,10 +123,13 @@ fn service_file_paths(paths: &ConfigPaths, errors: &mut Vec<ConfigError>) -> Vec
             return Vec::new();
         }
     };
+    // The main file may live in the same directory; it is not a service file.
+    let main = std::fs::canonicalize(&paths.file).ok();
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|ext| ext == "toml") && p.is_file())
+        .filter(|p| main.is_none() || std::fs::canonicalize(p).ok() != main)
         .collect();
     files.sort();
     files

@@ -60,7 +60,9 @@ pub fn validate(
             errors.push(
                 ConfigError::whole_file(
                     &main_src.path,
-                    format!("dummy prefix {dummy} is also a prefix of service \"{service}\" ({place})"),
+                    format!(
+                        "dummy prefix {dummy} is also a prefix of service \"{service}\" ({place})"
+                    ),
                 )
                 .with_hint("choose a dummy prefix that no service announces"),
             );
@@ -96,7 +98,8 @@ impl Collected {
     ) {
         for raw in raw_services {
             let span = raw.span();
-            let Some(service) = validate_service(src, span.clone(), raw.into_inner(), defaults, errors)
+            let Some(service) =
+                validate_service(src, span.clone(), raw.into_inner(), defaults, errors)
             else {
                 continue;
             };
@@ -109,7 +112,8 @@ impl Collected {
                 );
                 continue;
             }
-            self.names.insert(service.name.clone(), service.origin.clone());
+            self.names
+                .insert(service.name.clone(), service.origin.clone());
             for prefix in &service.prefixes {
                 if let Some((other, other_place)) = self.owners.get(prefix) {
                     errors.push(
@@ -123,7 +127,8 @@ impl Collected {
                         .with_hint("each prefix belongs to one service; a service may have several checks"),
                     );
                 } else {
-                    self.owners.insert(*prefix, (service.name.clone(), service.origin.clone()));
+                    self.owners
+                        .insert(*prefix, (service.name.clone(), service.origin.clone()));
                 }
             }
             self.services.push(service);
@@ -131,7 +136,11 @@ impl Collected {
     }
 }
 
-fn validate_daemon(src: &SourceText, raw: RawDaemon, errors: &mut Vec<ConfigError>) -> DaemonSettings {
+fn validate_daemon(
+    src: &SourceText,
+    raw: RawDaemon,
+    errors: &mut Vec<ConfigError>,
+) -> DaemonSettings {
     let log_format = match raw.log_format.as_ref() {
         None => LogFormat::Text,
         Some(v) => match v.get_ref().as_str() {
@@ -147,9 +156,10 @@ fn validate_daemon(src: &SourceText, raw: RawDaemon, errors: &mut Vec<ConfigErro
         },
     };
     DaemonSettings {
-        state_dir: raw
-            .state_dir
-            .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |p| PathBuf::from(p.into_inner())),
+        state_dir: raw.state_dir.map_or_else(
+            || PathBuf::from(DEFAULT_STATE_DIR),
+            |p| PathBuf::from(p.into_inner()),
+        ),
         splay: duration(src, "splay", raw.splay.as_ref(), true, errors).unwrap_or_default(),
         log_format,
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
@@ -175,8 +185,14 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
     };
     if variant == BirdVariant::Bird2 {
         let v6_only: [(&str, Option<Range<usize>>); 3] = [
-            ("include_file6", raw.include_file6.as_ref().map(Spanned::span)),
-            ("control_socket6", raw.control_socket6.as_ref().map(Spanned::span)),
+            (
+                "include_file6",
+                raw.include_file6.as_ref().map(Spanned::span),
+            ),
+            (
+                "control_socket6",
+                raw.control_socket6.as_ref().map(Spanned::span),
+            ),
             ("reconfigure6", raw.reconfigure6.as_ref().map(Spanned::span)),
         ];
         for (key, span) in v6_only {
@@ -188,8 +204,20 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
             }
         }
     }
-    let set_name = symbol(src, "set_name", raw.set_name.as_ref(), "ANYCAST_PREFIXES", errors);
-    let set_name6 = symbol(src, "set_name6", raw.set_name6.as_ref(), "ANYCAST6_PREFIXES", errors);
+    let set_name = symbol(
+        src,
+        "set_name",
+        raw.set_name.as_ref(),
+        "ANYCAST_PREFIXES",
+        errors,
+    );
+    let set_name6 = symbol(
+        src,
+        "set_name6",
+        raw.set_name6.as_ref(),
+        "ANYCAST6_PREFIXES",
+        errors,
+    );
     if set_name == set_name6 {
         if let Some(s) = raw.set_name6.as_ref().or(raw.set_name.as_ref()) {
             errors.push(
@@ -198,10 +226,22 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
             );
         }
     }
-    let reconfigure = command(src, "reconfigure", raw.reconfigure.as_ref(), &["birdc", "configure"], errors);
+    let reconfigure = command(
+        src,
+        "reconfigure",
+        raw.reconfigure.as_ref(),
+        &["birdc", "configure"],
+        errors,
+    );
     let bird1 = variant == BirdVariant::Bird1;
     let reconfigure6 = bird1.then(|| {
-        command(src, "reconfigure6", raw.reconfigure6.as_ref(), &["birdc6", "configure"], errors)
+        command(
+            src,
+            "reconfigure6",
+            raw.reconfigure6.as_ref(),
+            &["birdc6", "configure"],
+            errors,
+        )
     });
     let dummy_prefix = match raw.dummy_prefix.as_ref() {
         Some(p) => parse_prefix(src, p, errors).and_then(|net| match net {
@@ -235,27 +275,43 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
             Ok(n) if n <= 100_000 => n,
             _ => {
                 errors.push(
-                    src.error(k.span(), format!("keep_changes = {} is out of range", k.get_ref()))
-                        .with_hint("write a count from 0 (no history) to 100000, e.g. keep_changes = 128"),
+                    src.error(
+                        k.span(),
+                        format!("keep_changes = {} is out of range", k.get_ref()),
+                    )
+                    .with_hint(
+                        "write a count from 0 (no history) to 100000, e.g. keep_changes = 128",
+                    ),
                 );
                 0
             }
         },
     };
-    let reconfigure_timeout = duration(src, "reconfigure_timeout", raw.reconfigure_timeout.as_ref(), false, errors)
-        .unwrap_or(Duration::from_secs(5));
-    let include_file = raw
-        .include_file
-        .map_or_else(|| PathBuf::from(DEFAULT_INCLUDE_FILE), |p| PathBuf::from(p.into_inner()));
+    let reconfigure_timeout = duration(
+        src,
+        "reconfigure_timeout",
+        raw.reconfigure_timeout.as_ref(),
+        false,
+        errors,
+    )
+    .unwrap_or(Duration::from_secs(5));
+    let include_file = raw.include_file.map_or_else(
+        || PathBuf::from(DEFAULT_INCLUDE_FILE),
+        |p| PathBuf::from(p.into_inner()),
+    );
     let include_file6 = bird1.then(|| {
-        raw.include_file6
-            .as_ref()
-            .map_or_else(|| PathBuf::from(DEFAULT_INCLUDE_FILE6), |p| PathBuf::from(p.get_ref()))
+        raw.include_file6.as_ref().map_or_else(
+            || PathBuf::from(DEFAULT_INCLUDE_FILE6),
+            |p| PathBuf::from(p.get_ref()),
+        )
     });
     if include_file6.as_ref() == Some(&include_file) {
         errors.push(
-            ConfigError::whole_file(&src.path, "include_file and include_file6 are the same file")
-                .with_hint("bird and bird6 each need their own include file, e.g. in two directories"),
+            ConfigError::whole_file(
+                &src.path,
+                "include_file and include_file6 are the same file",
+            )
+            .with_hint("bird and bird6 each need their own include file, e.g. in two directories"),
         );
     }
     BirdSettings {
@@ -293,7 +349,11 @@ struct ServiceDefaults {
     on_disabled: OnDisabled,
 }
 
-fn validate_defaults(src: &SourceText, raw: RawServiceKeys, errors: &mut Vec<ConfigError>) -> ServiceDefaults {
+fn validate_defaults(
+    src: &SourceText,
+    raw: RawServiceKeys,
+    errors: &mut Vec<ConfigError>,
+) -> ServiceDefaults {
     let builtin = ServiceDefaults {
         interval: DEFAULT_INTERVAL,
         fast_interval: None,
@@ -314,18 +374,20 @@ fn service_keys(
     base: &ServiceDefaults,
     errors: &mut Vec<ConfigError>,
 ) -> ServiceDefaults {
-    let count = |key: &str, v: Option<&Spanned<i64>>, base: u32, errors: &mut Vec<ConfigError>| match v {
-        None => base,
-        Some(v) => match *v.get_ref() {
-            n @ 1..=MAX_RISE_FALL => n as u32,
-            n => {
-                errors.push(
+    let count = |key: &str, v: Option<&Spanned<i64>>, base: u32, errors: &mut Vec<ConfigError>| {
+        match v {
+            None => base,
+            Some(v) => match *v.get_ref() {
+                n @ 1..=MAX_RISE_FALL => n as u32,
+                n => {
+                    errors.push(
                     src.error(v.span(), format!("{key} = {n} is out of range"))
                         .with_hint(format!("write {key} = 1 or more (at most {MAX_RISE_FALL}): the number of consecutive results needed")),
                 );
-                base
-            }
-        },
+                    base
+                }
+            },
+        }
     };
     let on_disabled = match raw.on_disabled.as_ref() {
         None => base.on_disabled,
@@ -335,7 +397,9 @@ fn service_keys(
             other => {
                 errors.push(
                     src.error(v.span(), format!("unknown on_disabled \"{other}\""))
-                        .with_hint("write on_disabled = \"withdraw\" or on_disabled = \"advertise\""),
+                        .with_hint(
+                            "write on_disabled = \"withdraw\" or on_disabled = \"advertise\"",
+                        ),
                 );
                 base.on_disabled
             }
@@ -355,17 +419,31 @@ fn service_keys(
         }
     };
     ServiceDefaults {
-        interval: duration(src, "interval", raw.interval.as_ref(), false, errors).unwrap_or(base.interval),
+        interval: duration(src, "interval", raw.interval.as_ref(), false, errors)
+            .unwrap_or(base.interval),
         fast_interval: match raw.fast_interval.as_ref() {
             None => base.fast_interval,
-            Some(_) => duration(src, "fast_interval", raw.fast_interval.as_ref(), false, errors),
+            Some(_) => duration(
+                src,
+                "fast_interval",
+                raw.fast_interval.as_ref(),
+                false,
+                errors,
+            ),
         },
-        timeout: duration(src, "timeout", raw.timeout.as_ref(), false, errors).unwrap_or(base.timeout),
+        timeout: duration(src, "timeout", raw.timeout.as_ref(), false, errors)
+            .unwrap_or(base.timeout),
         rise: count("rise", raw.rise.as_ref(), base.rise, errors),
         fall: count("fall", raw.fall.as_ref(), base.fall, errors),
         interface,
-        ip_check: raw.ip_check.as_ref().map_or(base.ip_check, |v| *v.get_ref()),
-        disabled: raw.disabled.as_ref().map_or(base.disabled, |v| *v.get_ref()),
+        ip_check: raw
+            .ip_check
+            .as_ref()
+            .map_or(base.ip_check, |v| *v.get_ref()),
+        disabled: raw
+            .disabled
+            .as_ref()
+            .map_or(base.disabled, |v| *v.get_ref()),
         on_disabled,
     }
 }
@@ -390,7 +468,9 @@ fn validate_service(
             let name = n.get_ref();
             let ok = !name.is_empty()
                 && name.len() <= 64
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !ok {
                 errors.push(
                     src.error(n.span(), format!("\"{name}\" is not a valid service name"))
@@ -405,11 +485,16 @@ fn validate_service(
     match raw.prefixes.as_ref() {
         None => errors.push(
             src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
-                .with_hint("add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128)"),
+                .with_hint(
+                    "add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128)",
+                ),
         ),
         Some(list) if list.get_ref().is_empty() => errors.push(
-            src.error(list.span(), format!("service \"{name}\" has an empty prefixes list"))
-                .with_hint("list at least one prefix, e.g. prefixes = [\"203.0.113.53/32\"]"),
+            src.error(
+                list.span(),
+                format!("service \"{name}\" has an empty prefixes list"),
+            )
+            .with_hint("list at least one prefix, e.g. prefixes = [\"203.0.113.53/32\"]"),
         ),
         Some(list) => {
             for p in list.get_ref() {
@@ -428,7 +513,10 @@ fn validate_service(
     }
     if let Some(fast) = keys.fast_interval {
         if fast > keys.interval {
-            let at = raw.fast_interval.as_ref().map_or(span.clone(), Spanned::span);
+            let at = raw
+                .fast_interval
+                .as_ref()
+                .map_or(span.clone(), Spanned::span);
             errors.push(
                 src.error(
                     at,
@@ -504,8 +592,13 @@ fn validate_check(
         if let Some(key_span) = key_span {
             if *owner != kind_name {
                 errors.push(
-                    src.error(key_span.clone(), format!("`{key}` does not apply to kind = \"{kind_name}\""))
-                        .with_hint(format!("`{key}` belongs to kind = \"{owner}\"; remove it or change the kind")),
+                    src.error(
+                        key_span.clone(),
+                        format!("`{key}` does not apply to kind = \"{kind_name}\""),
+                    )
+                    .with_hint(format!(
+                        "`{key}` belongs to kind = \"{owner}\"; remove it or change the kind"
+                    )),
                 );
             }
         }
@@ -548,8 +641,10 @@ fn validate_check(
                         }
                     }
                     (RawCommand::Line(line), false) => {
-                        let words: Vec<String> =
-                            line.split_whitespace().map(|w| format!("\"{w}\"")).collect();
+                        let words: Vec<String> = line
+                            .split_whitespace()
+                            .map(|w| format!("\"{w}\""))
+                            .collect();
                         errors.push(
                             src.error(cmd.span(), "command is a string, but shell is not enabled")
                                 .with_hint(format!(
@@ -561,36 +656,40 @@ fn validate_check(
                     }
                     (RawCommand::Argv(argv), true) => {
                         errors.push(
-                            src.error(cmd.span(), "with shell = true, command is one line for /bin/sh -c")
-                                .with_hint(format!("write command = \"{}\"", argv.join(" "))),
+                            src.error(
+                                cmd.span(),
+                                "with shell = true, command is one line for /bin/sh -c",
+                            )
+                            .with_hint(format!("write command = \"{}\"", argv.join(" "))),
                         );
                         None
                     }
                 },
             }
         }
-        _ => match raw.target.as_ref() {
-            None => {
-                errors.push(
-                    src.error(span, "tcp check has no target")
-                        .with_hint("add target = \"127.0.0.1:53\" (address or host name, and port)"),
-                );
-                None
-            }
-            Some(t) => {
-                if valid_target(t.get_ref()) {
-                    Some(CheckSpec::Tcp(TcpSpec {
-                        target: t.get_ref().clone(),
-                    }))
-                } else {
-                    errors.push(
+        _ => {
+            match raw.target.as_ref() {
+                None => {
+                    errors.push(src.error(span, "tcp check has no target").with_hint(
+                        "add target = \"127.0.0.1:53\" (address or host name, and port)",
+                    ));
+                    None
+                }
+                Some(t) => {
+                    if valid_target(t.get_ref()) {
+                        Some(CheckSpec::Tcp(TcpSpec {
+                            target: t.get_ref().clone(),
+                        }))
+                    } else {
+                        errors.push(
                         src.error(t.span(), format!("\"{}\" is not a host:port target", t.get_ref()))
                             .with_hint("write target = \"127.0.0.1:53\", \"[2001:db8::53]:53\" or \"localhost:53\""),
                     );
-                    None
+                        None
+                    }
                 }
             }
-        },
+        }
     };
     (errors.len() == before).then_some(spec).flatten()
 }
@@ -604,14 +703,20 @@ pub fn valid_target(target: &str) -> bool {
         Some((host, port)) => {
             !host.is_empty()
                 && port.parse::<u16>().is_ok_and(|p| p > 0)
-                && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         }
         None => false,
     }
 }
 
 /// A prefix or a bare address (then /32 or /128); host bits must be zero.
-fn parse_prefix(src: &SourceText, p: &Spanned<String>, errors: &mut Vec<ConfigError>) -> Option<IpNet> {
+fn parse_prefix(
+    src: &SourceText,
+    p: &Spanned<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
     let text = p.get_ref().trim();
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Some(IpNet::from(addr));
@@ -632,7 +737,9 @@ fn parse_prefix(src: &SourceText, p: &Spanned<String>, errors: &mut Vec<ConfigEr
         Err(_) => {
             errors.push(
                 src.error(p.span(), format!("\"{text}\" is not an IP prefix"))
-                    .with_hint("write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\""),
+                    .with_hint(
+                        "write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\"",
+                    ),
             );
             None
         }
@@ -652,7 +759,9 @@ fn duration(
         RawDuration::Number(n) => {
             errors.push(
                 src.error(v.span(), format!("{key} = {n} has no unit"))
-                    .with_hint(format!("durations are strings with a unit: write {key} = \"{n}s\" or \"{n}ms\"")),
+                    .with_hint(format!(
+                        "durations are strings with a unit: write {key} = \"{n}s\" or \"{n}ms\""
+                    )),
             );
             return None;
         }
@@ -670,7 +779,9 @@ fn duration(
         Err(e) => {
             errors.push(
                 src.error(v.span(), format!("{key}: cannot read duration: {e}"))
-                    .with_hint(format!("write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\"")),
+                    .with_hint(format!(
+                        "write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\""
+                    )),
             );
             None
         }
@@ -689,7 +800,10 @@ fn symbol(
         return default.to_string();
     };
     let name = v.get_ref();
-    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
         errors.push(
@@ -712,7 +826,14 @@ fn command(
         Some(v) if v.get_ref().first().is_none_or(String::is_empty) => {
             errors.push(
                 src.error(v.span(), format!("{key} is empty"))
-                    .with_hint(format!("write {key} = [{}]", default.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "))),
+                    .with_hint(format!(
+                        "write {key} = [{}]",
+                        default
+                            .iter()
+                            .map(|s| format!("\"{s}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
             );
             default.iter().map(|s| s.to_string()).collect()
         }

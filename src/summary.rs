@@ -1,0 +1,47 @@
+//! The one-line-per-service summary printed by `anycast-warden check`.
+
+use crate::check::Check;
+use crate::config::{Config, OnDisabled, ServiceConfig, duration_text};
+
+pub fn service_line(s: &ServiceConfig) -> String {
+    let prefixes: Vec<String> = s.prefixes.iter().map(ToString::to_string).collect();
+    let checks: Vec<String> = s
+        .checks
+        .iter()
+        .map(|c| Check::from_spec(c, &s.name).describe())
+        .collect();
+    let mut line = format!(
+        "{}: {} every {}",
+        s.name,
+        prefixes.join(" "),
+        duration_text::format(s.interval)
+    );
+    if let Some(fast) = s.fast_interval {
+        line.push_str(&format!(" (confirm every {})", duration_text::format(fast)));
+    }
+    line.push_str(&format!(
+        ", timeout {}, rise {}, fall {}",
+        duration_text::format(s.timeout),
+        s.rise,
+        s.fall
+    ));
+    if s.ip_check {
+        line.push_str(&format!(", ip_check on {}", s.interface));
+    }
+    if s.disabled {
+        let policy = match s.on_disabled {
+            OnDisabled::Withdraw => "withdrawn",
+            OnDisabled::Advertise => "advertised",
+        };
+        line.push_str(&format!(", DISABLED ({policy})"));
+    }
+    line.push_str(&format!("; checks: {}", checks.join(", ")));
+    line
+}
+
+pub fn print(config: &Config) {
+    for s in &config.services {
+        println!("{}", service_line(s));
+    }
+    println!("configuration is valid: {} services", config.services.len());
+}
