@@ -167,13 +167,13 @@ fn prefix_list(config: &ServiceConfig) -> String {
 
 /// One round: the address check, then every check at once.
 pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult {
-    if config.ip_check {
-        if let Err(reason) = ip_check(config) {
-            return RoundResult {
-                passed: false,
-                reason,
-            };
-        }
+    if config.ip_check
+        && let Err(reason) = ip_check(config)
+    {
+        return RoundResult {
+            passed: false,
+            reason,
+        };
     }
     let outcomes = join_all(checks.iter().map(|check| async move {
         let outcome =

@@ -218,13 +218,13 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
         "ANYCAST6_PREFIXES",
         errors,
     );
-    if set_name == set_name6 {
-        if let Some(s) = raw.set_name6.as_ref().or(raw.set_name.as_ref()) {
-            errors.push(
+    if set_name == set_name6
+        && let Some(s) = raw.set_name6.as_ref().or(raw.set_name.as_ref())
+    {
+        errors.push(
                 src.error(s.span(), format!("set_name and set_name6 are both \"{set_name}\""))
                     .with_hint("the IPv4 and IPv6 sets need different names, e.g. ANYCAST_PREFIXES and ANYCAST6_PREFIXES"),
             );
-        }
     }
     let reconfigure = command(
         src,
@@ -511,13 +511,14 @@ fn validate_service(
             }
         }
     }
-    if let Some(fast) = keys.fast_interval {
-        if fast > keys.interval {
-            let at = raw
-                .fast_interval
-                .as_ref()
-                .map_or(span.clone(), Spanned::span);
-            errors.push(
+    if let Some(fast) = keys.fast_interval
+        && fast > keys.interval
+    {
+        let at = raw
+            .fast_interval
+            .as_ref()
+            .map_or(span.clone(), Spanned::span);
+        errors.push(
                 src.error(
                     at,
                     format!(
@@ -528,7 +529,6 @@ fn validate_service(
                 )
                 .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
             );
-        }
     }
     let mut checks = Vec::new();
     for check in raw.check {
@@ -589,18 +589,18 @@ fn validate_check(
     }
     let before = errors.len();
     for (key, key_span, owner) in &present {
-        if let Some(key_span) = key_span {
-            if *owner != kind_name {
-                errors.push(
-                    src.error(
-                        key_span.clone(),
-                        format!("`{key}` does not apply to kind = \"{kind_name}\""),
-                    )
-                    .with_hint(format!(
-                        "`{key}` belongs to kind = \"{owner}\"; remove it or change the kind"
-                    )),
-                );
-            }
+        if let Some(key_span) = key_span
+            && *owner != kind_name
+        {
+            errors.push(
+                src.error(
+                    key_span.clone(),
+                    format!("`{key}` does not apply to kind = \"{kind_name}\""),
+                )
+                .with_hint(format!(
+                    "`{key}` belongs to kind = \"{owner}\"; remove it or change the kind"
+                )),
+            );
         }
     }
     let spec = match kind_name {
@@ -696,8 +696,8 @@ fn validate_check(
 
 /// `addr:port`, `[v6]:port` or `host:port`.
 pub fn valid_target(target: &str) -> bool {
-    if target.parse::<SocketAddr>().is_ok() {
-        return true;
+    if let Ok(addr) = target.parse::<SocketAddr>() {
+        return addr.port() != 0;
     }
     match target.rsplit_once(':') {
         Some((host, port)) => {
