@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests and the demo need, on a fresh Debian 12 machine, as
+# root. Safe to run again: every step checks before it acts.
+#
+#   iproute2   ip netns / veth for the lab
+#   bird2      BIRD 2 (the host's routing daemon for variant = "bird2")
+#   gobgpd     GoBGP (gobgpd + gobgp), the observing router
+#   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
+#              package conflicts with bird2, so its binaries are unpacked into a folder.
+set -euo pipefail
+
+BIRD1_ROOT=${AW_BIRD1_ROOT:-/opt/bird1}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run me as root (it installs packages)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# No init system runs here, but a package's maintainer script may still try to start its
+# service through invoke-rc.d. policy-rc.d exit 101 = "do not start anything"; it only
+# lives while this script installs packages, and an existing one is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=true
+fi
+cleanup() { if $own_policy; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+need=()
+for pkg in iproute2 bird2 gobgpd ca-certificates procps; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update
+    apt-get install -y --no-install-recommends "${need[@]}"
+fi
+
+# The bird2 package ships a service that, on a machine with an init system, would start
+# a BIRD in the root namespace. Tests start their own BIRDs with their own sockets and
+# never touch /run/bird, so a running system BIRD does no harm; nothing to undo.
+
+if [ ! -x "$BIRD1_ROOT/usr/sbin/bird6" ]; then
+    work=$(mktemp -d)
+    (
+        cd "$work"
+        # apt-get download needs the package lists; refresh them if this is a fresh box.
+        apt-get download bird || { apt-get update && apt-get download bird; }
+        mkdir -p "$BIRD1_ROOT"
+        dpkg -x bird_*.deb "$BIRD1_ROOT"
+    )
+    rm -rf "$work"
+fi
+
+# BIRD 1.6 was built against the same Debian release, so its libraries are usually there
+# already (bird2 pulls in the same ones). Install whatever ldd still reports missing.
+missing_libs() {
+    local bin
+    for bin in "$BIRD1_ROOT"/usr/sbin/bird "$BIRD1_ROOT"/usr/sbin/bird6 \
+               "$BIRD1_ROOT"/usr/sbin/birdc "$BIRD1_ROOT"/usr/sbin/birdc6; do
+        ldd "$bin" | awk '/not found/ { print $1 }'
+    done | sort -u
+}
+libs=$(missing_libs)
+if [ -n "$libs" ]; then
+    pkgs=()
+    for lib in $libs; do
+        case "$lib" in
+            libreadline.so.8) pkgs+=(libreadline8) ;;
+            libncurses.so.6 | libncursesw.so.6 | libtinfo.so.6) pkgs+=(libncurses6 libtinfo6) ;;
+            libssh.so.4) pkgs+=(libssh-4) ;;
+            *) echo "setup.sh: BIRD 1.6 needs $lib and I do not know its package" >&2; exit 1 ;;
+        esac
+    done
+    apt-get install -y --no-install-recommends "${pkgs[@]}"
+    libs=$(missing_libs)
+    if [ -n "$libs" ]; then
+        echo "setup.sh: BIRD 1.6 still misses: $libs" >&2
+        exit 1
+    fi
+fi
+
+"$BIRD1_ROOT/usr/sbin/bird" --version 2>&1 | sed 's/^/setup.sh: BIRD 1.6 in place: /'
+bird --version 2>&1 | sed 's/^/setup.sh: /'
+gobgpd --version | sed 's/^/setup.sh: /'
