@@ -3,6 +3,7 @@
 # root. Safe to run again: every step checks before it acts.
 #
 #   iproute2   ip netns / veth for the lab
+#   gcc        only when no C compiler is there: cargo links through `cc`
 #   bird2      BIRD 2 (the host's routing daemon for variant = "bird2")
 #   gobgpd     GoBGP (gobgpd + gobgp), the observing router
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
@@ -32,9 +33,14 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-for pkg in iproute2 bird2 gobgpd ca-certificates procps; do
+for pkg in iproute2 bird2 gobgpd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
+# cargo links through the system C compiler; a machine with rustup but no compiler cannot
+# build the tests.
+if ! command -v cc > /dev/null; then
+    need+=(gcc libc6-dev)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update
     apt-get install -y --no-install-recommends "${need[@]}"
