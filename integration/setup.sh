@@ -8,6 +8,9 @@
 #   gobgpd     GoBGP (gobgpd + gobgp), the observing router
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
 #              package conflicts with bird2, so its binaries are unpacked into a folder.
+#
+# AW_BIRD1_ROOT=DIR unpacks BIRD 1.6 elsewhere; then point the tests at it with
+# AW_BIRD1_SBIN=DIR/usr/sbin.
 set -euo pipefail
 
 BIRD1_ROOT=${AW_BIRD1_ROOT:-/opt/bird1}
@@ -52,6 +55,7 @@ fi
 
 if [ ! -x "$BIRD1_ROOT/usr/sbin/bird6" ]; then
     work=$(mktemp -d)
+    chmod 755 "$work"   # apt-get download fetches as the _apt user
     (
         cd "$work"
         # apt-get download needs the package lists; refresh them if this is a fresh box.
