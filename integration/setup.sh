@@ -55,7 +55,7 @@ fi
 
 if [ ! -x "$BIRD1_ROOT/usr/sbin/bird6" ]; then
     work=$(mktemp -d)
-    chmod 755 "$work"   # apt-get download fetches as the _apt user
+    chown _apt "$work" 2>/dev/null || true   # apt-get download fetches as the _apt user
     (
         cd "$work"
         # apt-get download needs the package lists; refresh them if this is a fresh box.
