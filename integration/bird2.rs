@@ -92,8 +92,7 @@ fn rise_and_fall(test: &str, control_socket: bool) {
         let down = warden
             .log()
             .lines()
-            .filter(|l| l.contains("service dns is down"))
-            .last()
+            .rfind(|l| l.contains("service dns is down"))
             .map(String::from)
             .unwrap();
         assert!(down.contains("from=up"), "{down}");
