@@ -831,20 +831,21 @@ impl Drop for Lab {
         if std::thread::panicking() {
             self.dump_logs();
         }
+        // Newest first: the warden (started last) still reaches BIRD for its final
+        // withdrawal, and BIRD still has its session while the warden exits.
         let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        for owned in procs.iter_mut() {
-            if owned.status.is_none() && owned.child.try_wait().ok().flatten().is_none() {
-                let _ = kill(Pid::from_raw(owned.child.id() as i32), Signal::SIGTERM);
+        for owned in procs.iter_mut().rev() {
+            if owned.status.is_some() || owned.child.try_wait().ok().flatten().is_some() {
+                continue;
             }
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        for owned in procs.iter_mut() {
+            let _ = kill(Pid::from_raw(owned.child.id() as i32), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
             while owned.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(5));
             }
             if owned.child.try_wait().ok().flatten().is_none() {
                 eprintln!(
-                    "lab {}: {} ignored SIGTERM; killing it",
+                    "lab {}: {} ignored SIGTERM for 5 s; killing it",
                     self.name, owned.what
                 );
                 let _ = owned.child.kill();

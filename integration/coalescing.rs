@@ -1,0 +1,166 @@
+//! Coalescing, end to end: 1,000 services fail in the same instant and recover in the same
+//! instant; BIRD must be reconfigured a handful of times per burst, not 1,000 times, and
+//! the router must end with exactly the right prefixes.
+
+mod lab;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use lab::{Lab, Need, RECONFIGURE_LOG_LINE};
+
+const SERVICES: usize = 1_000;
+/// Most reconfigurations BIRD may see for one burst of 1,000 transitions.
+const MAX_RECONFIGURES_PER_BURST: usize = 10;
+
+/// 250 /32 from 198.51.100.0/24, 250 from 203.0.113.0/24, 500 /128 from 2001:db8:100::/64.
+fn prefixes() -> Vec<IpNet> {
+    let mut all = Vec::with_capacity(SERVICES);
+    for i in 1..=250 {
+        all.push(format!("198.51.100.{i}/32").parse().unwrap());
+        all.push(format!("203.0.113.{i}/32").parse().unwrap());
+    }
+    for i in 1..=500u32 {
+        all.push(format!("2001:db8:100::{i:x}/128").parse().unwrap());
+    }
+    assert_eq!(all.len(), SERVICES);
+    all
+}
+
+#[test]
+fn a_thousand_services_failing_at_once_cost_a_handful_of_reconfigures() {
+    let Some(lab) = Lab::new_or_skip("coalescing", &[Need::Bird2, Need::Gobgp]) else {
+        return;
+    };
+    let prefixes = prefixes();
+    let all: BTreeSet<IpNet> = prefixes.iter().copied().collect();
+    let none = BTreeSet::new();
+    lab.add_lo_addresses(&prefixes).unwrap();
+    assert_eq!(
+        lab.lo_addresses().unwrap().len(),
+        SERVICES + 2,
+        "1,000 + 127.0.0.1 + ::1"
+    );
+
+    let router = lab.start_router(false);
+    let bird = lab.start_bird2();
+    router.wait_established(Duration::from_secs(30)).unwrap();
+
+    // Every service checks the same listener inside the host namespace.
+    let listener = lab.host_tcp_listener(0);
+    let port = listener.addr.port();
+    let mut services = String::new();
+    for (i, p) in prefixes.iter().enumerate() {
+        write!(
+            services,
+            "[[service]]\nname = \"svc{i:04}\"\nprefixes = [\"{p}\"]\n[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:{port}\"\n\n"
+        )
+        .unwrap();
+    }
+    let config = format!(
+        r#"[daemon]
+state_dir = {state:?}
+batch_window = "100ms"
+
+[defaults]
+interval = "1s"
+timeout = "500ms"
+rise = 1
+fall = 1
+interface = "lo"
+ip_check = false
+
+{bird}"#,
+        state = lab.path("state").display().to_string(),
+        bird = bird.warden_section(true),
+    );
+    let config_dir = lab.path("conf.d");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(config_dir.join("services.toml"), services).unwrap();
+    std::fs::write(lab.path("warden.toml"), config).unwrap();
+    let start = Instant::now();
+    let warden = lab.start_warden_files(&lab.path("warden.toml"), &config_dir);
+
+    // Burst 1: all 1,000 come up.
+    let took = router.wait_for_rib(&all, Duration::from_secs(60)).unwrap();
+    let since_start = start.elapsed();
+    let quiet = Duration::from_millis(1500);
+    let after_up = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
+    eprintln!(
+        "coalescing: 1,000 services announced {since_start:?} after the warden started ({took:?} of polling), BIRD reconfigured {after_up} times"
+    );
+    assert!(
+        (1..=MAX_RECONFIGURES_PER_BURST).contains(&after_up),
+        "start-up burst: {after_up} reconfigures"
+    );
+    assert_eq!(router.rib().unwrap(), all);
+
+    // Burst 2: the listener goes away; every check fails at its next round.
+    let monitor = router.monitor();
+    let applies_before = warden.log_count("applied prefix set");
+    let failed_at = Instant::now();
+    listener.close();
+    let took = router.wait_for_rib(&none, Duration::from_secs(30)).unwrap();
+    let after_down = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
+    let down_burst = after_down - after_up;
+    let events = monitor.events();
+    let withdrawals: Vec<_> = events.iter().filter(|e| e.withdrawal).collect();
+    let first = withdrawals.iter().map(|e| e.at).min().unwrap();
+    let last = withdrawals.iter().map(|e| e.at).max().unwrap();
+    eprintln!(
+        "coalescing: failure converged at the router {:?} after the listener closed (RIB empty seen after {took:?}); \
+         withdrawals spread over {:?}; BIRD reconfigured {down_burst} times (\"{RECONFIGURE_LOG_LINE}\"); \
+         the warden applied {} sets",
+        last - failed_at,
+        last - first,
+        warden.log_count("applied prefix set") - applies_before,
+    );
+    assert_eq!(
+        withdrawals
+            .iter()
+            .map(|e| e.prefix)
+            .collect::<BTreeSet<_>>(),
+        all,
+        "the router saw every prefix withdrawn"
+    );
+    assert!(
+        (1..=MAX_RECONFIGURES_PER_BURST).contains(&down_burst),
+        "failure burst: {down_burst} reconfigures for {SERVICES} transitions"
+    );
+    assert_eq!(router.rib().unwrap(), none);
+
+    // Burst 3: the listener is back; every check passes at its next round.
+    let applies_before = warden.log_count("applied prefix set");
+    let recovered_at = Instant::now();
+    let _listener = lab.host_tcp_listener(port);
+    let took = router.wait_for_rib(&all, Duration::from_secs(30)).unwrap();
+    let after_recovery = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
+    let up_burst = after_recovery - after_down;
+    let announced: Vec<_> = monitor
+        .events()
+        .into_iter()
+        .filter(|e| !e.withdrawal && e.at >= recovered_at)
+        .collect();
+    let last = announced.iter().map(|e| e.at).max().unwrap();
+    eprintln!(
+        "coalescing: recovery converged at the router {:?} after the listener reopened (RIB full seen after {took:?}); \
+         BIRD reconfigured {up_burst} times; the warden applied {} sets",
+        last - recovered_at,
+        warden.log_count("applied prefix set") - applies_before,
+    );
+    assert!(
+        (1..=MAX_RECONFIGURES_PER_BURST).contains(&up_burst),
+        "recovery burst: {up_burst} reconfigures for {SERVICES} transitions"
+    );
+    assert_eq!(router.rib().unwrap(), all);
+    assert!(warden.is_running());
+    for line in warden
+        .log()
+        .lines()
+        .filter(|l| l.contains("applied prefix set"))
+    {
+        eprintln!("coalescing: warden: {line}");
+    }
+}
