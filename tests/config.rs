@@ -544,3 +544,15 @@ fn main_file_inside_the_service_directory_is_not_read_twice() {
     };
     assert_eq!(load(&paths).expect("valid").services.len(), 1);
 }
+
+#[test]
+fn shipped_example_configuration_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
+    let paths = ConfigPaths {
+        file: root.join("config.toml"),
+        dir: root.join("conf.d"),
+        dir_required: true,
+    };
+    let c = load(&paths).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.services.len(), 2);
+}
