@@ -486,10 +486,7 @@ fn conf_d_services_join_the_main_file_with_its_defaults() {
     assert!(c.services.iter().all(|s| s.rise == 7));
 
     // A section that belongs in the main file, and a duplicate across files.
-    write(
-        &confd.join("c.toml"),
-        "[bird]\nvariant = \"bird2\"\n",
-    );
+    write(&confd.join("c.toml"), "[bird]\nvariant = \"bird2\"\n");
     write(&confd.join("d.toml"), SERVICE);
     let all = load(&paths).expect_err("invalid").0;
     let text: Vec<String> = all.iter().map(ToString::to_string).collect();
