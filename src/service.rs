@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::announce::Command;
-use crate::check::{Check, CheckOutcome, address};
+use crate::check::address::AddressBook;
+use crate::check::{Check, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
 use crate::health::HealthMachine;
 use crate::schedule::Schedule;
@@ -34,6 +36,8 @@ pub struct ServiceTask {
     /// Bumped to ask for an immediate round (SIGURG).
     pub check_now: watch::Receiver<u64>,
     pub cancel: CancellationToken,
+    /// The host's addresses, for `ip_check`.
+    pub addresses: Arc<AddressBook>,
 }
 
 /// The result of one round.
@@ -82,7 +86,7 @@ impl ServiceTask {
             let started = Instant::now();
             let round = tokio::select! {
                 () = self.cancel.cancelled() => break,
-                round = run_round(&self.config, &checks) => round,
+                round = run_round(&self.config, &checks, &self.addresses) => round,
             };
             self.judge(&round, &mut last_failure);
             let wants = self.wants_announce();
@@ -166,9 +170,13 @@ fn prefix_list(config: &ServiceConfig) -> String {
 }
 
 /// One round: the address check, then every check at once.
-pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult {
+pub async fn run_round(
+    config: &ServiceConfig,
+    checks: &[Check],
+    addresses: &AddressBook,
+) -> RoundResult {
     if config.ip_check
-        && let Err(reason) = ip_check(config)
+        && let Err(reason) = ip_check(config, addresses)
     {
         return RoundResult {
             passed: false,
@@ -201,8 +209,9 @@ pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult 
 }
 
 /// Every prefix's address must be assigned to the service's interface.
-fn ip_check(config: &ServiceConfig) -> Result<(), String> {
-    let assigned: BTreeSet<IpAddr> = address::assigned_addresses(&config.interface)
+fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), String> {
+    let assigned: BTreeSet<IpAddr> = addresses
+        .addresses(&config.interface)
         .map_err(|e| format!("cannot list the addresses of {}: {e}", config.interface))?;
     let missing: Vec<String> = config
         .prefixes
@@ -263,9 +272,13 @@ mod tests {
     #[tokio::test]
     async fn round_passes_only_when_every_check_passes() {
         let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "true"]);
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "echo broken; exit 1"]);
-        let r = run_round(&c, &checks).await;
+        let r = run_round(&c, &checks, &AddressBook::uncached()).await;
         assert!(!r.passed);
         assert_eq!(
             r.reason,
@@ -281,7 +294,11 @@ mod tests {
             &["sleep 0.3", "sleep 0.3", "sleep 0.3"],
         );
         let t = std::time::Instant::now();
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         assert!(
             t.elapsed() < Duration::from_millis(800),
             "{:?}",
@@ -292,10 +309,147 @@ mod tests {
     #[tokio::test]
     async fn ip_check_fails_for_an_unassigned_address() {
         let (c, checks) = service(true, &["127.0.0.1/32"], &["true"]);
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         let (c, checks) = service(true, &["203.0.113.250/32", "127.0.0.1/32"], &["true"]);
-        let r = run_round(&c, &checks).await;
+        let r = run_round(&c, &checks, &AddressBook::uncached()).await;
         assert!(!r.passed);
         assert_eq!(r.reason, "203.0.113.250 not assigned to lo (ip_check)");
+    }
+
+    /// Runs a task whose check is `test -e FLAG`; returns the announcer's receiver.
+    fn spawn_task(
+        dir: &std::path::Path,
+        interval_ms: u64,
+        fast_ms: Option<u64>,
+        rise: u32,
+        fall: u32,
+    ) -> (
+        mpsc::Receiver<Command>,
+        watch::Sender<u64>,
+        CancellationToken,
+        tokio::task::JoinHandle<HealthMachine>,
+    ) {
+        let flag = dir.join("up");
+        let (mut config, _) = service(false, &["203.0.113.1/32"], &[]);
+        config.checks = vec![CheckSpec::Exec(ExecSpec {
+            command: ExecCommand::Argv(vec![
+                "/bin/test".into(),
+                "-e".into(),
+                flag.display().to_string(),
+            ]),
+            shell: false,
+        })];
+        config.interval = Duration::from_millis(interval_ms);
+        config.fast_interval = fast_ms.map(Duration::from_millis);
+        config.rise = rise;
+        config.fall = fall;
+        let (tx, rx) = mpsc::channel(16);
+        let (check_now, check_rx) = watch::channel(0);
+        let cancel = CancellationToken::new();
+        let task = ServiceTask {
+            machine: HealthMachine::new(rise, fall),
+            config,
+            splay: Duration::ZERO,
+            announcer: tx,
+            check_now: check_rx,
+            cancel: cancel.clone(),
+            addresses: AddressBook::uncached(),
+        };
+        (rx, check_now, cancel, tokio::spawn(task.run()))
+    }
+
+    async fn next_announce(rx: &mut mpsc::Receiver<Command>) -> bool {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(Command::Set { announce, .. })) => announce,
+            _ => panic!("no Set from the service task"),
+        }
+    }
+
+    #[tokio::test]
+    async fn task_reports_unknown_then_up_then_down() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("up"), "").unwrap();
+        let (mut rx, _now, cancel, task) = spawn_task(dir.path(), 50, None, 2, 2);
+        assert!(
+            !next_announce(&mut rx).await,
+            "unknown is reported as withdrawn"
+        );
+        assert!(next_announce(&mut rx).await, "announced after rise");
+        std::fs::remove_file(dir.path().join("up")).unwrap();
+        assert!(!next_announce(&mut rx).await, "withdrawn after fall");
+        cancel.cancel();
+        let machine = task.await.unwrap();
+        assert_eq!(machine.state(), crate::health::Health::Down);
+    }
+
+    #[tokio::test]
+    async fn fast_interval_confirms_a_failure_quickly() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("up"), "").unwrap();
+        // Rise 1, fall 3, at a 2 s interval with 50 ms confirmation.
+        let (mut rx, _now, _cancel, _task) = spawn_task(dir.path(), 2000, Some(50), 1, 3);
+        assert!(!next_announce(&mut rx).await);
+        assert!(next_announce(&mut rx).await);
+        // Wait for the next regular round to see the failure, then time the confirmation.
+        std::fs::remove_file(dir.path().join("up")).unwrap();
+        let started = std::time::Instant::now();
+        assert!(!next_announce(&mut rx).await);
+        // At most one regular interval to notice plus two fast rounds, far below 3 × 2 s.
+        assert!(
+            started.elapsed() < Duration::from_millis(3000),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn check_now_runs_a_round_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut rx, now, _cancel, _task) = spawn_task(dir.path(), 3_600_000, None, 1, 1);
+        assert!(!next_announce(&mut rx).await);
+        // The first round ran at start (flag absent: down). The next is an hour away.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::write(dir.path().join("up"), "").unwrap();
+        now.send_modify(|n| *n += 1);
+        assert!(
+            next_announce(&mut rx).await,
+            "SIGURG-style round announced it"
+        );
+    }
+
+    #[tokio::test]
+    async fn disabled_service_follows_on_disabled_and_runs_no_checks() {
+        for (policy, expected) in [(OnDisabled::Withdraw, false), (OnDisabled::Advertise, true)] {
+            let (mut config, _) = service(false, &["203.0.113.1/32"], &["exit 1"]);
+            config.disabled = true;
+            config.on_disabled = policy;
+            let (tx, mut rx) = mpsc::channel(4);
+            let (_now, check_rx) = watch::channel(0);
+            let cancel = CancellationToken::new();
+            let task = tokio::spawn(
+                ServiceTask {
+                    machine: HealthMachine::new(1, 1),
+                    config,
+                    splay: Duration::ZERO,
+                    announcer: tx,
+                    check_now: check_rx,
+                    cancel: cancel.clone(),
+                    addresses: AddressBook::uncached(),
+                }
+                .run(),
+            );
+            assert_eq!(next_announce(&mut rx).await, expected);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(
+                rx.try_recv().is_err(),
+                "a disabled service reports nothing more"
+            );
+            cancel.cancel();
+            task.await.unwrap();
+        }
     }
 }

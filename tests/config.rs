@@ -486,10 +486,7 @@ fn conf_d_services_join_the_main_file_with_its_defaults() {
     assert!(c.services.iter().all(|s| s.rise == 7));
 
     // A section that belongs in the main file, and a duplicate across files.
-    write(
-        &confd.join("c.toml"),
-        "[bird]\nvariant = \"bird2\"\n",
-    );
+    write(&confd.join("c.toml"), "[bird]\nvariant = \"bird2\"\n");
     write(&confd.join("d.toml"), SERVICE);
     let all = load(&paths).expect_err("invalid").0;
     let text: Vec<String> = all.iter().map(ToString::to_string).collect();
@@ -543,4 +540,16 @@ fn main_file_inside_the_service_directory_is_not_read_twice() {
         dir_required: true,
     };
     assert_eq!(load(&paths).expect("valid").services.len(), 1);
+}
+
+#[test]
+fn shipped_example_configuration_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
+    let paths = ConfigPaths {
+        file: root.join("config.toml"),
+        dir: root.join("conf.d"),
+        dir_required: true,
+    };
+    let c = load(&paths).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.services.len(), 2);
 }
