@@ -102,9 +102,29 @@ ip_check = false
     let applies_before = warden.log_count("applied prefix set");
     let failed_at = Instant::now();
     listener.close();
+    // To line up with the warden's and BIRD's logs (AW_LAB_KEEP=always keeps them).
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    eprintln!(
+        "coalescing: listener closed at unix time {:.3}",
+        wall.as_secs_f64()
+    );
     let took = router.wait_for_rib(&none, Duration::from_secs(30)).unwrap();
     let after_down = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
     let down_burst = after_down - after_up;
+    if let Some(applied) = warden
+        .log()
+        .lines()
+        .filter(|l| l.contains("applied prefix set announced=0 "))
+        .filter_map(seconds_of_day)
+        .find(|t| *t >= wall.as_secs_f64() % 86_400.0)
+    {
+        eprintln!(
+            "coalescing: the warden applied the empty set {:.3} s after the listener closed",
+            applied - wall.as_secs_f64() % 86_400.0
+        );
+    }
     let events = monitor.events();
     let withdrawals: Vec<_> = events.iter().filter(|e| e.withdrawal).collect();
     let first = withdrawals.iter().map(|e| e.at).min().unwrap();
@@ -156,11 +176,20 @@ ip_check = false
     );
     assert_eq!(router.rib().unwrap(), all);
     assert!(warden.is_running());
-    for line in warden
-        .log()
-        .lines()
-        .filter(|l| l.contains("applied prefix set"))
-    {
-        eprintln!("coalescing: warden: {line}");
+    let log = warden.log();
+    for line in log.lines().filter(|l| l.contains("applied prefix set")) {
+        eprintln!("coalescing: warden: {}", &line[..line.len().min(160)]);
     }
+}
+
+/// Seconds since midnight UTC of a log line that starts with an RFC 3339 UTC timestamp
+/// (`2026-11-22T03:57:55.681452Z ...`).
+fn seconds_of_day(line: &str) -> Option<f64> {
+    let time = line.split_whitespace().next()?.split_once('T')?.1;
+    let time = time.strip_suffix('Z')?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
 }

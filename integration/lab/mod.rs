@@ -26,7 +26,8 @@
 //! Tests start with [`Lab::new_or_skip`]: without root or the daemons it prints
 //! `SKIPPED: <why>` and the test returns, unless `CI=true`, where that is a failure.
 //! `AW_BIRD1_SBIN` points at BIRD 1.6's binaries (default `/opt/bird1/usr/sbin`);
-//! `AW_LAB_KEEP=1` keeps the tempdir of a failed test.
+//! `AW_LAB_KEEP=1` keeps the tempdir of a failed test, `AW_LAB_KEEP=always` of every test.
+//! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
 use std::collections::BTreeSet;
@@ -870,9 +871,13 @@ impl Drop for Lab {
                 eprintln!("lab {}: {e}", self.name);
             }
         }
+        let keep = match std::env::var("AW_LAB_KEEP").as_deref() {
+            Ok("always") => true,
+            Ok(_) => std::thread::panicking(),
+            Err(_) => false,
+        };
         if let Some(dir) = self.dir.take()
-            && std::thread::panicking()
-            && std::env::var_os("AW_LAB_KEEP").is_some()
+            && keep
         {
             eprintln!("lab {}: kept {}", self.name, dir.keep().display());
         }
