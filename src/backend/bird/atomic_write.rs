@@ -220,11 +220,16 @@ fn keep_history(target: &Path, dir: &Path, name: &str, keep: u32) -> io::Result<
 }
 
 /// Removes all but the newest `keep` versions of `name` (their names sort by time).
+/// Only `name.<digit>...` counts, so `p.conf`'s pruning spares `p.conf.v6`'s history.
 fn prune_history(history: &Path, name: &str, keep: usize) -> io::Result<()> {
     let prefix = format!("{name}.");
+    let is_version = |file: &str| {
+        file.strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
     let mut versions: Vec<PathBuf> = fs::read_dir(history)?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter(|e| is_version(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
         .collect();
     versions.sort();
@@ -384,6 +389,23 @@ mod tests {
         assert_eq!(contents, vec!["v2", "v3", "v4"]);
         assert!(kept.iter().all(|n| n.starts_with("a.conf.")));
         assert_eq!(fs::read_to_string(&path).unwrap(), "v5");
+    }
+
+    #[test]
+    fn history_of_similar_names_is_kept_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("p.conf");
+        let b = dir.path().join("p.conf.v6");
+        for i in 0..4 {
+            write(&a, format!("a{i}").as_bytes(), 1).unwrap();
+            write(&b, format!("b{i}").as_bytes(), 2).unwrap();
+        }
+        let kept = entries(&dir.path().join("history"));
+        assert_eq!(
+            kept.iter().filter(|n| n.starts_with("p.conf.v6.")).count(),
+            2
+        );
+        assert_eq!(kept.len(), 3, "{kept:?}");
     }
 
     #[test]
