@@ -1,5 +1,6 @@
 //! Backends make the routing side announce exactly the desired set.
 
+pub mod bird;
 mod bird_interim;
 
 use crate::announce::Backend;
