@@ -12,6 +12,7 @@
 //! through channels.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,6 +25,7 @@ use tracing::{error, info, warn};
 
 use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
 use crate::backend;
+use crate::check::address::AddressBook;
 use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load};
 use crate::health::HealthMachine;
 use crate::service::ServiceTask;
@@ -45,6 +47,7 @@ struct Supervisor {
     services: BTreeMap<String, RunningService>,
     announcer: mpsc::Sender<Command>,
     check_now: watch::Sender<u64>,
+    addresses: Arc<AddressBook>,
 }
 
 /// Runs until SIGTERM or SIGINT; then withdraws everything. Errors only when the final
@@ -105,6 +108,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         services: BTreeMap::new(),
         announcer,
         check_now,
+        addresses: AddressBook::watch(),
     };
     let mut machines = machines;
     for service in config.services {
@@ -178,6 +182,7 @@ impl Supervisor {
             announcer: self.announcer.clone(),
             check_now: self.check_now.subscribe(),
             cancel: cancel.clone(),
+            addresses: self.addresses.clone(),
         };
         let name = config.name.clone();
         let task = tokio::spawn(task.run());

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::announce::Command;
-use crate::check::{Check, CheckOutcome, address};
+use crate::check::address::AddressBook;
+use crate::check::{Check, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
 use crate::health::HealthMachine;
 use crate::schedule::Schedule;
@@ -34,6 +36,8 @@ pub struct ServiceTask {
     /// Bumped to ask for an immediate round (SIGURG).
     pub check_now: watch::Receiver<u64>,
     pub cancel: CancellationToken,
+    /// The host's addresses, for `ip_check`.
+    pub addresses: Arc<AddressBook>,
 }
 
 /// The result of one round.
@@ -82,7 +86,7 @@ impl ServiceTask {
             let started = Instant::now();
             let round = tokio::select! {
                 () = self.cancel.cancelled() => break,
-                round = run_round(&self.config, &checks) => round,
+                round = run_round(&self.config, &checks, &self.addresses) => round,
             };
             self.judge(&round, &mut last_failure);
             let wants = self.wants_announce();
@@ -166,9 +170,13 @@ fn prefix_list(config: &ServiceConfig) -> String {
 }
 
 /// One round: the address check, then every check at once.
-pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult {
+pub async fn run_round(
+    config: &ServiceConfig,
+    checks: &[Check],
+    addresses: &AddressBook,
+) -> RoundResult {
     if config.ip_check
-        && let Err(reason) = ip_check(config)
+        && let Err(reason) = ip_check(config, addresses)
     {
         return RoundResult {
             passed: false,
@@ -201,8 +209,9 @@ pub async fn run_round(config: &ServiceConfig, checks: &[Check]) -> RoundResult 
 }
 
 /// Every prefix's address must be assigned to the service's interface.
-fn ip_check(config: &ServiceConfig) -> Result<(), String> {
-    let assigned: BTreeSet<IpAddr> = address::assigned_addresses(&config.interface)
+fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), String> {
+    let assigned: BTreeSet<IpAddr> = addresses
+        .addresses(&config.interface)
         .map_err(|e| format!("cannot list the addresses of {}: {e}", config.interface))?;
     let missing: Vec<String> = config
         .prefixes
@@ -263,9 +272,13 @@ mod tests {
     #[tokio::test]
     async fn round_passes_only_when_every_check_passes() {
         let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "true"]);
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         let (c, checks) = service(false, &["203.0.113.1/32"], &["true", "echo broken; exit 1"]);
-        let r = run_round(&c, &checks).await;
+        let r = run_round(&c, &checks, &AddressBook::uncached()).await;
         assert!(!r.passed);
         assert_eq!(
             r.reason,
@@ -281,7 +294,11 @@ mod tests {
             &["sleep 0.3", "sleep 0.3", "sleep 0.3"],
         );
         let t = std::time::Instant::now();
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         assert!(
             t.elapsed() < Duration::from_millis(800),
             "{:?}",
@@ -292,9 +309,13 @@ mod tests {
     #[tokio::test]
     async fn ip_check_fails_for_an_unassigned_address() {
         let (c, checks) = service(true, &["127.0.0.1/32"], &["true"]);
-        assert!(run_round(&c, &checks).await.passed);
+        assert!(
+            run_round(&c, &checks, &AddressBook::uncached())
+                .await
+                .passed
+        );
         let (c, checks) = service(true, &["203.0.113.250/32", "127.0.0.1/32"], &["true"]);
-        let r = run_round(&c, &checks).await;
+        let r = run_round(&c, &checks, &AddressBook::uncached()).await;
         assert!(!r.passed);
         assert_eq!(r.reason, "203.0.113.250 not assigned to lo (ip_check)");
     }
@@ -336,6 +357,7 @@ mod tests {
             announcer: tx,
             check_now: check_rx,
             cancel: cancel.clone(),
+            addresses: AddressBook::uncached(),
         };
         (rx, check_now, cancel, tokio::spawn(task.run()))
     }
@@ -416,6 +438,7 @@ mod tests {
                     announcer: tx,
                     check_now: check_rx,
                     cancel: cancel.clone(),
+                    addresses: AddressBook::uncached(),
                 }
                 .run(),
             );

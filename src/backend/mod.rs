@@ -2,7 +2,7 @@
 //!
 //! The configuration chooses one: `[frr]` selects FRRouting (`frr/`), otherwise BIRD.
 
-mod bird_interim;
+pub mod bird;
 pub mod frr;
 
 use std::collections::BTreeSet;
@@ -14,14 +14,14 @@ use crate::config::{BirdSettings, Config};
 
 /// The backend for the configured routing daemon.
 pub fn from_settings(settings: &BirdSettings) -> Box<dyn Backend> {
-    Box::new(bird_interim::InterimBird::new(settings.clone()))
+    Box::new(bird::BirdBackend::new(settings))
 }
 
 /// Prefixes the routing side announced before the daemon started (for purge/adopt).
-pub fn read_announced(
-    settings: &BirdSettings,
-) -> Result<std::collections::BTreeSet<ipnet::IpNet>, String> {
-    bird_interim::read_announced(settings)
+pub fn read_announced(settings: &BirdSettings) -> Result<BTreeSet<IpNet>, String> {
+    bird::BirdBackend::new(settings)
+        .read_announced()
+        .map_err(|e| e.to_string())
 }
 
 /// The backend the configuration chooses: FRR when it has `[frr]`, else BIRD.

@@ -1,28 +1,179 @@
 //! Whether an address is assigned to an interface (the service-level `ip_check`), read with
 //! getifaddrs: no `ip` binary, no shell.
+//!
+//! A thousand services each checking their address every second would list every address
+//! of the host a thousand times a second. `AddressBook` keeps one snapshot instead and
+//! refreshes it only after the kernel announces an address change (a netlink multicast
+//! subscription to RTMGRP_IPV4_IFADDR/RTMGRP_IPV6_IFADDR), so answers are never stale and
+//! the cost is one listing per change. Without netlink it lists on every lookup.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nix::ifaddrs::getifaddrs;
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, socket,
+};
+use tokio::io::unix::AsyncFd;
+use tracing::warn;
 
 /// Addresses currently assigned to `interface`.
 pub fn assigned_addresses(interface: &str) -> Result<BTreeSet<IpAddr>, nix::Error> {
-    let mut found = BTreeSet::new();
+    Ok(all_addresses()?.remove(interface).unwrap_or_default())
+}
+
+/// Every interface's addresses.
+fn all_addresses() -> Result<HashMap<String, BTreeSet<IpAddr>>, nix::Error> {
+    let mut found: HashMap<String, BTreeSet<IpAddr>> = HashMap::new();
     for ifaddr in getifaddrs()? {
-        if ifaddr.interface_name != interface {
-            continue;
-        }
         let Some(address) = ifaddr.address else {
             continue;
         };
-        if let Some(v4) = address.as_sockaddr_in() {
-            found.insert(IpAddr::V4(v4.ip()));
+        let ip = if let Some(v4) = address.as_sockaddr_in() {
+            IpAddr::V4(v4.ip())
         } else if let Some(v6) = address.as_sockaddr_in6() {
-            found.insert(IpAddr::V6(v6.ip()));
-        }
+            IpAddr::V6(v6.ip())
+        } else {
+            continue;
+        };
+        found.entry(ifaddr.interface_name).or_default().insert(ip);
     }
     Ok(found)
+}
+
+type Snapshot = Arc<HashMap<String, BTreeSet<IpAddr>>>;
+
+/// Shared, change-driven cache of the host's addresses.
+#[derive(Debug)]
+pub struct AddressBook {
+    /// Bumped by the netlink listener on every address change.
+    generation: Arc<AtomicU64>,
+    /// Whether the listener runs; if not, every lookup lists afresh.
+    watching: bool,
+    /// The generation a snapshot was taken at, and the snapshot.
+    cached: Mutex<Option<(u64, Snapshot)>>,
+}
+
+impl AddressBook {
+    /// Starts the netlink listener on the current tokio runtime.
+    pub fn watch() -> Arc<AddressBook> {
+        let generation = Arc::new(AtomicU64::new(0));
+        let watching = match subscribe() {
+            Ok(fd) => {
+                tokio::spawn(listen(fd, generation.clone()));
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot follow address changes over netlink; listing addresses on every ip_check");
+                false
+            }
+        };
+        Arc::new(AddressBook {
+            generation,
+            watching,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// A book that lists afresh on every lookup (tests, tools).
+    pub fn uncached() -> Arc<AddressBook> {
+        Arc::new(AddressBook {
+            generation: Arc::new(AtomicU64::new(0)),
+            watching: false,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// Addresses currently assigned to `interface`.
+    pub fn addresses(&self, interface: &str) -> Result<BTreeSet<IpAddr>, nix::Error> {
+        if !self.watching {
+            return assigned_addresses(interface);
+        }
+        // Read the generation before listing: a change during the listing bumps it, and
+        // the next lookup lists again.
+        let generation = self.generation.load(Ordering::Acquire);
+        let snapshot = {
+            let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref() {
+                Some((g, snapshot)) if *g == generation => Some(snapshot.clone()),
+                _ => None,
+            }
+        };
+        let snapshot = match snapshot {
+            Some(s) => s,
+            None => {
+                let fresh: Snapshot = Arc::new(all_addresses()?);
+                *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((generation, fresh.clone()));
+                fresh
+            }
+        };
+        Ok(snapshot.get(interface).cloned().unwrap_or_default())
+    }
+}
+
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+
+fn subscribe() -> Result<OwnedFd, nix::Error> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )?;
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &NetlinkAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR),
+    )?;
+    Ok(fd)
+}
+
+/// Any message (or an overrun) means "something changed": bump the generation.
+async fn listen(fd: OwnedFd, generation: Arc<AtomicU64>) {
+    // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, which owns it (and so keeps it
+    // open and unique) until the AsyncFd is dropped.
+    let registered = unsafe { AsyncFd::register(fd) };
+    let fd = match registered {
+        Ok(fd) => fd,
+        Err(e) => {
+            warn!(error = %e, "cannot watch the netlink socket");
+            // Never trust the cache again.
+            loop {
+                generation.fetch_add(1, Ordering::AcqRel);
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(mut ready) = fd.readable().await else {
+            return;
+        };
+        loop {
+            match recv(
+                std::os::fd::AsRawFd::as_raw_fd(fd.get_ref()),
+                &mut buf,
+                MsgFlags::empty(),
+            ) {
+                Ok(_) | Err(nix::Error::ENOBUFS) => {
+                    generation.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(nix::Error::EAGAIN) => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(_) => {
+                    generation.fetch_add(1, Ordering::AcqRel);
+                    ready.clear_ready();
+                    break;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -44,6 +195,26 @@ mod tests {
             assigned_addresses("no-such-if0")
                 .expect("getifaddrs")
                 .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn book_answers_like_a_fresh_listing() {
+        let book = AddressBook::watch();
+        assert_eq!(
+            book.addresses("lo").unwrap(),
+            assigned_addresses("lo").unwrap()
+        );
+        // Second lookup is served from the snapshot and agrees.
+        assert_eq!(
+            book.addresses("lo").unwrap(),
+            assigned_addresses("lo").unwrap()
+        );
+        assert!(book.addresses("no-such-if0").unwrap().is_empty());
+        let plain = AddressBook::uncached();
+        assert_eq!(
+            plain.addresses("lo").unwrap(),
+            assigned_addresses("lo").unwrap()
         );
     }
 }
