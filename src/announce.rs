@@ -11,7 +11,10 @@
 //! one, and after an apply further changes are collected for `batch_window` (the first
 //! change after a quiet period goes out at once): a thousand services failing together
 //! become a handful of applies. A failed apply is retried with backoff; the desired state
-//! is never lost, and the last one always reaches the backend.
+//! is never lost, and the last one always reaches the backend. A backend that can lose its
+//! state behind the warden's back (a restarted FRR starts from its own config file) asks
+//! for a periodic re-apply of the unchanged set (`verify_interval`); being idempotent, such
+//! an apply repairs drift and otherwise changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,7 +23,7 @@ use futures_util::future::BoxFuture;
 use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Error of a backend apply, with the backend's own context.
 pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,6 +35,12 @@ pub trait Backend: Send {
         &'a mut self,
         desired: &'a BTreeSet<IpNet>,
     ) -> BoxFuture<'a, Result<(), ApplyError>>;
+
+    /// How long after a successful apply the same set is applied again to repair drift
+    /// (the backend compares the routing daemon's state with it). `None`: never.
+    fn verify_interval(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Messages to the announcer.
@@ -110,11 +119,14 @@ pub async fn run(
     let mut last_apply_end: Option<Instant> = None;
     let mut failures: u32 = 0;
     let mut retry_at: Option<Instant> = None;
+    // When the unchanged set is due to be applied again (backends with a verify interval).
+    let mut verify_at: Option<Instant> = None;
     loop {
         let target = desired.prefixes();
-        let due = if applied.as_ref() == Some(&target) {
+        let verifying = applied.as_ref() == Some(&target);
+        let due = if verifying {
             retry_at = None;
-            None
+            verify_at
         } else {
             let now = Instant::now();
             Some(retry_at.unwrap_or_else(|| {
@@ -135,6 +147,7 @@ pub async fn run(
                             backend = new;
                             applied = None;
                             retry_at = None;
+                            verify_at = None;
                             failures = 0;
                         }
                         Command::Shutdown { deadline, done } => {
@@ -150,6 +163,10 @@ pub async fn run(
             () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 let started = Instant::now();
                 match backend.apply(&target).await {
+                    Ok(()) if verifying => {
+                        debug!(announced = target.len(), took = %format!("{:.1}ms", started.elapsed().as_secs_f64() * 1e3),
+                            "verified the announced prefix set");
+                    }
                     Ok(()) => {
                         log_change(applied.as_ref(), &target, started.elapsed(), failures);
                         applied = Some(target);
@@ -157,6 +174,10 @@ pub async fn run(
                         retry_at = None;
                     }
                     Err(e) => {
+                        if verifying {
+                            // What the backend holds is unknown again: retry with backoff.
+                            applied = None;
+                        }
                         failures = failures.saturating_add(1);
                         let delay = retry_delay(failures);
                         error!(error = %e, attempt = failures, retry_in = %humantime::format_duration(delay),
@@ -165,6 +186,7 @@ pub async fn run(
                     }
                 }
                 last_apply_end = Some(Instant::now());
+                verify_at = backend.verify_interval().map(|every| Instant::now() + every);
             }
         }
     }
@@ -430,6 +452,51 @@ mod tests {
             second.applies.lock().unwrap().clone(),
             vec![[net("203.0.113.1/32")].into()]
         );
+    }
+
+    /// A recorder that asks to be re-applied every 5 s.
+    #[derive(Clone, Default)]
+    struct Verifying(Recorder);
+
+    impl Backend for Verifying {
+        fn apply<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.0.apply(desired)
+        }
+        fn verify_interval(&self) -> Option<Duration> {
+            Some(Duration::from_secs(5))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn verify_interval_reapplies_the_unchanged_set_and_retries_failures() {
+        let rec = Verifying::default();
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::from_millis(100),
+        };
+        tokio::spawn(run(
+            settings,
+            Box::new(rec.clone()),
+            DesiredRoutes::default(),
+            rx,
+        ));
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let n = rec.0.applies.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(10_100)).await;
+        // Two verifications in ten seconds, each carrying the whole set.
+        let applies = rec.0.applies.lock().unwrap().clone();
+        assert_eq!(applies.len(), n + 2, "{applies:?}");
+        assert_eq!(applies[n + 1], [net("203.0.113.1/32")].into());
+        // A failed verification is retried with backoff, not after another 5 s.
+        *rec.0.fail_first.lock().unwrap() = 1;
+        tokio::time::sleep(Duration::from_millis(4_450)).await;
+        let before = rec.0.applies.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rec.0.applies.lock().unwrap().len(), before + 1);
     }
 
     #[tokio::test(start_paused = true)]

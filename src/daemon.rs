@@ -61,10 +61,10 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut urgent = signal(SignalKind::from_raw(libc_sigurg())).context("cannot handle SIGURG")?;
 
-    let existing = match backend::read_announced(&config.bird) {
+    let existing = match backend::announced_before(&config).await {
         Ok(set) => set,
         Err(e) => {
-            warn!(error = %e, "cannot read what BIRD announced before; starting from nothing");
+            warn!(error = %e, "cannot read what the routing daemon announced before; starting from nothing");
             BTreeSet::new()
         }
     };
@@ -72,13 +72,9 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let mut desired = DesiredRoutes::default();
     for service in &config.services {
         let announce = wants_announce(service, &machines[&service.name]);
-        desired.set(&service.name, service.prefixes.clone(), announce);
+        desired.set(&service.name, service.nets(), announce);
     }
-    let owned: BTreeSet<IpNet> = config
-        .services
-        .iter()
-        .flat_map(|s| s.prefixes.iter().copied())
-        .collect();
+    let owned: BTreeSet<IpNet> = config.services.iter().flat_map(|s| s.nets()).collect();
     let purged: Vec<String> = existing
         .difference(&owned)
         .map(ToString::to_string)
@@ -101,7 +97,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         AnnouncerSettings {
             batch_window: config.daemon.batch_window,
         },
-        backend::from_settings(&config.bird),
+        backend::for_config(&config),
         desired,
         rx,
     ));
@@ -157,7 +153,7 @@ fn initial_machines(
         .map(|s| {
             let adopt = config.daemon.adopt_on_start
                 && !s.disabled
-                && s.prefixes.iter().all(|p| existing.contains(p));
+                && s.prefixes.iter().all(|p| existing.contains(&p.prefix));
             let machine = if adopt {
                 HealthMachine::adopted(s.rise, s.fall)
             } else {
@@ -210,7 +206,7 @@ impl Supervisor {
     /// SIGHUP: load the files again; a bad configuration is refused and the running one
     /// stays. Unchanged services keep running untouched; changed ones keep their health.
     async fn reload(&mut self) {
-        let new = match load(&self.paths) {
+        let mut new = match load(&self.paths) {
             Ok(new) => new,
             Err(errors) => {
                 for e in &errors.0 {
@@ -222,12 +218,21 @@ impl Supervisor {
         if new.daemon != self.config.daemon {
             warn!("changes in [daemon] take effect at the next restart");
         }
-        if new.bird != self.config.bird {
-            info!("[bird] changed: applying the current set through the new settings");
-            let _ = self
-                .announcer
-                .send(Command::ReplaceBackend(backend::from_settings(&new.bird)))
-                .await;
+        match backend::reload_change(&self.config, &new) {
+            backend::ReloadChange::None => {}
+            backend::ReloadChange::Replace(why) => {
+                info!("{why}: applying the current set through the new settings");
+                let _ = self
+                    .announcer
+                    .send(Command::ReplaceBackend(backend::for_config(&new)))
+                    .await;
+            }
+            backend::ReloadChange::NeedsRestart(why) => {
+                warn!("{why}: this takes effect at the next restart; the running backend stays");
+                // Keep comparing later reloads against the backend that actually runs.
+                new.bird = self.config.bird.clone();
+                new.frr = self.config.frr.clone();
+            }
         }
         let new_services: BTreeMap<String, ServiceConfig> = new
             .services

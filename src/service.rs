@@ -118,7 +118,7 @@ impl ServiceTask {
     async fn report(&self, announce: bool) {
         let command = Command::Set {
             service: self.config.name.clone(),
-            prefixes: self.config.prefixes.clone(),
+            prefixes: self.config.nets(),
             announce,
         };
         // The announcer is gone only during shutdown, when nothing is to be announced.
@@ -216,7 +216,7 @@ fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), Strin
     let missing: Vec<String> = config
         .prefixes
         .iter()
-        .map(|p| p.addr())
+        .map(|p| p.prefix.addr())
         .filter(|a| !assigned.contains(a))
         .map(|a| a.to_string())
         .collect();

@@ -1,7 +1,7 @@
 //! The one-line-per-service summary printed by `anycast-warden check`.
 
 use crate::check::Check;
-use crate::config::{Config, OnDisabled, ServiceConfig, duration_text};
+use crate::config::{Config, FrrMode, OnDisabled, ServiceConfig, duration_text};
 
 pub fn service_line(s: &ServiceConfig) -> String {
     let prefixes: Vec<String> = s.prefixes.iter().map(ToString::to_string).collect();
@@ -42,6 +42,27 @@ pub fn service_line(s: &ServiceConfig) -> String {
 pub fn print(config: &Config) {
     for s in &config.services {
         println!("{}", service_line(s));
+        if let Some(note) = static_mode_note(config, s) {
+            println!("  note: {note}");
+        }
     }
     println!("configuration is valid: {} services", config.services.len());
+}
+
+/// FRR prefers the connected route of an address assigned on the host over a static route,
+/// so in static mode a static route to such an address is never selected nor redistributed.
+/// `ip_check` on means the addresses are expected on the host: say so.
+pub fn static_mode_note(config: &Config, s: &ServiceConfig) -> Option<String> {
+    let static_mode = config
+        .frr
+        .as_ref()
+        .is_some_and(|f| f.mode == FrrMode::Static);
+    (static_mode && s.ip_check).then(|| {
+        format!(
+            "[frr] mode = \"static\" with ip_check on {}: FRR prefers the connected route of an address on {} \
+             over a static route, which is then never announced; use mode = \"network\" for addresses on the host, \
+             or ip_check = false for prefixes not assigned here",
+            s.interface, s.interface
+        )
+    })
 }

@@ -1,18 +1,74 @@
 //! Backends make the routing side announce exactly the desired set.
+//!
+//! The configuration chooses one: `[frr]` selects FRRouting (`frr/`), otherwise BIRD.
 
-mod bird_interim;
+pub mod bird;
+pub mod frr;
+
+use std::collections::BTreeSet;
+
+use ipnet::IpNet;
 
 use crate::announce::Backend;
-use crate::config::BirdSettings;
+use crate::config::{BirdSettings, Config};
 
 /// The backend for the configured routing daemon.
 pub fn from_settings(settings: &BirdSettings) -> Box<dyn Backend> {
-    Box::new(bird_interim::InterimBird::new(settings.clone()))
+    Box::new(bird::BirdBackend::new(settings))
 }
 
 /// Prefixes the routing side announced before the daemon started (for purge/adopt).
-pub fn read_announced(
-    settings: &BirdSettings,
-) -> Result<std::collections::BTreeSet<ipnet::IpNet>, String> {
-    bird_interim::read_announced(settings)
+pub fn read_announced(settings: &BirdSettings) -> Result<BTreeSet<IpNet>, String> {
+    bird::BirdBackend::new(settings)
+        .read_announced()
+        .map_err(|e| e.to_string())
+}
+
+/// The backend the configuration chooses: FRR when it has `[frr]`, else BIRD.
+pub fn for_config(config: &Config) -> Box<dyn Backend> {
+    match &config.frr {
+        Some(frr) => Box::new(frr::FrrBackend::new(
+            frr.clone(),
+            frr::RouteTable::from_services(&config.services),
+            frr::owned_networks_file(&config.daemon.state_dir),
+        )),
+        None => from_settings(&config.bird),
+    }
+}
+
+/// What the chosen routing daemon announced for the warden before it started.
+pub async fn announced_before(config: &Config) -> Result<BTreeSet<IpNet>, String> {
+    match &config.frr {
+        Some(frr) => frr::read_announced(frr, &frr::owned_networks_file(&config.daemon.state_dir))
+            .await
+            .map_err(|e| e.to_string()),
+        None => read_announced(&config.bird),
+    }
+}
+
+/// What a reload means for the backend.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReloadChange {
+    None,
+    /// Same routing daemon, new settings: build a new backend and apply through it.
+    Replace(&'static str),
+    /// A switch between BIRD and FRR: not done live, since the old daemon would keep
+    /// announcing what the warden told it.
+    NeedsRestart(&'static str),
+}
+
+pub fn reload_change(old: &Config, new: &Config) -> ReloadChange {
+    match (&old.frr, &new.frr) {
+        (None, None) if old.bird != new.bird => ReloadChange::Replace("[bird] changed"),
+        (None, None) => ReloadChange::None,
+        (Some(a), Some(b))
+            if a != b
+                || frr::RouteTable::from_services(&old.services)
+                    != frr::RouteTable::from_services(&new.services) =>
+        {
+            ReloadChange::Replace("[frr] or a prefix's VRF changed")
+        }
+        (Some(_), Some(_)) => ReloadChange::None,
+        _ => ReloadChange::NeedsRestart("the routing daemon changed between [bird] and [frr]"),
+    }
 }

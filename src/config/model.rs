@@ -10,15 +10,134 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
 /// The whole validated configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Process-wide settings.
     pub daemon: DaemonSettings,
-    /// How to drive BIRD.
+    /// How to drive BIRD (the defaults when `[frr]` is chosen; unused then).
     pub bird: BirdSettings,
+    /// How to drive FRRouting; `Some` when the file has `[frr]`, which selects that backend.
+    pub frr: Option<FrrSettings>,
     /// Every service, from the main file and the conf.d directory, in load order.
-    #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
+}
+
+/// By hand, so that `print-config` shows only the chosen backend's table: a file with both
+/// `[bird]` and `[frr]` is refused, and the printed configuration must load back.
+impl Serialize for Config {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Config", 3)?;
+        out.serialize_field("daemon", &self.daemon)?;
+        match &self.frr {
+            Some(frr) => out.serialize_field("frr", frr)?,
+            None => out.serialize_field("bird", &self.bird)?,
+        }
+        out.serialize_field("service", &self.services)?;
+        out.end()
+    }
+}
+
+/// How the FRR backend makes FRR announce a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrrMode {
+    /// `network X` under `router bgp ASN [vrf V]`: for addresses assigned on the host
+    /// (the connected route on `lo` makes the network statement valid).
+    Network,
+    /// `ip route X Null0 tag T`, announced through `redistribute static`: for prefixes not
+    /// assigned on the host (a connected route would win over the static one).
+    Static,
+}
+
+/// `[frr]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrrSettings {
+    /// The vtysh binary.
+    pub vtysh: PathBuf,
+    /// FRR's vty socket directory (`vtysh --vty_socket`), for an FRR started with its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vty_socket: Option<PathBuf>,
+    /// FRR's path space (`vtysh -N NAME`: sockets under /var/run/frr/NAME/).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pathspace: Option<String>,
+    pub mode: FrrMode,
+    /// The local AS of `router bgp`; when unset, read from FRR's running configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// Marks the static routes the warden owns; a route without it is never touched.
+    pub tag: u32,
+    /// How long one vtysh run may take before it is killed and the apply retried.
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+    /// How often FRR's running configuration is compared with the desired set even when
+    /// no service changed, so a restarted FRR gets its routes back ("0s": never).
+    #[serde(with = "duration_text")]
+    pub verify_interval: Duration,
+}
+
+impl FrrSettings {
+    /// The arguments that make vtysh reach this FRR.
+    pub fn vtysh_target_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(dir) = &self.vty_socket {
+            args.push("--vty_socket".to_string());
+            args.push(dir.display().to_string());
+        }
+        if let Some(name) = &self.pathspace {
+            args.push("-N".to_string());
+            args.push(name.clone());
+        }
+        args
+    }
+}
+
+/// One prefix of a service, and the VRF it is announced in (`None`: the default VRF).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServicePrefix {
+    pub prefix: IpNet,
+    /// A validated VRF name (never "default": that is `None`).
+    pub vrf: Option<String>,
+}
+
+impl From<IpNet> for ServicePrefix {
+    fn from(prefix: IpNet) -> Self {
+        ServicePrefix { prefix, vrf: None }
+    }
+}
+
+/// A prefix in the default VRF, as in `prefixes = ["203.0.113.53/32"]`.
+impl std::str::FromStr for ServicePrefix {
+    type Err = ipnet::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<IpNet>().map(ServicePrefix::from)
+    }
+}
+
+/// "203.0.113.53/32", or "203.0.113.53/32 vrf blue" (as FRR writes it).
+impl std::fmt::Display for ServicePrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.vrf {
+            None => write!(f, "{}", self.prefix),
+            Some(vrf) => write!(f, "{} vrf {vrf}", self.prefix),
+        }
+    }
+}
+
+/// Written the way a user writes it: a plain string, or a table when it has a VRF.
+impl Serialize for ServicePrefix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match &self.vrf {
+            None => s.serialize_str(&self.prefix.to_string()),
+            Some(vrf) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("prefix", &self.prefix.to_string())?;
+                map.serialize_entry("vrf", vrf)?;
+                map.end()
+            }
+        }
+    }
 }
 
 /// `[daemon]`
@@ -103,7 +222,7 @@ pub enum OnDisabled {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceConfig {
     pub name: String,
-    pub prefixes: Vec<IpNet>,
+    pub prefixes: Vec<ServicePrefix>,
     #[serde(with = "duration_text")]
     pub interval: Duration,
     /// Re-check pace while a result disagrees with the current state.
@@ -128,6 +247,11 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The prefixes without their VRFs: what the announcer and the checks deal in.
+    pub fn nets(&self) -> Vec<IpNet> {
+        self.prefixes.iter().map(|p| p.prefix).collect()
+    }
+
     /// The same service apart from where it was written down.
     pub fn same_settings(&self, other: &ServiceConfig) -> bool {
         let mut a = self.clone();

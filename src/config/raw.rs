@@ -11,6 +11,8 @@ pub struct RawMainFile {
     pub daemon: Option<RawDaemon>,
     pub defaults: Option<RawServiceKeys>,
     pub bird: Option<RawBird>,
+    /// Spanned as a whole so "both [bird] and [frr]" can point at the table.
+    pub frr: Option<Spanned<RawFrr>>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
 }
@@ -51,6 +53,20 @@ pub struct RawBird {
     pub keep_changes: Option<Spanned<i64>>,
 }
 
+/// `[frr]`: drive FRRouting through vtysh.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFrr {
+    pub vtysh: Option<Spanned<String>>,
+    pub vty_socket: Option<Spanned<String>>,
+    pub pathspace: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub asn: Option<Spanned<i64>>,
+    pub tag: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub verify_interval: Option<Spanned<RawDuration>>,
+}
+
 /// Keys that a service may set and `[defaults]` may default.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +86,7 @@ pub struct RawServiceKeys {
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     pub name: Option<Spanned<String>>,
-    pub prefixes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub prefixes: Option<Spanned<Vec<Spanned<RawPrefix>>>>,
     pub interval: Option<Spanned<RawDuration>>,
     pub fast_interval: Option<Spanned<RawDuration>>,
     pub timeout: Option<Spanned<RawDuration>>,
@@ -112,6 +128,18 @@ pub struct RawCheck {
     pub shell: Option<Spanned<bool>>,
     // tcp
     pub target: Option<Spanned<String>>,
+}
+
+/// A service prefix: `"203.0.113.53/32"`, or `{ prefix = "...", vrf = "..." }`.
+///
+/// Untagged, so the table's own keys carry no position: validation checks the table's
+/// keys itself (a serde error for an untagged enum only says "did not match any variant")
+/// and points at the whole entry.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPrefix {
+    Plain(String),
+    Table(toml::Table),
 }
 
 /// `command` is a list of arguments, or with `shell = true` a single line.

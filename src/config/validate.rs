@@ -38,10 +38,24 @@ pub fn validate(
 ) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     let daemon = validate_daemon(main_src, main.daemon.unwrap_or_default(), &mut errors);
+    let has_bird = main.bird.is_some();
     let bird = validate_bird(main_src, main.bird.unwrap_or_default(), &mut errors);
+    let frr = main.frr.map(|raw| {
+        if has_bird {
+            errors.push(
+                main_src
+                    .error(raw.span(), "the file has both [bird] and [frr]")
+                    .with_hint("one routing daemon announces the prefixes: keep the table of the one this host runs and remove the other"),
+            );
+        }
+        validate_frr(main_src, raw.into_inner(), &mut errors)
+    });
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
 
-    let mut collected = Collected::default();
+    let mut collected = Collected {
+        vrfs_allowed: frr.is_some(),
+        ..Collected::default()
+    };
     collected.add(main_src, main.service, &defaults, &mut errors);
     for (src, file) in service_files {
         collected.add(&src, file.service, &defaults, &mut errors);
@@ -73,6 +87,7 @@ pub fn validate(
         Ok(Config {
             daemon,
             bird,
+            frr,
             services,
         })
     } else {
@@ -85,7 +100,11 @@ pub fn validate(
 struct Collected {
     services: Vec<ServiceConfig>,
     names: HashMap<String, String>,
+    /// Keyed by the prefix alone: the announcer deals in prefixes, so one prefix cannot be
+    /// announced in two VRFs.
     owners: BTreeMap<IpNet, (String, String)>,
+    /// Whether the chosen backend has VRFs (FRR does, BIRD's include file does not).
+    vrfs_allowed: bool,
 }
 
 impl Collected {
@@ -98,9 +117,14 @@ impl Collected {
     ) {
         for raw in raw_services {
             let span = raw.span();
-            let Some(service) =
-                validate_service(src, span.clone(), raw.into_inner(), defaults, errors)
-            else {
+            let Some(service) = validate_service(
+                src,
+                span.clone(),
+                raw.into_inner(),
+                defaults,
+                self.vrfs_allowed,
+                errors,
+            ) else {
                 continue;
             };
             if let Some(first) = self.names.get(&service.name) {
@@ -114,7 +138,7 @@ impl Collected {
             }
             self.names
                 .insert(service.name.clone(), service.origin.clone());
-            for prefix in &service.prefixes {
+            for prefix in service.prefixes.iter().map(|p| &p.prefix) {
                 if let Some((other, other_place)) = self.owners.get(prefix) {
                     errors.push(
                         src.error(
@@ -335,6 +359,104 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
     }
 }
 
+/// The tag marking the warden's static routes unless `tag` says otherwise.
+pub const DEFAULT_FRR_TAG: u32 = 4711;
+pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
+
+fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) -> FrrSettings {
+    let mode = match raw.mode.as_ref() {
+        None => FrrMode::Network,
+        Some(v) => match v.get_ref().as_str() {
+            "network" => FrrMode::Network,
+            "static" => FrrMode::Static,
+            other => {
+                errors.push(
+                    src.error(v.span(), format!("unknown FRR mode \"{other}\""))
+                        .with_hint("write mode = \"network\" (network statements, for addresses on lo) or mode = \"static\" (tagged static routes for `redistribute static`)"),
+                );
+                FrrMode::Network
+            }
+        },
+    };
+    let asn = raw.asn.as_ref().and_then(|v| match u32::try_from(*v.get_ref()) {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            errors.push(
+                src.error(v.span(), format!("asn = {} is not an AS number", v.get_ref()))
+                    .with_hint("write the AS of `router bgp` in frr.conf (1 to 4294967295), e.g. asn = 65001, or leave it out to read it from FRR"),
+            );
+            None
+        }
+    });
+    let tag = match raw.tag.as_ref() {
+        None => DEFAULT_FRR_TAG,
+        Some(v) => match u32::try_from(*v.get_ref()) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                errors.push(
+                    src.error(v.span(), format!("tag = {} is out of range", v.get_ref()))
+                        .with_hint(format!("write a route tag from 1 to 4294967295 that no hand-made route uses, e.g. tag = {DEFAULT_FRR_TAG}")),
+                );
+                DEFAULT_FRR_TAG
+            }
+        },
+    };
+    let pathspace = raw.pathspace.as_ref().map(|v| {
+        let name = v.get_ref();
+        // vtysh puts it into a path: no separators, no leading dash (an option).
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && name != "."
+            && name != "..";
+        if !ok {
+            errors.push(
+                src.error(v.span(), format!("\"{name}\" is not an FRR path space name"))
+                    .with_hint("write the name FRR was started with (-N NAME): letters, digits, '.', '_' or '-'"),
+            );
+        }
+        name.clone()
+    });
+    if let (Some(_), Some(p)) = (raw.vty_socket.as_ref(), raw.pathspace.as_ref()) {
+        errors.push(
+            src.error(p.span(), "pathspace and vty_socket are both set")
+                .with_hint("vtysh then looks for the sockets in VTY_SOCKET/PATHSPACE/; set only vty_socket (the directory the daemons were given with --vty_socket)"),
+        );
+    }
+    let vtysh = match raw.vtysh.as_ref() {
+        None => PathBuf::from(DEFAULT_VTYSH),
+        Some(v) if v.get_ref().trim().is_empty() => {
+            errors.push(
+                src.error(v.span(), "vtysh is empty")
+                    .with_hint(format!("write vtysh = \"{DEFAULT_VTYSH}\"")),
+            );
+            PathBuf::from(DEFAULT_VTYSH)
+        }
+        Some(v) => PathBuf::from(v.get_ref()),
+    };
+    FrrSettings {
+        vtysh,
+        vty_socket: raw.vty_socket.map(|p| PathBuf::from(p.into_inner())),
+        pathspace,
+        mode,
+        asn,
+        tag,
+        timeout: duration(src, "timeout", raw.timeout.as_ref(), false, errors)
+            .unwrap_or(Duration::from_secs(5)),
+        verify_interval: duration(
+            src,
+            "verify_interval",
+            raw.verify_interval.as_ref(),
+            true,
+            errors,
+        )
+        .unwrap_or(Duration::from_secs(10)),
+    }
+}
+
 /// `[defaults]` resolved against the built-in defaults.
 #[derive(Debug, Clone)]
 struct ServiceDefaults {
@@ -453,6 +575,7 @@ fn validate_service(
     span: Range<usize>,
     raw: RawService,
     defaults: &ServiceDefaults,
+    vrfs_allowed: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
     let before = errors.len();
@@ -481,7 +604,7 @@ fn validate_service(
         }
     };
     let keys = service_keys(src, &raw.keys(), defaults, errors);
-    let mut prefixes: Vec<IpNet> = Vec::new();
+    let mut prefixes: Vec<ServicePrefix> = Vec::new();
     match raw.prefixes.as_ref() {
         None => errors.push(
             src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
@@ -498,14 +621,16 @@ fn validate_service(
         ),
         Some(list) => {
             for p in list.get_ref() {
-                if let Some(net) = parse_prefix(src, p, errors) {
-                    if prefixes.contains(&net) {
+                if let Some(entry) = service_prefix(src, p, vrfs_allowed, errors) {
+                    if prefixes.iter().any(|q| q.prefix == entry.prefix) {
                         errors.push(
-                            src.error(p.span(), format!("prefix {net} is listed twice"))
-                                .with_hint("remove the second one"),
+                            src.error(p.span(), format!("prefix {} is listed twice", entry.prefix))
+                                .with_hint(
+                                    "remove the second one (a prefix is announced in one VRF)",
+                                ),
                         );
                     } else {
-                        prefixes.push(net);
+                        prefixes.push(entry);
                     }
                 }
             }
@@ -711,13 +836,107 @@ pub fn valid_target(target: &str) -> bool {
     }
 }
 
+/// One entry of `prefixes`: a string, or a table with `prefix` and an optional `vrf`.
+fn service_prefix(
+    src: &SourceText,
+    p: &Spanned<RawPrefix>,
+    vrfs_allowed: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ServicePrefix> {
+    let table = match p.get_ref() {
+        RawPrefix::Plain(text) => {
+            return prefix_text(src, p.span(), text, errors).map(ServicePrefix::from);
+        }
+        RawPrefix::Table(table) => table,
+    };
+    const EXAMPLE: &str = "{ prefix = \"203.0.113.123/32\", vrf = \"blue\" }";
+    let before = errors.len();
+    for key in table
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "prefix" | "vrf"))
+    {
+        errors.push(
+            src.error(p.span(), format!("unknown key `{key}` in a prefix table"))
+                .with_hint(format!(
+                    "a prefix table has `prefix` and optionally `vrf`: {EXAMPLE}"
+                )),
+        );
+    }
+    let text = match table.get("prefix") {
+        Some(toml::Value::String(text)) => Some(text.as_str()),
+        Some(_) => {
+            errors.push(
+                src.error(p.span(), "`prefix` must be a string")
+                    .with_hint(format!("write {EXAMPLE}")),
+            );
+            None
+        }
+        None => {
+            errors.push(
+                src.error(p.span(), "prefix table has no `prefix`")
+                    .with_hint(format!("write {EXAMPLE}")),
+            );
+            None
+        }
+    };
+    let vrf = match table.get("vrf") {
+        None => None,
+        Some(toml::Value::String(name)) if name == "default" => None,
+        Some(toml::Value::String(name)) if valid_vrf_name(name) => {
+            if !vrfs_allowed {
+                errors.push(
+                    src.error(p.span(), format!("prefix in VRF \"{name}\", but BIRD's include file has no VRFs"))
+                        .with_hint("VRFs need the FRR backend ([frr] in the main file); with BIRD, write the prefix as a plain string and export it from the VRF's protocol in bird.conf"),
+                );
+            }
+            Some(name.clone())
+        }
+        Some(toml::Value::String(name)) => {
+            errors.push(
+                src.error(p.span(), format!("\"{name}\" is not a VRF name"))
+                    .with_hint("write the VRF's name as `ip link` shows it: 1 to 15 letters, digits, '.', '_' or '-', e.g. vrf = \"blue\""),
+            );
+            None
+        }
+        Some(_) => {
+            errors.push(
+                src.error(p.span(), "`vrf` must be a string")
+                    .with_hint(format!("write {EXAMPLE}")),
+            );
+            None
+        }
+    };
+    let prefix = prefix_text(src, p.span(), text?, errors)?;
+    (errors.len() == before).then_some(ServicePrefix { prefix, vrf })
+}
+
+/// A VRF name that is safe on a vtysh command line: a Linux interface name (at most 15
+/// bytes) made of characters that need no quoting.
+pub fn valid_vrf_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with('-')
+}
+
 /// A prefix or a bare address (then /32 or /128); host bits must be zero.
 fn parse_prefix(
     src: &SourceText,
     p: &Spanned<String>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<IpNet> {
-    let text = p.get_ref().trim();
+    prefix_text(src, p.span(), p.get_ref(), errors)
+}
+
+fn prefix_text(
+    src: &SourceText,
+    span: Range<usize>,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    let text = text.trim();
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Some(IpNet::from(addr));
     }
@@ -725,7 +944,7 @@ fn parse_prefix(
         Ok(net) if net.trunc() == net => Some(net),
         Ok(net) => {
             errors.push(
-                src.error(p.span(), format!("prefix {net} has host bits set"))
+                src.error(span, format!("prefix {net} has host bits set"))
                     .with_hint(format!(
                         "write \"{}\" for the network, or \"{}\" for the one address",
                         net.trunc(),
@@ -736,7 +955,7 @@ fn parse_prefix(
         }
         Err(_) => {
             errors.push(
-                src.error(p.span(), format!("\"{text}\" is not an IP prefix"))
+                src.error(span, format!("\"{text}\" is not an IP prefix"))
                     .with_hint(
                         "write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\"",
                     ),

@@ -1,0 +1,550 @@
+//! Asking BIRD to re-read its configuration, and hearing its answer.
+//!
+//! Two ways, chosen by the settings:
+//! - [`configure_socket`]: speak BIRD's control protocol on its Unix socket, as birdc
+//!   does: read the `0001` greeting, send `configure`, read the reply to its final line.
+//!   This saves a fork and exec per apply.
+//! - [`configure_command`]: run the user's `reconfigure` argv (no shell), capture its
+//!   output (bounded) and judge exit status and text.
+//!
+//! Each step (connect, greeting, send, reply; or the whole command) is bounded by
+//! `reconfigure_timeout`, so a stuck BIRD makes an apply fail instead of hang.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::Command;
+
+use super::reply::{
+    Accepted, BadLine, Refused, Reply, ReplyBuilder, judge_birdc_output, parse_line,
+};
+
+/// Longest line accepted from BIRD (its own CLI lines are far shorter).
+const MAX_LINE: u64 = 16 * 1024;
+/// Most lines in one reply; `configure` answers with two or three.
+const MAX_REPLY_LINES: usize = 1024;
+/// Output kept from a `reconfigure` command, per stream.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Why BIRD could not be asked, or what it answered instead of taking the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigureError {
+    #[error("cannot connect to BIRD's control socket {} (is BIRD running?): {source}", socket.display())]
+    Connect {
+        socket: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("BIRD's control socket {}: {what} timed out after {}", socket.display(), humantime::format_duration(*after))]
+    SocketTimeout {
+        socket: PathBuf,
+        what: &'static str,
+        after: Duration,
+    },
+    #[error("BIRD's control socket {}: {what}: {source}", socket.display())]
+    Io {
+        socket: PathBuf,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("BIRD's control socket {}: {problem}", socket.display())]
+    Protocol { socket: PathBuf, problem: String },
+    #[error("BIRD's control socket {}: {source}", socket.display())]
+    SocketRefused {
+        socket: PathBuf,
+        #[source]
+        source: Refused,
+    },
+    #[error("the reconfigure command is empty")]
+    EmptyCommand,
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{command}` did not finish within {}; killed it", humantime::format_duration(*after))]
+    CommandTimeout { command: String, after: Duration },
+    #[error("`{command}`: {what}: {source}")]
+    CommandIo {
+        command: String,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{command}` failed ({status}): {source}")]
+    CommandRefused {
+        command: String,
+        status: String,
+        #[source]
+        source: Refused,
+    },
+}
+
+/// Asks the BIRD behind `socket` to reconfigure and judges its reply.
+pub async fn configure_socket(
+    socket: &Path,
+    timeout: Duration,
+) -> Result<Accepted, ReconfigureError> {
+    let stream = match tokio::time::timeout(timeout, UnixStream::connect(socket)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(ReconfigureError::Connect {
+                socket: socket.to_path_buf(),
+                source,
+            });
+        }
+        Err(_) => {
+            return Err(ReconfigureError::SocketTimeout {
+                socket: socket.to_path_buf(),
+                what: "connecting",
+                after: timeout,
+            });
+        }
+    };
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+
+    let greeting = step(
+        socket,
+        "reading the greeting",
+        timeout,
+        read_reply(&mut read),
+    )
+    .await?;
+    let greeting = greeting.map_err(|problem| protocol(socket, problem))?;
+    if greeting.code() != 1 {
+        return Err(protocol(
+            socket,
+            format!(
+                "expected the 0001 greeting, got {:04} {}",
+                greeting.code(),
+                greeting.text()
+            ),
+        ));
+    }
+    step(socket, "sending configure", timeout, async {
+        write.write_all(b"configure\n").await?;
+        write.flush().await?;
+        Ok(Ok(()))
+    })
+    .await?
+    .map_err(|problem| protocol(socket, problem))?;
+    let reply = step(
+        socket,
+        "reading the reply to configure",
+        timeout,
+        read_reply(&mut read),
+    )
+    .await?
+    .map_err(|problem| protocol(socket, problem))?;
+    super::reply::judge_configure(&reply).map_err(|source| ReconfigureError::SocketRefused {
+        socket: socket.to_path_buf(),
+        source,
+    })
+}
+
+/// Runs one socket step under the timeout, naming the step in errors.
+async fn step<T>(
+    socket: &Path,
+    what: &'static str,
+    timeout: Duration,
+    fut: impl Future<Output = io::Result<Result<T, String>>>,
+) -> Result<Result<T, String>, ReconfigureError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(source)) => Err(ReconfigureError::Io {
+            socket: socket.to_path_buf(),
+            what,
+            source,
+        }),
+        Err(_) => Err(ReconfigureError::SocketTimeout {
+            socket: socket.to_path_buf(),
+            what,
+            after: timeout,
+        }),
+    }
+}
+
+fn protocol(socket: &Path, problem: String) -> ReconfigureError {
+    ReconfigureError::Protocol {
+        socket: socket.to_path_buf(),
+        problem,
+    }
+}
+
+/// Reads lines up to the final line of one reply. The outer `Err` is an I/O error, the
+/// inner one a protocol problem (closed early, overlong, not BIRD's format).
+pub async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Result<Reply, String>> {
+    let mut builder = ReplyBuilder::default();
+    let mut buf = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..MAX_REPLY_LINES {
+        buf.clear();
+        let n = (&mut *r).take(MAX_LINE).read_until(b'\n', &mut buf).await?;
+        if n == 0 {
+            return Ok(Err(if seen.is_empty() {
+                "BIRD closed the connection without a reply".to_string()
+            } else {
+                format!(
+                    "BIRD closed the connection mid-reply after: {}",
+                    seen.join("; ")
+                )
+            }));
+        }
+        if buf.last() != Some(&b'\n') {
+            return Ok(Err(if n as u64 >= MAX_LINE {
+                format!("a reply line is longer than {MAX_LINE} bytes")
+            } else {
+                "BIRD closed the connection mid-line".to_string()
+            }));
+        }
+        buf.pop();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let line = match parse_line(&text) {
+            Ok(line) => line,
+            Err(BadLine(l)) => return Ok(Err(format!("not BIRD's reply format: {l:?}"))),
+        };
+        seen.push(text);
+        if let Some(reply) = builder.push(line) {
+            return Ok(Ok(reply));
+        }
+    }
+    Ok(Err(format!("a reply longer than {MAX_REPLY_LINES} lines")))
+}
+
+/// Runs `argv` (no shell) and judges what it printed and how it exited.
+pub async fn configure_command(
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Accepted, ReconfigureError> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(ReconfigureError::EmptyCommand);
+    };
+    let command = argv.join(" ");
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a timeout also kills whatever it started.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ReconfigureError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    let pid = child.id();
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(ReconfigureError::CommandIo {
+            command,
+            what: "capturing output",
+            source: io::Error::other("no pipe"),
+        });
+    };
+    let run = async {
+        let (out, err, status) =
+            tokio::join!(read_bounded(stdout), read_bounded(stderr), child.wait());
+        (out, err, status)
+    };
+    let (out, err, status) = match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+                // The group id is the child's pid (process_group(0)).
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            return Err(ReconfigureError::CommandTimeout {
+                command,
+                after: timeout,
+            });
+        }
+    };
+    let io_err = |what, source| ReconfigureError::CommandIo {
+        command: command.clone(),
+        what,
+        source,
+    };
+    let status = status.map_err(|e| io_err("waiting for it", e))?;
+    let out = out.map_err(|e| io_err("reading its output", e))?;
+    let err = err.map_err(|e| io_err("reading its error output", e))?;
+    judge_birdc_output(status.success(), &out, &err).map_err(|source| {
+        ReconfigureError::CommandRefused {
+            command: command.clone(),
+            status: status.to_string(),
+            source,
+        }
+    })
+}
+
+/// Reads a stream to its end, keeping the first [`MAX_OUTPUT`] bytes (the rest is
+/// drained so the child never blocks on a full pipe).
+async fn read_bounded<R: AsyncRead + Unpin>(mut r: R) -> io::Result<String> {
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        let room = MAX_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+    }
+    Ok(String::from_utf8_lossy(&kept).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::UnixListener;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A fake BIRD that sends `greeting`, reads one command and answers `answer`.
+    async fn fake_bird(
+        greeting: &'static str,
+        answer: &'static str,
+    ) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bird.ctl");
+        let listener = UnixListener::bind(&sock).unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (r, mut w) = stream.into_split();
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            let mut line = String::new();
+            BufReader::new(r).read_line(&mut line).await.unwrap();
+            assert_eq!(line, "configure\n");
+            w.write_all(answer.as_bytes()).await.unwrap();
+            // Keep the connection open a moment, as BIRD does.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        (dir, sock)
+    }
+
+    const T: Duration = Duration::from_secs(2);
+
+    #[tokio::test]
+    async fn socket_success_codes() {
+        for (answer, want) in [
+            (
+                "0002-Reading configuration from /etc/bird.conf\n0003 Reconfigured\n",
+                Accepted::Reconfigured,
+            ),
+            ("0004 Reconfiguration in progress\n", Accepted::InProgress),
+            (
+                "+async\n0005 Reconfiguration already in progress, queueing new config\n",
+                Accepted::Queued,
+            ),
+        ] {
+            let (_d, sock) = fake_bird("0001 BIRD 2.0.12 ready.\n", answer).await;
+            assert_eq!(configure_socket(&sock, T).await.unwrap(), want);
+        }
+    }
+
+    #[tokio::test]
+    async fn socket_refusal_carries_birds_text() {
+        let (_d, sock) = fake_bird(
+            "0001 BIRD 2.0.12 ready.\n",
+            "0002-Reading configuration from /etc/bird.conf\n8002 /etc/bird.conf:12:3 syntax error\n",
+        )
+        .await;
+        let err = configure_socket(&sock, T).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "BIRD's control socket {}: BIRD rejected the configuration (8002): /etc/bird.conf:12:3 syntax error",
+                sock.display()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_bad_greeting() {
+        let (_d, sock) = fake_bird("hello\n", "").await;
+        let err = configure_socket(&sock, T).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not BIRD's reply format: \"hello\""),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_silent_peer_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bird.ctl");
+        let _listener = UnixListener::bind(&sock).unwrap();
+        // Connect succeeds (backlog), but nothing is ever said.
+        let start = std::time::Instant::now();
+        let err = configure_socket(&sock, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(
+            err.to_string()
+                .ends_with("reading the greeting timed out after 200ms"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_closed_mid_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bird.ctl");
+        let listener = UnixListener::bind(&sock).unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"0001 BIRD 2.0.12 ready.\n0002-Reading")
+                .await
+                .unwrap();
+        });
+        // The greeting arrives; the connection then closes before the configure reply.
+        let err = configure_socket(&sock, T).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReconfigureError::Protocol { .. } | ReconfigureError::Io { .. }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_missing() {
+        let err = configure_socket(Path::new("/nonexistent/bird.ctl"), T)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "cannot connect to BIRD's control socket /nonexistent/bird.ctl (is BIRD running?)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn read_reply_limits() {
+        let long = vec![b'x'; MAX_LINE as usize + 10];
+        let mut r = BufReader::new(&long[..]);
+        let got = read_reply(&mut r).await.unwrap().unwrap_err();
+        assert!(got.contains("longer than"), "{got}");
+        let many = "0002-x\n".repeat(MAX_REPLY_LINES + 1);
+        let mut r = BufReader::new(many.as_bytes());
+        let got = read_reply(&mut r).await.unwrap().unwrap_err();
+        assert!(got.contains("lines"), "{got}");
+        let mut r = BufReader::new(&b""[..]);
+        let got = read_reply(&mut r).await.unwrap().unwrap_err();
+        assert_eq!(got, "BIRD closed the connection without a reply");
+    }
+
+    #[tokio::test]
+    async fn command_success_and_refusal() {
+        let ok = argv(&[
+            "sh",
+            "-c",
+            "printf 'BIRD 1.6.8 ready.\\nReading configuration from b.conf\\nReconfigured\\n'",
+        ]);
+        assert_eq!(
+            configure_command(&ok, T).await.unwrap(),
+            Accepted::Reconfigured
+        );
+        // BIRD 1.6's birdc: error text, exit 0.
+        let bad = argv(&[
+            "sh",
+            "-c",
+            "printf 'BIRD 1.6.8 ready.\\nReading configuration from b.conf\\n/x.conf:1:29 syntax error\\n'",
+        ]);
+        let err = configure_command(&bad, T).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sh -c printf 'BIRD 1.6.8 ready.\\nReading configuration from b.conf\\n/x.conf:1:29 syntax error\\n'` failed (exit status: 0): /x.conf:1:29 syntax error"
+        );
+        let fail = argv(&[
+            "sh",
+            "-c",
+            "echo 'Unable to connect to server control socket (/x.ctl): No such file or directory' >&2; exit 1",
+        ]);
+        let err = configure_command(&fail, T).await.unwrap_err();
+        assert!(err.to_string().contains("exit status: 1"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Unable to connect to server control socket (/x.ctl)"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn command_missing_or_empty() {
+        let err = configure_command(&argv(&["/nonexistent/birdc", "configure"]), T)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot run `/nonexistent/birdc configure`"),
+            "{err}"
+        );
+        assert!(matches!(
+            configure_command(&[], T).await,
+            Err(ReconfigureError::EmptyCommand)
+        ));
+    }
+
+    #[tokio::test]
+    async fn command_timeout_kills_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        // A grandchild that keeps the pipes open would hang a naive reader.
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let start = std::time::Instant::now();
+        let err = configure_command(&argv(&["sh", "-c", &script]), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(3));
+        assert!(
+            matches!(err, ReconfigureError::CommandTimeout { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with("did not finish within 300ms; killed it"),
+            "{err}"
+        );
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The grandchild is gone (or a zombie about to be reaped by init).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "grandchild still alive: {stat}"
+        );
+    }
+
+    #[tokio::test]
+    async fn command_output_is_bounded() {
+        let big = argv(&["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; echo"]);
+        // A megabyte of output neither blocks the child nor is kept whole; not birdc's
+        // text, so the exit status (0) decides.
+        assert_eq!(
+            configure_command(&big, T).await.unwrap(),
+            Accepted::Reconfigured
+        );
+    }
+}
