@@ -110,6 +110,17 @@ ip_check = false
         "coalescing: listener closed at unix time {:.3}",
         wall.as_secs_f64()
     );
+    // Watch the monitor (cheap), then confirm with the RIB.
+    monitor
+        .wait_until(Duration::from_secs(30), |events| {
+            events
+                .iter()
+                .filter(|e| e.withdrawal)
+                .map(|e| e.prefix)
+                .collect::<BTreeSet<_>>()
+                == all
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", router.wait_for_rib(&none, Duration::ZERO)));
     let took = router.wait_for_rib(&none, Duration::from_secs(30)).unwrap();
     let after_down = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
     let down_burst = after_down - after_up;
@@ -130,7 +141,7 @@ ip_check = false
     let first = withdrawals.iter().map(|e| e.at).min().unwrap();
     let last = withdrawals.iter().map(|e| e.at).max().unwrap();
     eprintln!(
-        "coalescing: failure converged at the router {:?} after the listener closed (RIB empty seen after {took:?}); \
+        "coalescing: failure converged at the router {:?} after the listener closed (the RIB confirmed it {took:?} later); \
          withdrawals spread over {:?}; BIRD reconfigured {down_burst} times (\"{RECONFIGURE_LOG_LINE}\"); \
          the warden applied {} sets",
         last - failed_at,
@@ -155,6 +166,16 @@ ip_check = false
     let applies_before = warden.log_count("applied prefix set");
     let recovered_at = Instant::now();
     let _listener = lab.host_tcp_listener(port);
+    monitor
+        .wait_until(Duration::from_secs(30), |events| {
+            events
+                .iter()
+                .filter(|e| !e.withdrawal && e.at >= recovered_at)
+                .map(|e| e.prefix)
+                .collect::<BTreeSet<_>>()
+                == all
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", router.wait_for_rib(&all, Duration::ZERO)));
     let took = router.wait_for_rib(&all, Duration::from_secs(30)).unwrap();
     let after_recovery = bird.settled_reconfigure_count(quiet, Duration::from_secs(20));
     let up_burst = after_recovery - after_down;
@@ -165,7 +186,7 @@ ip_check = false
         .collect();
     let last = announced.iter().map(|e| e.at).max().unwrap();
     eprintln!(
-        "coalescing: recovery converged at the router {:?} after the listener reopened (RIB full seen after {took:?}); \
+        "coalescing: recovery converged at the router {:?} after the listener reopened (the RIB confirmed it {took:?} later); \
          BIRD reconfigured {up_burst} times; the warden applied {} sets",
         last - recovered_at,
         warden.log_count("applied prefix set") - applies_before,

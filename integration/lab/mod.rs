@@ -272,6 +272,24 @@ impl Lab {
         let (h, r) = (self.host_ns.as_str(), self.rtr_ns.as_str());
         run("ip", &["netns", "add", h])?;
         run("ip", &["netns", "add", r])?;
+        // No duplicate address detection: else the veth's link-local address appears a
+        // second after BIRD started, and bird6 resets its fresh IPv6 session when it does.
+        // Set before the veth ends move in, so that they inherit it.
+        for ns in [h, r] {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0",
+                ],
+            )?;
+        }
         // The veth ends are named like the namespaces they go to.
         run("ip", &["link", "add", h, "type", "veth", "peer", "name", r])?;
         run("ip", &["link", "set", h, "netns", h])?;
@@ -923,11 +941,12 @@ pub struct Router<'a> {
 }
 
 impl Router<'_> {
-    /// Runs the `gobgp` CLI against this router.
+    /// Runs the `gobgp` CLI against this router (its API is a unix socket in the
+    /// tempdir, reachable from any namespace).
     pub fn gobgp(&self, args: &[&str]) -> Result<String, String> {
-        let mut argv = vec!["gobgp", "--target", &self.target];
+        let mut argv = vec!["--target", &self.target];
         argv.extend_from_slice(args);
-        self.lab.exec_in(&self.lab.rtr_ns, &argv)
+        run("gobgp", &argv)
     }
 
     /// How many neighbors are Established.
@@ -986,12 +1005,22 @@ impl Router<'_> {
         timeout: Duration,
     ) -> Result<Duration, String> {
         let start = Instant::now();
-        let mut last = Ok(BTreeSet::new());
-        poll(timeout, Duration::from_millis(25), || {
+        let deadline = start + timeout;
+        let mut last;
+        loop {
+            let asked = Instant::now();
             last = self.rib();
-            matches!(&last, Ok(rib) if rib == expected).then(|| start.elapsed())
-        })
-        .ok_or_else(|| match last {
+            if matches!(&last, Ok(rib) if rib == expected) {
+                return Ok(start.elapsed());
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            // Reading a big RIB costs two gobgp processes; rest at least as long as that
+            // took, so that polling does not slow down what it measures.
+            std::thread::sleep(asked.elapsed().max(Duration::from_millis(25)));
+        }
+        Err(match last {
             Ok(actual) => format!(
                 "router RIB after {timeout:?}:\n  expected {} {}\n  actual   {} {}\n  missing  {}\n  extra    {}",
                 expected.len(),
@@ -1012,7 +1041,7 @@ impl Router<'_> {
             .lab
             .spawn_piped(
                 "monitor",
-                Some(&self.lab.rtr_ns),
+                None,
                 &[
                     "gobgp",
                     "--target",
@@ -1090,6 +1119,10 @@ fn show<'x>(nets: impl Iterator<Item = &'x IpNet>) -> String {
 }
 
 /// One UPDATE entry the router received, time-stamped when the monitor read it.
+///
+/// The time is when `gobgp monitor` printed the line, which can trail the RIB: in a burst of
+/// 1,000 routes on a busy machine the last event came up to a few hundred ms after
+/// `gobgp global rib` already showed the final state.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteEvent {
     /// When the line was read (monotonic).
@@ -1119,6 +1152,27 @@ impl Monitor {
             .into_iter()
             .filter(|e| e.prefix == *prefix)
             .collect()
+    }
+
+    /// Waits until the events so far satisfy `pred` (cheap: no process per poll, unlike
+    /// reading the RIB); returns the time waited.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&[RouteEvent]) -> bool,
+    ) -> Result<Duration, String> {
+        let start = Instant::now();
+        poll(timeout, Duration::from_millis(5), || {
+            pred(&self.events.lock().unwrap()).then(|| start.elapsed())
+        })
+        .ok_or_else(|| {
+            let events = self.events();
+            format!(
+                "the route events did not satisfy the condition within {timeout:?}; {} events, last {:?}",
+                events.len(),
+                events.last()
+            )
+        })
     }
 
     /// Waits until an event satisfies `pred`; returns it.
