@@ -6,6 +6,7 @@
 #   gcc        only when no C compiler is there: cargo links through `cc`
 #   bird2      BIRD 2 (the host's routing daemon for variant = "bird2")
 #   gobgpd     GoBGP (gobgpd + gobgp), the observing router
+#   frr        FRR (zebra, staticd, bgpd, vtysh) for the FRR backend's tests
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
 #              package conflicts with bird2, so its binaries are unpacked into a folder.
 #
@@ -36,7 +37,7 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-for pkg in iproute2 bird2 gobgpd; do
+for pkg in iproute2 bird2 gobgpd frr; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot
@@ -49,9 +50,10 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y --no-install-recommends "${need[@]}"
 fi
 
-# The bird2 package ships a service that, on a machine with an init system, would start
-# a BIRD in the root namespace. Tests start their own BIRDs with their own sockets and
-# never touch /run/bird, so a running system BIRD does no harm; nothing to undo.
+# The bird2 and frr packages ship services that, on a machine with an init system, would
+# start a BIRD or FRR in the root namespace. The tests start their own daemons inside
+# their own namespaces, with sockets and files in their own tempdirs, and never touch
+# /run/bird or /run/frr, so a system BIRD or FRR does no harm; nothing to undo.
 
 if [ ! -x "$BIRD1_ROOT/usr/sbin/bird6" ]; then
     work=$(mktemp -d)
@@ -97,3 +99,4 @@ fi
 "$BIRD1_ROOT/usr/sbin/bird" --version 2>&1 | sed 's/^/setup.sh: BIRD 1.6 in place: /'
 bird --version 2>&1 | sed 's/^/setup.sh: /'
 gobgpd --version | sed 's/^/setup.sh: /'
+dpkg-query -W -f='setup.sh: FRR ${Version}\n' frr
