@@ -1,0 +1,547 @@
+//! The benchmark harness: reaction time, burst convergence, footprint and cost per check,
+//! measured against real BIRD and a real GoBGP router in the namespace lab.
+//!
+//! ```text
+//!  integration/bench/run.sh [scenario] [backend]
+//!      └─ cargo bench --bench warden -- <scenario> <backend>
+//!           ├─ builds a Lab (host ns: BIRD + warden, router ns: gobgpd + monitor)
+//!           ├─ runs the scenario, times what the router receives (monotonic clock)
+//!           ├─ writes integration/bench/results/<scenario>-<backend>.json
+//!           └─ rewrites BENCHMARKS.md and the SVG plots from every results file
+//! ```
+//! Scenarios: `reaction`, `confirm` (fast_interval), `burst`, `footprint`, `report`
+//! (only rewrite the report), `all`. Backends: `bird2`, `bird1`.
+//! `AW_BENCH_SECONDS` sets the footprint window (default 60 s), `AW_BENCH_EVENTS` the
+//! reaction cycles (default 50: 100 events), `AW_BENCH_MAX_N` the largest burst/footprint N.
+//! Needs root; never run in CI (numbers on a shared machine are for the record, not gates).
+
+#[path = "../lab/mod.rs"]
+mod lab;
+mod report;
+mod stats;
+mod svg;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ipnet::IpNet;
+use lab::{Bird, BirdVariant, Lab, Need, Router};
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+use stats::Summary;
+
+const PORT: u16 = 47_111;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let scenario = args.first().map_or("all", String::as_str).to_string();
+    let backends: Vec<String> = match args.get(1) {
+        Some(b) => vec![b.clone()],
+        None => vec!["bird2".into(), "bird1".into()],
+    };
+    if scenario != "report"
+        && let Some(why) = lab::missing(&[Need::Bird2, Need::Bird1, Need::Gobgp])
+    {
+        eprintln!("cannot run the benchmarks: {why}");
+        std::process::exit(2);
+    }
+    let scenarios: Vec<&str> = match scenario.as_str() {
+        "all" => vec!["reaction", "confirm", "burst", "footprint"],
+        "report" => vec![],
+        s => vec![s],
+    };
+    for s in &scenarios {
+        for backend in &backends {
+            let variant = match backend.as_str() {
+                "bird2" => BirdVariant::Bird2,
+                "bird1" => BirdVariant::Bird1,
+                other => {
+                    eprintln!("unknown backend {other}: use bird2 or bird1");
+                    std::process::exit(2);
+                }
+            };
+            // Backend-independent scenarios run once, on BIRD 2.
+            if matches!(*s, "confirm" | "footprint") && variant != BirdVariant::Bird2 {
+                continue;
+            }
+            eprintln!("== {s} on {backend}");
+            let result = match *s {
+                "reaction" => reaction(variant),
+                "confirm" => confirm(),
+                "burst" => burst(variant),
+                "footprint" => footprint(),
+                other => {
+                    eprintln!(
+                        "unknown scenario {other}: use reaction, confirm, burst, footprint, report or all"
+                    );
+                    std::process::exit(2);
+                }
+            };
+            let result = json!({"scenario": s, "backend": backend, "machine": report::machine(), "result": result});
+            let path = results_dir().join(format!("{s}-{backend}.json"));
+            std::fs::create_dir_all(results_dir()).expect("results dir");
+            std::fs::write(&path, serde_json::to_string_pretty(&result).expect("json"))
+                .expect("write results");
+            eprintln!("   wrote {}", path.display());
+        }
+    }
+    report::write(&results_dir(), &repo_root().join("BENCHMARKS.md"));
+    eprintln!("wrote BENCHMARKS.md");
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn results_dir() -> PathBuf {
+    repo_root().join("integration/bench/results")
+}
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `n` distinct documentation prefixes: up to 500 IPv4 /32, the rest IPv6 /128.
+fn prefixes(n: usize) -> Vec<IpNet> {
+    (0..n)
+        .map(|i| {
+            let addr = if i < 250 {
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8))
+            } else if i < 500 {
+                IpAddr::V4(Ipv4Addr::new(203, 0, 113, (i - 250) as u8))
+            } else {
+                IpAddr::V6(Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    0x100,
+                    0,
+                    0,
+                    0,
+                    (i >> 16) as u16,
+                    i as u16,
+                ))
+            };
+            IpNet::from(addr)
+        })
+        .collect()
+}
+
+struct Setup<'a> {
+    router: Router<'a>,
+    bird: Bird<'a>,
+}
+
+fn setup(lab: &Lab, variant: BirdVariant) -> Setup<'_> {
+    let router = lab.start_router(variant == BirdVariant::Bird1);
+    let bird = match variant {
+        BirdVariant::Bird2 => lab.start_bird2(),
+        BirdVariant::Bird1 => lab.start_bird1(),
+    };
+    Setup { router, bird }
+}
+
+/// A warden configuration for `services` services with the given check and timing.
+fn config(lab: &Lab, bird: &Bird, prefixes: &[IpNet], check: &str, timing: &str) -> String {
+    let mut c = format!(
+        "[daemon]\nstate_dir = {:?}\n[defaults]\n{timing}\n{}\n",
+        lab.path("state").display().to_string(),
+        bird.warden_section(true)
+    );
+    for (i, p) in prefixes.iter().enumerate() {
+        c.push_str(&format!(
+            "[[service]]\nname = \"s{i}\"\nprefixes = [\"{p}\"]\n[[service.check]]\n{check}\n"
+        ));
+    }
+    c
+}
+
+fn tcp_check() -> String {
+    format!("kind = \"tcp\"\ntarget = \"127.0.0.1:{PORT}\"")
+}
+
+/// Maps monotonic instants to wall-clock time (the warden logs wall-clock timestamps).
+struct Clock {
+    instant: Instant,
+    wall: SystemTime,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn wall_secs(&self, at: Instant) -> f64 {
+        let base = self
+            .wall
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        if at >= self.instant {
+            base + (at - self.instant).as_secs_f64()
+        } else {
+            base - (self.instant - at).as_secs_f64()
+        }
+    }
+}
+
+/// Seconds since the epoch of a log line's leading RFC 3339 UTC timestamp
+/// (`2026-11-22T03:55:05.808360Z`).
+fn log_time(line: &str) -> Option<f64> {
+    let ts = line.split_whitespace().next()?;
+    let (date, time) = ts.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
+    let s = t.next()?.parse::<f64>().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s)
+}
+
+/// Scenario 1: a check flips at a known instant (SIGURG runs it at once); time until the
+/// router sees the change, and the warden's own share from its verdict (logged) onwards.
+fn reaction(variant: BirdVariant) -> Value {
+    let cycles = env_usize("AW_BENCH_EVENTS", 50);
+    let lab = Lab::new("benchreact");
+    let Setup { router, bird } = setup(&lab, variant);
+    let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
+    lab.add_lo_addresses(&[prefix]).expect("lo address");
+    let mut listener = Some(lab.host_tcp_listener(PORT));
+    let timing = "interval = \"1h\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1";
+    let warden = lab.start_warden(&config(&lab, &bird, &[prefix], &tcp_check(), timing));
+    router
+        .wait_for_rib(&[prefix].into_iter().collect(), Duration::from_secs(60))
+        .expect("first announcement");
+    let monitor = router.monitor();
+    std::thread::sleep(Duration::from_millis(500));
+    let clock = Clock::now();
+    let (mut withdraw, mut announce) = (Vec::new(), Vec::new());
+    let mut events = Vec::new();
+    for _ in 0..cycles {
+        for withdrawal in [true, false] {
+            if withdrawal {
+                if let Some(l) = listener.take() {
+                    l.close();
+                }
+            } else {
+                listener = Some(lab.host_tcp_listener(PORT));
+            }
+            let t0 = Instant::now();
+            warden.signal(Signal::SIGURG).expect("SIGURG");
+            let ev = monitor
+                .wait_for(Duration::from_secs(10), |e| {
+                    e.prefix == prefix && e.withdrawal == withdrawal && e.at > t0
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+            let took = ev.at - t0;
+            if withdrawal {
+                withdraw.push(took)
+            } else {
+                announce.push(took)
+            }
+            events.push((withdrawal, clock.wall_secs(ev.at)));
+            // Longer than the batch window, so events do not share an apply.
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    // The warden's verdicts, in order, after the initial "is up".
+    let log = warden.log();
+    let verdicts: Vec<f64> = log
+        .lines()
+        .filter(|l| l.contains("service s0 is "))
+        .filter_map(log_time)
+        .skip(1)
+        .collect();
+    let own: Vec<Duration> = events
+        .iter()
+        .zip(&verdicts)
+        .map(|((_, seen), verdict)| Duration::from_secs_f64((seen - verdict).max(0.0)))
+        .collect();
+    let all: Vec<Duration> = withdraw.iter().chain(&announce).copied().collect();
+    json!({
+        "events": all.len(),
+        "trigger_to_router": Summary::of(&all).map(Summary::to_json),
+        "withdraw": Summary::of(&withdraw).map(Summary::to_json),
+        "announce": Summary::of(&announce).map(Summary::to_json),
+        "own_overhead": Summary::of(&own).map(Summary::to_json),
+        "own_samples_ms": own.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
+        "check": "tcp, SIGURG-triggered round, rise = fall = 1",
+    })
+}
+
+/// Natural timing: interval 1 s, fall 2, rise 2, with and without fast_interval 100 ms;
+/// the service fails at a random moment; time until the router withdraws it.
+fn confirm() -> Value {
+    let cycles = env_usize("AW_BENCH_CONFIRM_EVENTS", 15);
+    let mut out = serde_json::Map::new();
+    for (label, fast) in [
+        ("fast_interval_100ms", "fast_interval = \"100ms\"\n"),
+        ("no_fast_interval", ""),
+    ] {
+        let lab = Lab::new("benchconf");
+        let Setup { router, bird } = setup(&lab, BirdVariant::Bird2);
+        let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
+        lab.add_lo_addresses(&[prefix]).expect("lo address");
+        let mut listener = Some(lab.host_tcp_listener(PORT));
+        let timing = format!("interval = \"1s\"\n{fast}timeout = \"500ms\"\nrise = 2\nfall = 2");
+        let _warden = lab.start_warden(&config(&lab, &bird, &[prefix], &tcp_check(), &timing));
+        router
+            .wait_for_rib(&[prefix].into_iter().collect(), Duration::from_secs(60))
+            .expect("first announcement");
+        let monitor = router.monitor();
+        let (mut down, mut up) = (Vec::new(), Vec::new());
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..cycles {
+            for failing in [true, false] {
+                // A random moment relative to the warden's one-second grid.
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                std::thread::sleep(Duration::from_millis(seed % 1000));
+                if failing {
+                    if let Some(l) = listener.take() {
+                        l.close();
+                    }
+                } else {
+                    listener = Some(lab.host_tcp_listener(PORT));
+                }
+                let t0 = Instant::now();
+                let ev = monitor
+                    .wait_for(Duration::from_secs(10), |e| {
+                        e.prefix == prefix && e.withdrawal == failing && e.at > t0
+                    })
+                    .unwrap_or_else(|e| panic!("{e}"));
+                if failing {
+                    down.push(ev.at - t0)
+                } else {
+                    up.push(ev.at - t0)
+                }
+            }
+        }
+        out.insert(
+            label.into(),
+            json!({"failure_to_withdrawal": Summary::of(&down).map(Summary::to_json),
+                   "recovery_to_announcement": Summary::of(&up).map(Summary::to_json)}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Scenario 2: N services fail (and recover) at the same instant; time until the router
+/// has all N changes, and how many applies/reconfigures that took.
+fn burst(variant: BirdVariant) -> Value {
+    let max_n = env_usize("AW_BENCH_MAX_N", 10_000);
+    let mut rows = Vec::new();
+    for n in [1usize, 100, 1_000, 10_000]
+        .into_iter()
+        .filter(|n| *n <= max_n)
+    {
+        let lab = Lab::new("benchburst");
+        let Setup { router, bird } = setup(&lab, variant);
+        let list = prefixes(n);
+        lab.add_lo_addresses(&list).expect("lo addresses");
+        let mut listener = Some(lab.host_tcp_listener(PORT));
+        let timing = "interval = \"1h\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
+        let monitor = router.monitor();
+        let started = Instant::now();
+        let warden = lab.start_warden(&config(&lab, &bird, &list, &tcp_check(), timing));
+        let all: BTreeSet<IpNet> = list.iter().copied().collect();
+        let startup = router
+            .wait_for_rib(&all, Duration::from_secs(180))
+            .expect("all announced");
+        let _ = started;
+        std::thread::sleep(Duration::from_millis(500));
+        let mut phases = serde_json::Map::new();
+        for failing in [true, false] {
+            let reconfigures = bird.reconfigure_count();
+            let applies = warden.log_count("applied prefix set");
+            if failing {
+                if let Some(l) = listener.take() {
+                    l.close();
+                }
+            } else {
+                listener = Some(lab.host_tcp_listener(PORT));
+            }
+            let t0 = Instant::now();
+            warden.signal(Signal::SIGURG).expect("SIGURG");
+            let deadline = t0 + Duration::from_secs(120);
+            let (first, last) = loop {
+                let seen: Vec<Instant> = monitor
+                    .events()
+                    .into_iter()
+                    .filter(|e| e.at > t0 && e.withdrawal == failing && all.contains(&e.prefix))
+                    .map(|e| e.at)
+                    .collect();
+                let distinct = monitor
+                    .events()
+                    .into_iter()
+                    .filter(|e| e.at > t0 && e.withdrawal == failing && all.contains(&e.prefix))
+                    .map(|e| e.prefix)
+                    .collect::<BTreeSet<_>>()
+                    .len();
+                if distinct == n {
+                    let first = seen.iter().min().copied().unwrap_or(t0);
+                    let last = seen.iter().max().copied().unwrap_or(t0);
+                    break (first, last);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "burst of {n}: only {distinct} changes reached the router"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let reconfigured = bird
+                .settled_reconfigure_count(Duration::from_millis(700), Duration::from_secs(20))
+                - reconfigures;
+            let applied = warden.log_count("applied prefix set") - applies;
+            phases.insert(
+                if failing { "fail" } else { "recover" }.into(),
+                json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3,
+                       "bird_reconfigures": reconfigured, "warden_applies": applied}),
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        eprintln!("   N = {n}: {phases:?}");
+        rows.push(json!({"n": n, "startup_to_all_announced_ms": startup.as_secs_f64() * 1e3, "phases": phases}));
+    }
+    json!({"rows": rows, "check": "tcp, SIGURG-triggered round for all N at once, rise = fall = 1"})
+}
+
+/// /proc figures of one process.
+struct ProcSample {
+    self_ticks: u64,
+    child_ticks: u64,
+    rss_kib: u64,
+}
+
+fn proc_sample(pid: i32) -> Option<ProcSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    let f = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())?;
+    Some(ProcSample {
+        self_ticks: f(14)? + f(15)?,
+        child_ticks: f(16)? + f(17)?,
+        rss_kib,
+    })
+}
+
+/// Scenarios 3 and 4: RSS and CPU at N services (tcp and exec at 1 s), start-up time to
+/// the first and to all announcements, and CPU per check execution.
+fn footprint() -> Value {
+    let seconds = env_usize("AW_BENCH_SECONDS", 60) as u64;
+    let max_n = env_usize("AW_BENCH_MAX_N", 10_000);
+    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let mut rows = Vec::new();
+    for kind in ["tcp", "exec"] {
+        for n in [1usize, 100, 1_000, 10_000]
+            .into_iter()
+            .filter(|n| *n <= max_n)
+        {
+            if kind == "exec" && n > 1_000 {
+                // 10,000 forks a second is more than this 2-core machine can do at all.
+                rows.push(json!({"kind": kind, "n": n, "skipped": "10,000 process starts per second exceed a 2-core machine"}));
+                continue;
+            }
+            let lab = Lab::new("benchfoot");
+            let Setup { router, bird } = setup(&lab, BirdVariant::Bird2);
+            let list = prefixes(n);
+            lab.add_lo_addresses(&list).expect("lo addresses");
+            let _listener = lab.host_tcp_listener(PORT);
+            let check = if kind == "tcp" {
+                tcp_check()
+            } else {
+                "kind = \"exec\"\ncommand = [\"/bin/true\"]".to_string()
+            };
+            let timing = "interval = \"1s\"\ntimeout = \"900ms\"\nrise = 2\nfall = 2";
+            let mut cfg = config(&lab, &bird, &list, &check, timing);
+            // Spread the checks over the second, as a real fleet of services would be.
+            cfg = cfg.replacen("[defaults]", "splay = \"1s\"\n[defaults]", 1);
+            let monitor = router.monitor();
+            router
+                .wait_established(Duration::from_secs(60))
+                .expect("session");
+            let spawned = Instant::now();
+            let warden = lab.start_warden(&cfg);
+            let all: BTreeSet<IpNet> = list.iter().copied().collect();
+            router
+                .wait_for_rib(&all, Duration::from_secs(300))
+                .expect("all announced");
+            let first = monitor
+                .events()
+                .iter()
+                .filter(|e| !e.withdrawal && e.at > spawned)
+                .map(|e| e.at - spawned)
+                .min()
+                .unwrap_or_default();
+            let last = monitor
+                .events()
+                .iter()
+                .filter(|e| !e.withdrawal && e.at > spawned)
+                .map(|e| e.at - spawned)
+                .max()
+                .unwrap_or_default();
+            std::thread::sleep(Duration::from_secs(5));
+            let before = proc_sample(warden.pid).expect("proc sample");
+            let window_start = Instant::now();
+            let mut rss = Vec::new();
+            while window_start.elapsed() < Duration::from_secs(seconds) {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Some(s) = proc_sample(warden.pid) {
+                    rss.push(s.rss_kib);
+                }
+            }
+            let after = proc_sample(warden.pid).expect("proc sample");
+            let window = window_start.elapsed().as_secs_f64();
+            let self_cpu = (after.self_ticks - before.self_ticks) as f64 / ticks_per_sec;
+            let child_cpu = (after.child_ticks - before.child_ticks) as f64 / ticks_per_sec;
+            let checks = n as f64 * window;
+            let rss_avg = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64;
+            let row = json!({
+                "kind": kind, "n": n, "window_s": window,
+                "rss_avg_mib": rss_avg / 1024.0,
+                "rss_max_mib": rss.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
+                "cpu_pct_of_one_core": self_cpu / window * 100.0,
+                "cpu_pct_with_check_processes": (self_cpu + child_cpu) / window * 100.0,
+                "cpu_us_per_check": (self_cpu + child_cpu) / checks * 1e6,
+                "startup_first_announcement_ms": first.as_secs_f64() * 1e3,
+                "startup_all_announced_ms": last.as_secs_f64() * 1e3,
+            });
+            eprintln!("   {row}");
+            rows.push(row);
+        }
+    }
+    json!({"rows": rows, "interval": "1s", "splay": "1s"})
+}
