@@ -1,155 +1,244 @@
 //! End to end with a real FRR (zebra, staticd, bgpd) driven by the warden through vtysh,
-//! and GoBGP as the router whose RIB shows what the world sees. See `frr_lab` for the lab.
+//! and GoBGP as the router whose RIB shows what the world sees. See `lab` for the lab.
 //!
 //! Run as root (`cargo test --test e2e_frr`); without root or the daemons every test prints
 //! `SKIPPED: <why>`, unless `CI=true`.
 
-mod frr_lab;
+mod lab;
 
+use std::collections::BTreeSet;
+use std::fs;
 use std::time::Duration;
 
-use frr_lab::{FrrLab, bgpd_conf};
+use ipnet::IpNet;
+use lab::{Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, nets, poll};
+use nix::sys::signal::Signal;
 
 /// BGP sessions take a few seconds to come up (connect retry 1 s); changes after that
 /// arrive within a second.
 const SESSION: Duration = Duration::from_secs(30);
 const CHANGE: Duration = Duration::from_secs(5);
 
-fn has(rib: &std::collections::BTreeSet<String>, prefixes: &[&str]) -> bool {
-    prefixes.iter().all(|p| rib.contains(*p))
+fn has(rib: &BTreeSet<IpNet>, prefixes: &[&str]) -> bool {
+    nets(prefixes).is_subset(rib)
 }
 
-fn has_none(rib: &std::collections::BTreeSet<String>, prefixes: &[&str]) -> bool {
-    prefixes.iter().all(|p| !rib.contains(*p))
+fn has_none(rib: &BTreeSet<IpNet>, prefixes: &[&str]) -> bool {
+    nets(prefixes).is_disjoint(rib)
+}
+
+/// Builds the lab (router, FRR with `conf`) and hands it to the test.
+fn with_lab(test: &str, conf: &FrrConf, body: impl FnOnce(&Lab, &Router, &mut Frr)) {
+    let Some(lab) = Lab::new_or_skip(test, &[Need::Frr, Need::Gobgp]) else {
+        return;
+    };
+    let router = lab.start_router(false);
+    let mut frr = lab.start_frr(conf);
+    body(&lab, &router, &mut frr);
+}
+
+/// A whole warden configuration: `[frr]` in `mode` (`frr_extra`: more keys of `[frr]`),
+/// checked by FRR's state every 500 ms, and the services given.
+fn config(lab: &Lab, frr: &Frr, mode: FrrMode, frr_extra: &str, services: &str) -> String {
+    format!(
+        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"20ms\"\n{section}verify_interval = \"500ms\"\n{frr_extra}\n{services}",
+        state = lab.path("state").display().to_string(),
+        section = frr.warden_section(mode),
+    )
+}
+
+/// A `[[service]]` checked every 100 ms, up while `<tempdir>/up-<name>` exists.
+fn service(lab: &Lab, name: &str, prefixes: &str, ip_check: bool) -> String {
+    format!(
+        "[[service]]\nname = \"{name}\"\nprefixes = [{prefixes}]\ninterval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = {ip_check}\n[[service.check]]\nkind = \"exec\"\ncommand = [\"test\", \"-e\", {:?}]\n",
+        lab.path(&format!("up-{name}")).display().to_string()
+    )
+}
+
+/// Makes service `name` healthy (or not).
+fn set_up(lab: &Lab, name: &str, up: bool) {
+    let file = lab.path(&format!("up-{name}"));
+    if up {
+        fs::write(&file, "").expect("up file");
+    } else {
+        let _ = fs::remove_file(&file);
+    }
+}
+
+/// Waits until the router's RIB satisfies `ok`; panics with the RIB after `timeout`.
+fn wait_rib(router: &Router, what: &str, timeout: Duration, ok: impl Fn(&BTreeSet<IpNet>) -> bool) {
+    router
+        .wait_for_rib_where(what, timeout, ok)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until FRR's running configuration satisfies `ok`.
+fn wait_config(frr: &Frr, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) {
+    poll(timeout, Duration::from_millis(50), || {
+        ok(&frr.running_config()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{what}: not within {timeout:?}\n{}", frr.running_config()));
+}
+
+/// SIGTERM to the warden; it must exit with status 0 within 10 s.
+fn stop_warden(warden: &Warden) {
+    warden.signal(Signal::SIGTERM).unwrap();
+    let status = warden.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "warden did not exit cleanly: {status}");
+}
+
+fn rib(router: &Router) -> BTreeSet<IpNet> {
+    router.rib().unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn network_mode_announces_withdraws_and_leaves_hand_made_statements() {
     // A hand-made network statement for an address on lo: announced by FRR on its own.
-    let bgpd = bgpd_conf("  network 203.0.113.99/32", "");
-    let Some(mut lab) = FrrLab::start("network_mode", "nw", "", &bgpd) else {
-        return;
+    let conf = FrrConf {
+        bgp_v4: "  network 203.0.113.99/32",
+        ..FrrConf::default()
     };
-    for address in ["203.0.113.53/32", "203.0.113.99/32", "2001:db8::53/128"] {
-        lab.add_loopback_address(address);
-    }
-    let services = lab.service("dns", "\"203.0.113.53/32\", \"2001:db8::53\"", true);
-    lab.set_up("dns", true);
-    lab.start_warden("mode = \"network\"", &services);
-    let ours = ["203.0.113.53/32", "2001:db8::53/128"];
-    lab.wait_rib("announce after rise", SESSION, |rib| {
-        has(rib, &ours) && rib.contains("203.0.113.99/32")
+    with_lab("frr-network", &conf, |lab, router, frr| {
+        lab.add_lo_addresses(
+            &nets(&["203.0.113.53/32", "203.0.113.99/32", "2001:db8::53/128"])
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let services = service(lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", true);
+        set_up(lab, "dns", true);
+        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, "", &services));
+        let ours = ["203.0.113.53/32", "2001:db8::53/128"];
+        wait_rib(router, "announce after rise", SESSION, |rib| {
+            has(rib, &ours) && has(rib, &["203.0.113.99/32"])
+        });
+        let config = frr.running_config();
+        assert!(config.contains("  network 203.0.113.53/32"), "{config}");
+        assert!(config.contains("  network 2001:db8::53/128"), "{config}");
+
+        set_up(lab, "dns", false);
+        wait_rib(router, "withdraw after fall", CHANGE, |rib| {
+            has_none(rib, &ours)
+        });
+        assert!(
+            has(&rib(router), &["203.0.113.99/32"]),
+            "hand-made route removed"
+        );
+
+        set_up(lab, "dns", true);
+        wait_rib(router, "announce again", CHANGE, |rib| has(rib, &ours));
+        stop_warden(&warden);
+        wait_rib(router, "SIGTERM withdraws all", CHANGE, |rib| {
+            has_none(rib, &ours)
+        });
+        let rib = rib(router);
+        assert!(
+            has(&rib, &["203.0.113.99/32"]),
+            "hand-made route removed: {rib:?}"
+        );
+        let config = frr.running_config();
+        assert!(config.contains("  network 203.0.113.99/32"), "{config}");
+        assert!(!config.contains("network 203.0.113.53/32"), "{config}");
     });
-    let config = lab.running_config();
-    assert!(config.contains("  network 203.0.113.53/32"), "{config}");
-    assert!(config.contains("  network 2001:db8::53/128"), "{config}");
-
-    lab.set_up("dns", false);
-    lab.wait_rib("withdraw after fall", CHANGE, |rib| has_none(rib, &ours));
-    assert!(
-        lab.rib().contains("203.0.113.99/32"),
-        "hand-made route removed"
-    );
-
-    lab.set_up("dns", true);
-    lab.wait_rib("announce again", CHANGE, |rib| has(rib, &ours));
-    assert!(lab.stop_warden(), "warden did not exit cleanly");
-    lab.wait_rib("SIGTERM withdraws all", CHANGE, |rib| has_none(rib, &ours));
-    let rib = lab.rib();
-    assert!(
-        rib.contains("203.0.113.99/32"),
-        "hand-made route removed: {rib:?}"
-    );
-    let config = lab.running_config();
-    assert!(config.contains("  network 203.0.113.99/32"), "{config}");
-    assert!(!config.contains("network 203.0.113.53/32"), "{config}");
 }
 
 #[test]
 fn static_mode_announces_withdraws_and_leaves_hand_made_routes() {
     // A hand-made static route, redistributed like the warden's but without its tag.
-    let statics = "ip route 198.51.100.9/32 Null0\nip route 198.51.100.10/32 Null0 tag 99";
-    let Some(mut lab) = FrrLab::start("static_mode", "st", statics, &bgpd_conf("", "")) else {
-        return;
+    let conf = FrrConf {
+        statics: "ip route 198.51.100.9/32 Null0\nip route 198.51.100.10/32 Null0 tag 99",
+        ..FrrConf::default()
     };
-    // Static mode suits prefixes not on the host: no ip_check.
-    let services = format!(
-        "{}{}",
-        lab.service("web", "\"198.51.100.0/25\", \"2001:db8:100::/48\"", false),
-        // Wants a prefix that a hand-made route already has: the warden keeps off it.
-        lab.service("ntp", "\"198.51.100.10/32\"", false)
-    );
-    lab.set_up("web", true);
-    lab.set_up("ntp", true);
-    lab.start_warden("mode = \"static\"\ntag = 4711", &services);
-    let ours = ["198.51.100.0/25", "2001:db8:100::/48"];
-    lab.wait_rib("announce after rise", SESSION, |rib| {
-        has(rib, &ours) && has(rib, &["198.51.100.9/32", "198.51.100.10/32"])
+    with_lab("frr-static", &conf, |lab, router, frr| {
+        // Static mode suits prefixes not on the host: no ip_check.
+        let services = format!(
+            "{}{}",
+            service(
+                lab,
+                "web",
+                "\"198.51.100.0/25\", \"2001:db8:100::/48\"",
+                false
+            ),
+            // Wants a prefix that a hand-made route already has: the warden keeps off it.
+            service(lab, "ntp", "\"198.51.100.10/32\"", false)
+        );
+        set_up(lab, "web", true);
+        set_up(lab, "ntp", true);
+        let warden = lab.start_warden(&config(lab, frr, FrrMode::Static, "tag = 4711", &services));
+        let ours = ["198.51.100.0/25", "2001:db8:100::/48"];
+        let hand_made = ["198.51.100.9/32", "198.51.100.10/32"];
+        wait_rib(router, "announce after rise", SESSION, |rib| {
+            has(rib, &ours) && has(rib, &hand_made)
+        });
+        let config = frr.running_config();
+        assert!(
+            config.contains("ip route 198.51.100.0/25 Null0 tag 4711"),
+            "{config}"
+        );
+        assert!(
+            config.contains("ipv6 route 2001:db8:100::/48 Null0 tag 4711"),
+            "{config}"
+        );
+        // The hand-made route kept its own tag: the warden did not take it over.
+        assert!(
+            config.contains("ip route 198.51.100.10/32 Null0 tag 99"),
+            "{config}"
+        );
+
+        set_up(lab, "web", false);
+        set_up(lab, "ntp", false);
+        wait_rib(router, "withdraw after fall", CHANGE, |rib| {
+            has_none(rib, &ours)
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(has(&rib(router), &hand_made), "hand-made routes must stay");
+
+        set_up(lab, "web", true);
+        wait_rib(router, "announce again", CHANGE, |rib| has(rib, &ours));
+        stop_warden(&warden);
+        wait_rib(router, "SIGTERM withdraws all", CHANGE, |rib| {
+            has_none(rib, &ours)
+        });
+        let config = frr.running_config();
+        assert!(!config.contains("tag 4711"), "{config}");
+        assert!(
+            config.contains("ip route 198.51.100.9/32 Null0"),
+            "{config}"
+        );
+        assert!(has(&rib(router), &hand_made));
     });
-    let config = lab.running_config();
-    assert!(
-        config.contains("ip route 198.51.100.0/25 Null0 tag 4711"),
-        "{config}"
-    );
-    assert!(
-        config.contains("ipv6 route 2001:db8:100::/48 Null0 tag 4711"),
-        "{config}"
-    );
-    // The hand-made route kept its own tag: the warden did not take it over.
-    assert!(
-        config.contains("ip route 198.51.100.10/32 Null0 tag 99"),
-        "{config}"
-    );
-
-    lab.set_up("web", false);
-    lab.set_up("ntp", false);
-    lab.wait_rib("withdraw after fall", CHANGE, |rib| has_none(rib, &ours));
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        has(&lab.rib(), &["198.51.100.9/32", "198.51.100.10/32"]),
-        "hand-made routes must stay"
-    );
-
-    lab.set_up("web", true);
-    lab.wait_rib("announce again", CHANGE, |rib| has(rib, &ours));
-    assert!(lab.stop_warden(), "warden did not exit cleanly");
-    lab.wait_rib("SIGTERM withdraws all", CHANGE, |rib| has_none(rib, &ours));
-    let config = lab.running_config();
-    assert!(!config.contains("tag 4711"), "{config}");
-    assert!(
-        config.contains("ip route 198.51.100.9/32 Null0"),
-        "{config}"
-    );
-    assert!(has(&lab.rib(), &["198.51.100.9/32", "198.51.100.10/32"]));
 }
 
 #[test]
 fn frr_restart_gets_the_routes_back_without_a_warden_restart() {
-    let Some(mut lab) = FrrLab::start("frr_restart", "rs", "", &bgpd_conf("", "")) else {
-        return;
-    };
-    lab.add_loopback_address("203.0.113.80/32");
-    let services = lab.service("dns", "\"203.0.113.80/32\"", true);
-    lab.set_up("dns", true);
-    lab.start_warden("mode = \"network\"\nasn = 65001", &services);
-    lab.wait_rib("announce", SESSION, |rib| rib.contains("203.0.113.80/32"));
+    with_lab("frr-restart", &FrrConf::default(), |lab, router, frr| {
+        lab.add_lo_addresses(&nets(&["203.0.113.80/32"]).into_iter().collect::<Vec<_>>())
+            .unwrap();
+        let services = service(lab, "dns", "\"203.0.113.80/32\"", true);
+        set_up(lab, "dns", true);
+        let warden = lab.start_warden(&config(
+            lab,
+            frr,
+            FrrMode::Network,
+            "asn = 65001",
+            &services,
+        ));
+        let ours = ["203.0.113.80/32"];
+        wait_rib(router, "announce", SESSION, |rib| has(rib, &ours));
 
-    lab.kill_frr();
-    lab.start_frr();
-    // FRR came back from its own bgpd.conf, without the warden's statement.
-    lab.wait_rib("route back after FRR restart", SESSION, |rib| {
-        rib.contains("203.0.113.80/32")
-    });
-    let log = lab.warden_log();
-    assert!(log.contains("changed FRR's configuration"), "{log}");
-    assert!(
-        lab.warden
-            .as_mut()
-            .is_some_and(|w| w.try_wait().ok().flatten().is_none())
-    );
-    assert!(lab.stop_warden());
-    lab.wait_rib("SIGTERM withdraws", CHANGE, |rib| {
-        !rib.contains("203.0.113.80/32")
+        frr.kill();
+        frr.start();
+        // FRR came back from its own bgpd.conf, without the warden's statement.
+        wait_rib(router, "route back after FRR restart", SESSION, |rib| {
+            has(rib, &ours)
+        });
+        let log = warden.log();
+        assert!(log.contains("changed FRR's configuration"), "{log}");
+        assert!(warden.is_running(), "the warden exited when FRR did");
+        stop_warden(&warden);
+        wait_rib(router, "SIGTERM withdraws", CHANGE, |rib| {
+            has_none(rib, &ours)
+        });
     });
 }
 
@@ -157,43 +246,43 @@ fn frr_restart_gets_the_routes_back_without_a_warden_restart() {
 fn vrf_prefixes_go_into_the_vrf_instance_only() {
     // The kernel here may lack VRF devices; FRR keeps a VRF's configuration all the same,
     // so this checks what the warden writes, and that the default VRF's peer never sees it.
-    let bgpd = bgpd_conf(
-        "",
-        "router bgp 65001 vrf blue\n no bgp ebgp-requires-policy\n address-family ipv4 unicast\n  redistribute static\n exit-address-family\nexit\n",
-    );
-    let Some(mut lab) = FrrLab::start("vrf", "vf", "", &bgpd) else {
-        return;
+    let conf = FrrConf {
+        bgp_more: "router bgp 65001 vrf blue\n no bgp ebgp-requires-policy\n address-family ipv4 unicast\n  redistribute static\n exit-address-family\nexit\n",
+        ..FrrConf::default()
     };
-    lab.add_loopback_address("203.0.113.53/32");
-    let services = format!(
-        "{}{}",
-        lab.service(
-            "ntp",
-            "{ prefix = \"203.0.113.123/32\", vrf = \"blue\" }, { prefix = \"2001:db8::123\", vrf = \"blue\" }",
-            false
-        ),
-        lab.service("dns", "\"203.0.113.53/32\"", true)
-    );
-    lab.set_up("ntp", true);
-    lab.set_up("dns", true);
-    lab.start_warden("mode = \"network\"", &services);
-    lab.wait_rib("default VRF prefix announced", SESSION, |rib| {
-        rib.contains("203.0.113.53/32")
-    });
-    lab.wait_until("VRF statement written", CHANGE, || {
-        let c = lab.running_config();
-        let blue = c.split("router bgp 65001 vrf blue").nth(1).unwrap_or("");
-        blue.contains("network 203.0.113.123/32") && blue.contains("network 2001:db8::123/128")
-    });
-    assert!(!lab.rib().contains("203.0.113.123/32"));
+    with_lab("frr-vrf", &conf, |lab, router, frr| {
+        lab.add_lo_addresses(&nets(&["203.0.113.53/32"]).into_iter().collect::<Vec<_>>())
+            .unwrap();
+        let services = format!(
+            "{}{}",
+            service(
+                lab,
+                "ntp",
+                "{ prefix = \"203.0.113.123/32\", vrf = \"blue\" }, { prefix = \"2001:db8::123\", vrf = \"blue\" }",
+                false
+            ),
+            service(lab, "dns", "\"203.0.113.53/32\"", true)
+        );
+        set_up(lab, "ntp", true);
+        set_up(lab, "dns", true);
+        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, "", &services));
+        wait_rib(router, "default VRF prefix announced", SESSION, |rib| {
+            has(rib, &["203.0.113.53/32"])
+        });
+        wait_config(frr, "VRF statement written", CHANGE, |c| {
+            let blue = c.split("router bgp 65001 vrf blue").nth(1).unwrap_or("");
+            blue.contains("network 203.0.113.123/32") && blue.contains("network 2001:db8::123/128")
+        });
+        assert!(has_none(&rib(router), &["203.0.113.123/32"]));
 
-    lab.set_up("ntp", false);
-    lab.wait_until("VRF statement removed", CHANGE, || {
-        !lab.running_config().contains("203.0.113.123")
+        set_up(lab, "ntp", false);
+        wait_config(frr, "VRF statement removed", CHANGE, |c| {
+            !c.contains("203.0.113.123")
+        });
+        stop_warden(&warden);
+        wait_rib(router, "SIGTERM withdraws", CHANGE, |rib| {
+            has_none(rib, &["203.0.113.53/32"])
+        });
+        assert!(!frr.running_config().contains("network 2001:db8::123"));
     });
-    assert!(lab.stop_warden());
-    lab.wait_rib("SIGTERM withdraws", CHANGE, |rib| {
-        !rib.contains("203.0.113.53/32")
-    });
-    assert!(!lab.running_config().contains("network 2001:db8::123"));
 }

@@ -1,6 +1,6 @@
 //! A throwaway routing lab for end-to-end tests (and the benchmark harness): two network
-//! namespaces joined by a veth pair, real BIRD on the host side, GoBGP as the router that
-//! observes what the host announces, and anycast-warden running inside the host namespace.
+//! namespaces joined by a veth pair, a real BIRD or FRR on the host side, GoBGP as the router
+//! that observes what the host announces, and anycast-warden running inside the host namespace.
 //!
 //! ```text
 //!   root namespace (the test process; every file lives in the lab's tempdir)
@@ -13,8 +13,9 @@
 //!   │        ▼                         │ 2001:db8:1::1/64 ── 2001:db8:1::2/64       │
 //!   │  bird (AS 65001) ─── eBGP ───────┼───────────┼──▶ RIB ──▶ gobgp global rib -j │
 //!   │  (bird1: bird + bird6)           │           │      └──▶ gobgp monitor (events│
-//!   └──────────────────────────────────┘           │           time-stamped here)   │
-//!                                                  └────────────────────────────────┘
+//!   │  or FRR: zebra, staticd, bgpd    │           │           time-stamped here)   │
+//!   │  (the warden runs vtysh)         │           └────────────────────────────────┘
+//!   └──────────────────────────────────┘
 //! ```
 //!
 //! Every process the lab starts is its child (`ip netns exec` execs, so the PID is the
@@ -25,7 +26,8 @@
 //!
 //! Tests start with [`Lab::new_or_skip`]: without root or the daemons it prints
 //! `SKIPPED: <why>` and the test returns, unless `CI=true`, where that is a failure.
-//! `AW_BIRD1_SBIN` points at BIRD 1.6's binaries (default `/opt/bird1/usr/sbin`);
+//! `AW_BIRD1_SBIN` points at BIRD 1.6's binaries (default `/opt/bird1/usr/sbin`); FRR's
+//! daemons are expected in `/usr/lib/frr` (no watchfrr, no systemd: the lab runs them);
 //! `AW_LAB_KEEP=1` keeps the tempdir of a failed test, `AW_LAB_KEEP=always` of every test.
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
 #![allow(dead_code)] // each test binary uses a different part of the lab
@@ -70,6 +72,8 @@ pub enum Need {
     Bird1,
     /// `gobgpd` and `gobgp` in PATH.
     Gobgp,
+    /// FRR's `zebra`, `staticd`, `bgpd` in [`FRR_SBIN`] and [`VTYSH`].
+    Frr,
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -105,7 +109,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
         match need {
             Need::Bird2 => programs.extend(["bird", "birdc"]),
             Need::Gobgp => programs.extend(["gobgpd", "gobgp"]),
-            Need::Bird1 => {}
+            Need::Bird1 | Need::Frr => {}
         }
     }
     let mut absent: Vec<String> = programs
@@ -119,6 +123,14 @@ pub fn missing(needs: &[Need]) -> Option<String> {
             Need::Bird1 => {
                 for b in ["bird", "bird6", "birdc", "birdc6"] {
                     let path = bird1_sbin().join(b);
+                    if !is_executable(&path) {
+                        absent.push(path.display().to_string());
+                    }
+                }
+            }
+            Need::Frr => {
+                let daemons = FRR_DAEMONS.iter().map(|d| Path::new(FRR_SBIN).join(d));
+                for path in daemons.chain([PathBuf::from(VTYSH)]) {
                     if !is_executable(&path) {
                         absent.push(path.display().to_string());
                     }
@@ -799,6 +811,64 @@ protocol bgp rtr {{
     }
 
     // ---------------------------------------------------------------------------------
+    // FRR on the host side
+
+    /// Starts FRR in the host namespace: zebra, staticd and bgpd (AS 65001, peering with
+    /// the router over IPv4 for IPv4 and IPv6 unicast, `redistribute static` in both), each
+    /// in the foreground as a child of the lab, with `frr/` in the tempdir as its vty socket
+    /// directory. `conf` adds hand-made routes and BGP statements. Waits until vtysh shows
+    /// the BGP instance. The router needs `start_router(false)`.
+    pub fn start_frr(&self, conf: &FrrConf) -> Frr<'_> {
+        let dir = self.path("frr");
+        fs::create_dir_all(&dir).expect("create the FRR directory");
+        let files = [
+            ("zebra.conf", String::from("frr defaults traditional\n")),
+            (
+                "staticd.conf",
+                format!("frr defaults traditional\n{}\n", conf.statics),
+            ),
+            ("bgpd.conf", render_bgpd_conf(conf)),
+        ];
+        for (file, text) in files {
+            fs::write(dir.join(file), text).expect("write FRR's configuration");
+        }
+        // The daemons drop to user frr: it must reach (and write to) its directory. The
+        // tempdir itself is 0700 root.
+        let frr_user = nix::unistd::User::from_name("frr")
+            .ok()
+            .flatten()
+            .expect("user frr (apt-get install frr)");
+        for entry in fs::read_dir(&dir).expect("read the FRR directory") {
+            let path = entry.expect("FRR directory entry").path();
+            std::os::unix::fs::chown(
+                &path,
+                Some(frr_user.uid.as_raw()),
+                Some(frr_user.gid.as_raw()),
+            )
+            .expect("chown FRR's files");
+        }
+        std::os::unix::fs::chown(
+            &dir,
+            Some(frr_user.uid.as_raw()),
+            Some(frr_user.gid.as_raw()),
+        )
+        .expect("chown the FRR directory");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
+                .expect("chmod the tempdir");
+        }
+        let mut frr = Frr {
+            lab: self,
+            dir,
+            daemons: Vec::new(),
+            starts: 0,
+        };
+        frr.start();
+        frr
+    }
+
+    // ---------------------------------------------------------------------------------
     // The warden
 
     /// Writes `config` to `warden.toml` (and an empty `conf.d/`) and starts
@@ -1004,34 +1074,61 @@ impl Router<'_> {
         expected: &BTreeSet<IpNet>,
         timeout: Duration,
     ) -> Result<Duration, String> {
+        self.poll_rib(timeout, |rib| rib == expected)
+            .map_err(|last| match last {
+                Ok(actual) => format!(
+                    "router RIB after {timeout:?}:\n  expected {} {}\n  actual   {} {}\n  missing  {}\n  extra    {}",
+                    expected.len(),
+                    show(expected.iter()),
+                    actual.len(),
+                    show(actual.iter()),
+                    show(expected.difference(&actual)),
+                    show(actual.difference(expected)),
+                ),
+                Err(e) => format!("router RIB after {timeout:?}: {e}"),
+            })
+    }
+
+    /// Polls until the RIB satisfies `pred` (`what` names the condition in the error);
+    /// the time taken.
+    pub fn wait_for_rib_where(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&BTreeSet<IpNet>) -> bool,
+    ) -> Result<Duration, String> {
+        self.poll_rib(timeout, pred).map_err(|last| match last {
+            Ok(actual) => format!(
+                "{what}: not within {timeout:?}; the router has {} {}",
+                actual.len(),
+                show(actual.iter())
+            ),
+            Err(e) => format!("{what}: not within {timeout:?}: {e}"),
+        })
+    }
+
+    /// Reads the RIB until `pred` holds (the time taken) or `timeout` passes (the last
+    /// reading).
+    fn poll_rib(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&BTreeSet<IpNet>) -> bool,
+    ) -> Result<Duration, Result<BTreeSet<IpNet>, String>> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let mut last;
         loop {
             let asked = Instant::now();
-            last = self.rib();
-            if matches!(&last, Ok(rib) if rib == expected) {
+            let last = self.rib();
+            if matches!(&last, Ok(rib) if pred(rib)) {
                 return Ok(start.elapsed());
             }
             if Instant::now() >= deadline {
-                break;
+                return Err(last);
             }
             // Reading a big RIB costs two gobgp processes; rest at least as long as that
             // took, so that polling does not slow down what it measures.
             std::thread::sleep(asked.elapsed().max(Duration::from_millis(25)));
         }
-        Err(match last {
-            Ok(actual) => format!(
-                "router RIB after {timeout:?}:\n  expected {} {}\n  actual   {} {}\n  missing  {}\n  extra    {}",
-                expected.len(),
-                show(expected.iter()),
-                actual.len(),
-                show(actual.iter()),
-                show(expected.difference(&actual)),
-                show(actual.difference(expected)),
-            ),
-            Err(e) => format!("router RIB after {timeout:?}: {e}"),
-        })
     }
 
     /// Starts `gobgp monitor global rib -j` (all families) and time-stamps each event as it
@@ -1353,6 +1450,194 @@ impl Bird<'_> {
             }
         }
         s
+    }
+}
+
+/// Where the Debian package puts FRR's daemons.
+pub const FRR_SBIN: &str = "/usr/lib/frr";
+/// The FRR daemons the lab runs, in start order.
+pub const FRR_DAEMONS: [&str; 3] = ["zebra", "staticd", "bgpd"];
+/// FRR's shell (also the warden's default `vtysh`).
+pub const VTYSH: &str = "/usr/bin/vtysh";
+
+/// What FRR's configuration holds besides the BGP session every FRR lab has.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FrrConf<'s> {
+    /// Lines for staticd.conf: hand-made static routes.
+    pub statics: &'s str,
+    /// Lines inside the default instance's IPv4 unicast family: hand-made statements.
+    pub bgp_v4: &'s str,
+    /// Lines after the default instance, e.g. a VRF's instance.
+    pub bgp_more: &'s str,
+}
+
+/// bgpd.conf: AS 65001 peering with the router, `redistribute static` for static mode,
+/// no advertisement interval (else FRR holds UPDATEs back for a while after the first).
+fn render_bgpd_conf(conf: &FrrConf) -> String {
+    format!(
+        "frr defaults traditional
+router bgp {HOST_AS}
+ bgp router-id {HOST_V4}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor {ROUTER_V4} remote-as {ROUTER_AS}
+ neighbor {ROUTER_V4} timers connect 1
+ neighbor {ROUTER_V4} advertisement-interval 0
+ address-family ipv4 unicast
+  redistribute static
+  neighbor {ROUTER_V4} activate
+{}
+ exit-address-family
+ address-family ipv6 unicast
+  redistribute static
+  neighbor {ROUTER_V4} activate
+ exit-address-family
+exit
+{}
+",
+        conf.bgp_v4, conf.bgp_more
+    )
+}
+
+/// How the warden makes FRR announce (`mode` in `[frr]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrrMode {
+    /// `network` statements: for service addresses on `lo`.
+    Network,
+    /// Tagged static routes to Null0, announced by `redistribute static`: for prefixes
+    /// that are not on the host.
+    Static,
+}
+
+impl FrrMode {
+    /// The word in `[frr]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrrMode::Network => "network",
+            FrrMode::Static => "static",
+        }
+    }
+}
+
+/// One running FRR daemon.
+pub struct FrrDaemon {
+    /// `zebra`, `staticd` or `bgpd`.
+    pub name: &'static str,
+    pub pid: i32,
+}
+
+/// FRR on the host side: zebra, staticd and bgpd, children of the lab.
+pub struct Frr<'a> {
+    lab: &'a Lab,
+    /// FRR's directory: configuration, pid files, zserv.api and the vty sockets.
+    pub dir: PathBuf,
+    /// The daemons of the current start (empty after [`Frr::kill`]).
+    pub daemons: Vec<FrrDaemon>,
+    /// How many times FRR was started, so that each start has its own log files.
+    starts: usize,
+}
+
+impl Frr<'_> {
+    /// Starts the three daemons from the files in [`Frr::dir`] and waits until vtysh shows
+    /// the BGP instance. After [`Frr::kill`] this is a restart: FRR comes back from its own
+    /// configuration files, without what vtysh changed since.
+    pub fn start(&mut self) {
+        assert!(self.daemons.is_empty(), "FRR is already running");
+        self.starts += 1;
+        let d = self.dir.display().to_string();
+        let zserv = format!("{d}/zserv.api");
+        for name in FRR_DAEMONS {
+            let binary = format!("{FRR_SBIN}/{name}");
+            let conf = format!("{d}/{name}.conf");
+            let pid_file = format!("{d}/{name}.pid");
+            // A killed daemon leaves its pid file behind.
+            let _ = fs::remove_file(&pid_file);
+            // No -N: with every path given, no path space directory under /var/run/frr.
+            let mut argv = vec![
+                binary.as_str(),
+                "--vty_socket",
+                &d,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &conf,
+                "-i",
+                &pid_file,
+                "-z",
+                &zserv,
+                "-P",
+                "0",
+                "--log",
+                "stdout",
+            ];
+            if name == "bgpd" {
+                argv.extend(["-l", HOST_V4]);
+            }
+            let label = if self.starts == 1 {
+                name.to_string()
+            } else {
+                format!("{name}-{}", self.starts)
+            };
+            let pid = self
+                .lab
+                .spawn(&label, Some(&self.lab.host_ns), &argv)
+                .unwrap_or_else(|e| panic!("{e}"));
+            self.daemons.push(FrrDaemon { name, pid });
+        }
+        poll(Duration::from_secs(15), Duration::from_millis(50), || {
+            for daemon in &self.daemons {
+                assert!(
+                    self.lab.is_running(daemon.pid),
+                    "{} exited at start",
+                    daemon.name
+                );
+            }
+            let every_socket = FRR_DAEMONS
+                .iter()
+                .all(|name| self.dir.join(format!("{name}.vty")).exists());
+            (every_socket
+                && self
+                    .vtysh(&["-c", "show running-config"])
+                    .is_ok_and(|c| c.contains(&format!("router bgp {HOST_AS}"))))
+            .then_some(())
+        })
+        .unwrap_or_else(|| panic!("FRR did not answer vtysh within 15 s"));
+    }
+
+    /// Kills bgpd, staticd and zebra with SIGKILL, as a crash would (FRR cleans nothing
+    /// up), and waits until they are gone.
+    pub fn kill(&mut self) {
+        for daemon in self.daemons.drain(..).rev() {
+            let _ = self.lab.signal(daemon.pid, Signal::SIGKILL);
+            self.lab
+                .wait_exit(daemon.pid, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("{}: {e}", daemon.name));
+        }
+    }
+
+    /// Runs vtysh against this FRR; its output.
+    pub fn vtysh(&self, args: &[&str]) -> Result<String, String> {
+        let mut argv = vec!["--vty_socket", self.dir.to_str().expect("UTF-8 tempdir")];
+        argv.extend_from_slice(args);
+        run(VTYSH, &argv)
+    }
+
+    /// `show running-config`.
+    pub fn running_config(&self) -> String {
+        self.vtysh(&["-c", "show running-config"])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The `[frr]` section that points the warden at this FRR in `mode`. More keys of the
+    /// section (`tag`, `asn`, `verify_interval`) may follow it.
+    pub fn warden_section(&self, mode: FrrMode) -> String {
+        format!(
+            "[frr]\nvtysh = {VTYSH:?}\nvty_socket = {:?}\nmode = {:?}\n",
+            self.dir.display().to_string(),
+            mode.as_str()
+        )
     }
 }
 
