@@ -11,7 +11,7 @@ use std::fs;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use lab::{Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, nets, poll};
+use lab::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, nets, poll};
 use nix::sys::signal::Signal;
 
 /// BGP sessions take a few seconds to come up (connect retry 1 s); changes after that
@@ -233,7 +233,7 @@ fn frr_restart_gets_the_routes_back_without_a_warden_restart() {
             has(rib, &ours)
         });
         let log = warden.log();
-        assert!(log.contains("changed FRR's configuration"), "{log}");
+        assert!(log.contains(FRR_CHANGE_LOG_LINE), "{log}");
         assert!(warden.is_running(), "the warden exited when FRR did");
         stop_warden(&warden);
         wait_rib(router, "SIGTERM withdraws", CHANGE, |rib| {

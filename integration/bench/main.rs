@@ -4,13 +4,15 @@
 //! ```text
 //!  integration/bench/run.sh [scenario] [backend]
 //!      └─ cargo bench --bench warden -- <scenario> <backend>
-//!           ├─ builds a Lab (host ns: BIRD + warden, router ns: gobgpd + monitor)
+//!           ├─ builds a Lab (host ns: BIRD or FRR + warden, router ns: gobgpd + monitor)
 //!           ├─ runs the scenario, times what the router receives (monotonic clock)
 //!           ├─ writes integration/bench/results/<scenario>-<backend>.json
 //!           └─ rewrites BENCHMARKS.md and the SVG plots from every results file
 //! ```
 //! Scenarios: `reaction`, `confirm` (fast_interval), `burst`, `footprint`, `report`
-//! (only rewrite the report), `all`. Backends: `bird2`, `bird1`.
+//! (only rewrite the report), `all`. Backends: `bird2`, `bird1`, `frr-network` (FRR,
+//! `network` statements for addresses on `lo`), `frr-static` (FRR, tagged static routes for
+//! prefixes not on the host).
 //! `AW_BENCH_SECONDS` sets the footprint window (default 60 s), `AW_BENCH_EVENTS` the
 //! reaction cycles (default 50: 100 events), `AW_BENCH_MAX_N` the largest burst/footprint N.
 //! Needs root; never run in CI (numbers on a shared machine are for the record, not gates).
@@ -27,7 +29,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
-use lab::{Bird, BirdVariant, Lab, Need, Router};
+use lab::{
+    Bird, BirdVariant, FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden,
+};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -41,12 +45,19 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let scenario = args.first().map_or("all", String::as_str).to_string();
-    let backends: Vec<String> = match args.get(1) {
-        Some(b) => vec![b.clone()],
-        None => vec!["bird2".into(), "bird1".into()],
+    let backends: Vec<Backend> = match args.get(1) {
+        Some(name) => match Backend::parse(name) {
+            Some(b) => vec![b],
+            None => {
+                eprintln!("unknown backend {name}: use {}", Backend::NAMES.join(", "));
+                std::process::exit(2);
+            }
+        },
+        None => Backend::ALL.to_vec(),
     };
+    let needs: Vec<Need> = backends.iter().flat_map(|b| b.needs()).collect();
     if scenario != "report"
-        && let Some(why) = lab::missing(&[Need::Bird2, Need::Bird1, Need::Gobgp])
+        && let Some(why) = lab::missing(&needs)
     {
         eprintln!("cannot run the benchmarks: {why}");
         std::process::exit(2);
@@ -57,24 +68,18 @@ fn main() {
         s => vec![s],
     };
     for s in &scenarios {
-        for backend in &backends {
-            let variant = match backend.as_str() {
-                "bird2" => BirdVariant::Bird2,
-                "bird1" => BirdVariant::Bird1,
-                other => {
-                    eprintln!("unknown backend {other}: use bird2 or bird1");
-                    std::process::exit(2);
-                }
-            };
+        for &backend in &backends {
             // Backend-independent scenarios run once, on BIRD 2.
-            if matches!(*s, "confirm" | "footprint") && variant != BirdVariant::Bird2 {
+            if matches!(*s, "confirm" | "footprint") && backend != Backend::Bird(BirdVariant::Bird2)
+            {
                 continue;
             }
-            eprintln!("== {s} on {backend}");
+            let backend_name = backend.name();
+            eprintln!("== {s} on {backend_name}");
             let result = match *s {
-                "reaction" => reaction(variant),
+                "reaction" => reaction(backend),
                 "confirm" => confirm(),
-                "burst" => burst(variant),
+                "burst" => burst(backend),
                 "footprint" => footprint(),
                 other => {
                     eprintln!(
@@ -83,8 +88,8 @@ fn main() {
                     std::process::exit(2);
                 }
             };
-            let result = json!({"scenario": s, "backend": backend, "machine": report::machine(), "result": result});
-            let path = results_dir().join(format!("{s}-{backend}.json"));
+            let result = json!({"scenario": s, "backend": backend_name, "machine": report::machine(), "result": result});
+            let path = results_dir().join(format!("{s}-{backend_name}.json"));
             std::fs::create_dir_all(results_dir()).expect("results dir");
             std::fs::write(&path, serde_json::to_string_pretty(&result).expect("json"))
                 .expect("write results");
@@ -135,26 +140,129 @@ fn prefixes(n: usize) -> Vec<IpNet> {
         .collect()
 }
 
-struct Setup<'a> {
-    router: Router<'a>,
-    bird: Bird<'a>,
+/// What announces the prefixes on the host side, and how the warden drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// BIRD through its control socket.
+    Bird(BirdVariant),
+    /// FRR through vtysh.
+    Frr(FrrMode),
 }
 
-fn setup(lab: &Lab, variant: BirdVariant) -> Setup<'_> {
-    let router = lab.start_router(variant == BirdVariant::Bird1);
-    let bird = match variant {
-        BirdVariant::Bird2 => lab.start_bird2(),
-        BirdVariant::Bird1 => lab.start_bird1(),
+impl Backend {
+    /// Every backend, in the report's order.
+    const ALL: [Backend; 4] = [
+        Backend::Bird(BirdVariant::Bird2),
+        Backend::Bird(BirdVariant::Bird1),
+        Backend::Frr(FrrMode::Network),
+        Backend::Frr(FrrMode::Static),
+    ];
+    const NAMES: [&str; 4] = ["bird2", "bird1", "frr-network", "frr-static"];
+
+    fn name(self) -> &'static str {
+        let i = Backend::ALL
+            .iter()
+            .position(|b| *b == self)
+            .expect("listed");
+        Backend::NAMES[i]
+    }
+
+    fn parse(name: &str) -> Option<Backend> {
+        let i = Backend::NAMES.iter().position(|n| *n == name)?;
+        Some(Backend::ALL[i])
+    }
+
+    fn needs(self) -> [Need; 2] {
+        match self {
+            Backend::Bird(BirdVariant::Bird2) => [Need::Bird2, Need::Gobgp],
+            Backend::Bird(BirdVariant::Bird1) => [Need::Bird1, Need::Gobgp],
+            Backend::Frr(_) => [Need::Frr, Need::Gobgp],
+        }
+    }
+
+    /// Whether the service prefixes are addresses on the host's `lo` (and checked there by
+    /// `ip_check`). FRR's static mode is for prefixes not on the host: a connected route on
+    /// `lo` would win over the static one, and `redistribute static` would not announce it.
+    fn prefixes_on_lo(self) -> bool {
+        self != Backend::Frr(FrrMode::Static)
+    }
+}
+
+/// The routing daemon on the host side.
+enum Speaker<'a> {
+    Bird(Bird<'a>),
+    Frr(Frr<'a>),
+}
+
+impl Speaker<'_> {
+    fn warden_section(&self, backend: Backend) -> String {
+        match (self, backend) {
+            (Speaker::Bird(bird), _) => bird.warden_section(true),
+            (Speaker::Frr(frr), Backend::Frr(mode)) => frr.warden_section(mode),
+            (Speaker::Frr(_), Backend::Bird(_)) => unreachable!("FRR runs for FRR backends"),
+        }
+    }
+
+    /// How many configuration changes the daemon took: the reconfigurations BIRD logged,
+    /// or the vtysh runs that changed FRR's configuration (logged by the warden).
+    fn reconfigure_count(&self, warden: &Warden) -> usize {
+        match self {
+            Speaker::Bird(bird) => bird.reconfigure_count(),
+            Speaker::Frr(_) => warden.log_count(FRR_CHANGE_LOG_LINE),
+        }
+    }
+}
+
+struct Setup<'a> {
+    router: Router<'a>,
+    speaker: Speaker<'a>,
+    backend: Backend,
+}
+
+fn setup(lab: &Lab, backend: Backend) -> Setup<'_> {
+    let router = lab.start_router(backend == Backend::Bird(BirdVariant::Bird1));
+    let speaker = match backend {
+        Backend::Bird(BirdVariant::Bird2) => Speaker::Bird(lab.start_bird2()),
+        Backend::Bird(BirdVariant::Bird1) => Speaker::Bird(lab.start_bird1()),
+        Backend::Frr(_) => Speaker::Frr(lab.start_frr(&FrrConf::default())),
     };
-    Setup { router, bird }
+    Setup {
+        router,
+        speaker,
+        backend,
+    }
+}
+
+impl Setup<'_> {
+    /// Puts the prefixes where the backend wants them: on `lo`, or nowhere (FRR static).
+    fn place(&self, lab: &Lab, prefixes: &[IpNet]) {
+        if self.backend.prefixes_on_lo() {
+            lab.add_lo_addresses(prefixes).expect("lo addresses");
+        }
+    }
+
+    /// A warden configuration for one service per prefix with the given check and timing.
+    fn config(&self, lab: &Lab, prefixes: &[IpNet], check: &str, timing: &str) -> String {
+        let ip_check = if self.backend.prefixes_on_lo() {
+            ""
+        } else {
+            "ip_check = false\n"
+        };
+        config(
+            lab,
+            &self.speaker.warden_section(self.backend),
+            prefixes,
+            check,
+            &format!("{timing}\n{ip_check}"),
+        )
+    }
 }
 
 /// A warden configuration for `services` services with the given check and timing.
-fn config(lab: &Lab, bird: &Bird, prefixes: &[IpNet], check: &str, timing: &str) -> String {
+fn config(lab: &Lab, section: &str, prefixes: &[IpNet], check: &str, timing: &str) -> String {
     let mut c = format!(
-        "[daemon]\nstate_dir = {:?}\n[defaults]\n{timing}\n{}\n",
+        "[daemon]\nstate_dir = {:?}\n[defaults]\n{timing}\n{section}\n",
         lab.path("state").display().to_string(),
-        bird.warden_section(true)
     );
     for (i, p) in prefixes.iter().enumerate() {
         c.push_str(&format!(
@@ -222,15 +330,16 @@ fn log_time(line: &str) -> Option<f64> {
 
 /// Scenario 1: a check flips at a known instant (SIGURG runs it at once); time until the
 /// router sees the change, and the warden's own share from its verdict (logged) onwards.
-fn reaction(variant: BirdVariant) -> Value {
+fn reaction(backend: Backend) -> Value {
     let cycles = env_usize("AW_BENCH_EVENTS", 50);
     let lab = Lab::new("benchreact");
-    let Setup { router, bird } = setup(&lab, variant);
+    let setup = setup(&lab, backend);
+    let router = &setup.router;
     let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
-    lab.add_lo_addresses(&[prefix]).expect("lo address");
+    setup.place(&lab, &[prefix]);
     let mut listener = Some(lab.host_tcp_listener(PORT));
     let timing = "interval = \"1h\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1";
-    let warden = lab.start_warden(&config(&lab, &bird, &[prefix], &tcp_check(), timing));
+    let warden = lab.start_warden(&setup.config(&lab, &[prefix], &tcp_check(), timing));
     router
         .wait_for_rib(&[prefix].into_iter().collect(), Duration::from_secs(60))
         .expect("first announcement");
@@ -301,12 +410,13 @@ fn confirm() -> Value {
         ("no_fast_interval", ""),
     ] {
         let lab = Lab::new("benchconf");
-        let Setup { router, bird } = setup(&lab, BirdVariant::Bird2);
+        let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2));
+        let router = &setup.router;
         let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
-        lab.add_lo_addresses(&[prefix]).expect("lo address");
+        setup.place(&lab, &[prefix]);
         let mut listener = Some(lab.host_tcp_listener(PORT));
         let timing = format!("interval = \"1s\"\n{fast}timeout = \"500ms\"\nrise = 2\nfall = 2");
-        let _warden = lab.start_warden(&config(&lab, &bird, &[prefix], &tcp_check(), &timing));
+        let _warden = lab.start_warden(&setup.config(&lab, &[prefix], &tcp_check(), &timing));
         router
             .wait_for_rib(&[prefix].into_iter().collect(), Duration::from_secs(60))
             .expect("first announcement");
@@ -351,7 +461,7 @@ fn confirm() -> Value {
 
 /// Scenario 2: N services fail (and recover) at the same instant; time until the router
 /// has all N changes, and how many applies/reconfigures that took.
-fn burst(variant: BirdVariant) -> Value {
+fn burst(backend: Backend) -> Value {
     let max_n = env_usize("AW_BENCH_MAX_N", 10_000);
     let mut rows = Vec::new();
     for n in [1usize, 100, 1_000, 10_000]
@@ -359,14 +469,15 @@ fn burst(variant: BirdVariant) -> Value {
         .filter(|n| *n <= max_n)
     {
         let lab = Lab::new("benchburst");
-        let Setup { router, bird } = setup(&lab, variant);
+        let setup = setup(&lab, backend);
+        let router = &setup.router;
         let list = prefixes(n);
-        lab.add_lo_addresses(&list).expect("lo addresses");
+        setup.place(&lab, &list);
         let mut listener = Some(lab.host_tcp_listener(PORT));
         let timing = "interval = \"1h\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
         let monitor = router.monitor();
         let started = Instant::now();
-        let warden = lab.start_warden(&config(&lab, &bird, &list, &tcp_check(), timing));
+        let warden = lab.start_warden(&setup.config(&lab, &list, &tcp_check(), timing));
         let all: BTreeSet<IpNet> = list.iter().copied().collect();
         let startup = router
             .wait_for_rib(&all, Duration::from_secs(180))
@@ -375,7 +486,7 @@ fn burst(variant: BirdVariant) -> Value {
         std::thread::sleep(Duration::from_millis(500));
         let mut phases = serde_json::Map::new();
         for failing in [true, false] {
-            let reconfigures = bird.reconfigure_count();
+            let reconfigures = setup.speaker.reconfigure_count(&warden);
             let applies = warden.log_count("applied prefix set");
             if failing {
                 if let Some(l) = listener.take() {
@@ -412,14 +523,16 @@ fn burst(variant: BirdVariant) -> Value {
                 );
                 std::thread::sleep(Duration::from_millis(5));
             };
-            let reconfigured = bird
-                .settled_reconfigure_count(Duration::from_millis(700), Duration::from_secs(20))
-                - reconfigures;
+            let reconfigured = lab::settled_count(
+                || setup.speaker.reconfigure_count(&warden),
+                Duration::from_millis(700),
+                Duration::from_secs(20),
+            ) - reconfigures;
             let applied = warden.log_count("applied prefix set") - applies;
             phases.insert(
                 if failing { "fail" } else { "recover" }.into(),
                 json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3,
-                       "bird_reconfigures": reconfigured, "warden_applies": applied}),
+                       "reconfigures": reconfigured, "warden_applies": applied}),
             );
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -476,9 +589,10 @@ fn footprint() -> Value {
                 continue;
             }
             let lab = Lab::new("benchfoot");
-            let Setup { router, bird } = setup(&lab, BirdVariant::Bird2);
+            let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2));
+            let router = &setup.router;
             let list = prefixes(n);
-            lab.add_lo_addresses(&list).expect("lo addresses");
+            setup.place(&lab, &list);
             let _listener = lab.host_tcp_listener(PORT);
             let check = if kind == "tcp" {
                 tcp_check()
@@ -486,7 +600,7 @@ fn footprint() -> Value {
                 "kind = \"exec\"\ncommand = [\"/bin/true\"]".to_string()
             };
             let timing = "interval = \"1s\"\ntimeout = \"900ms\"\nrise = 2\nfall = 2";
-            let mut cfg = config(&lab, &bird, &list, &check, timing);
+            let mut cfg = setup.config(&lab, &list, &check, timing);
             // Spread the checks over the second, as a real fleet of services would be.
             cfg = cfg.replacen("[defaults]", "splay = \"1s\"\n[defaults]", 1);
             let monitor = router.monitor();

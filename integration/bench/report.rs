@@ -44,6 +44,7 @@ pub fn machine() -> Value {
         "cpu": cpu,
         "kernel": first_line("uname", &["-r"]),
         "bird": first_line("bird", &["--version"]),
+        "frr": first_line("/usr/lib/frr/zebra", &["--version"]),
         "gobgpd": first_line("gobgpd", &["--version"]),
         "warden": env!("CARGO_PKG_VERSION"),
         "date": first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
@@ -101,28 +102,32 @@ pub fn write(dir: &Path, out: &Path) {
     let mut md = String::from(
         "# Benchmarks\n\nWritten by `integration/bench/run.sh` from the files in `integration/bench/results/`;\n\
          every number below comes from a run, none is typed in. The lab: two network namespaces joined by a\n\
-         veth pair, BIRD (and the warden) on the host side, GoBGP as the router on the other side, time-stamping\n\
-         every route event it receives with a monotonic clock. The machine is shared, so treat single numbers\n\
+         veth pair, BIRD or FRR (and the warden) on the host side, GoBGP as the router on the other side,\n\
+         time-stamping every route event it receives with a monotonic clock. Backends: `bird2` and `bird1`\n\
+         (through the control socket), `frr-network` (FRR, `network` statements for addresses on `lo`) and\n\
+         `frr-static` (FRR, tagged static routes to Null0 for prefixes not on the host), both through vtysh. The machine is shared, so treat single numbers\n\
          with care; the runs are records, not CI gates.\n\n",
     );
     let mut machines: Vec<String> = results
         .iter()
         .map(|((s, b), v)| {
             let m = &v["machine"];
+            // The routing daemon that ran: FRR for the frr-* backends, else BIRD.
+            let daemon = if b.starts_with("frr") { "frr" } else { "bird" };
             format!(
                 "| {s} | {b} | {} | {} cores, {} | {} | {} | {} | {} |",
                 m["date"].as_str().unwrap_or(""),
                 m["cores"],
                 m["cpu"].as_str().unwrap_or(""),
                 m["kernel"].as_str().unwrap_or(""),
-                m["bird"].as_str().unwrap_or(""),
+                m[daemon].as_str().unwrap_or(""),
                 m["gobgpd"].as_str().unwrap_or(""),
                 m["warden"].as_str().unwrap_or("")
             )
         })
         .collect();
     machines.sort();
-    md.push_str("## Runs\n\n| scenario | backend | date | machine | kernel | BIRD | GoBGP | warden |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    md.push_str("## Runs\n\n| scenario | backend | date | machine | kernel | BIRD or FRR | GoBGP | warden |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for m in machines {
         md.push_str(&m);
         md.push('\n');
@@ -134,7 +139,7 @@ pub fn write(dir: &Path, out: &Path) {
          The check is a tcp check with rise = fall = 1. The test closes (or opens) the listener, and SIGURG\n\
          makes the warden check at once. *Trigger to router* runs from the signal to the router's route event.\n\
          *Own overhead* runs from the warden's logged verdict to the router's event: the warden, BIRD's\n\
-         reconfigure and the BGP UPDATE. This is the detection window (interval × fall) taken away.\n\
+         reconfigure (or FRR's vtysh run) and the BGP UPDATE. This is the detection window (interval × fall) taken away.\n\
          Times are in milliseconds.\n\n",
     );
     let mut cdf = Vec::new();
@@ -210,9 +215,10 @@ pub fn write(dir: &Path, out: &Path) {
         "## 2. Burst: N services fail (and recover) at the same instant\n\n\
          The N tcp checks fail together: the listener closes and SIGURG fires. Times run from the signal to\n\
          the router's first and last route event, in milliseconds. *Applies* counts the warden's whole-set\n\
-         applies and *reconfigures* the BIRD reconfigurations it logged. Reference: anycast-healthchecker\n\
+         applies and *reconfigures* the daemon's configuration changes: the reconfigurations BIRD logged, or\n\
+         the vtysh runs that changed FRR's configuration (logged by the warden). Reference: anycast-healthchecker\n\
          needs 35–58 s and 1,000 reconfigures for N = 1,000. Targets: 1,000 in ≤ 200 ms, 10,000 in ≤ 1 s (BIRD).\n\n\
-         | backend | N | phase | first | all | applies | BIRD reconfigures | start-up to all announced |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | backend | N | phase | first | all | applies | reconfigures | start-up to all announced |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut burst_series = Vec::new();
     for ((s, backend), v) in &results {
@@ -230,7 +236,7 @@ pub fn write(dir: &Path, out: &Path) {
                     ms(&p["first_ms"]),
                     ms(&p["all_ms"]),
                     p["warden_applies"],
-                    p["bird_reconfigures"],
+                    p["reconfigures"],
                     if phase == "fail" {
                         ms(&row["startup_to_all_announced_ms"])
                     } else {

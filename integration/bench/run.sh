@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the benchmarks against real BIRD and GoBGP in network namespaces and rewrites
+# Runs the benchmarks against real BIRD or FRR and GoBGP in network namespaces and rewrites
 # BENCHMARKS.md and the plots in integration/bench/results/.
-#   integration/bench/run.sh [reaction|confirm|burst|footprint|report|all] [bird2|bird1]
+#   integration/bench/run.sh [reaction|confirm|burst|footprint|report|all] \
+#                            [bird2|bird1|frr-network|frr-static]
 # As root. Knobs: AW_BENCH_EVENTS (reaction cycles, default 50), AW_BENCH_SECONDS
 # (footprint window, default 60), AW_BENCH_MAX_N (largest N, default 10000).
 set -euo pipefail
@@ -10,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "run.sh: needs root (network namespaces)" >&2
   exit 2
 fi
-if ! command -v bird >/dev/null || ! command -v gobgpd >/dev/null; then
+if ! command -v bird >/dev/null || ! command -v gobgpd >/dev/null || ! command -v vtysh >/dev/null; then
   bash integration/setup.sh
 fi
 # `cargo bench` builds the warden and the harness with optimisations.

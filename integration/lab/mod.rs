@@ -188,6 +188,24 @@ pub fn poll<T>(
     }
 }
 
+/// Waits until `count` stays the same for `quiet` (or `timeout` passes); returns it.
+pub fn settled_count(count: impl Fn() -> usize, quiet: Duration, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    let mut last = count();
+    let mut since = Instant::now();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = count();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            break;
+        }
+    }
+    last
+}
+
 /// Whether a process is gone or a zombie (killed, not yet reaped by its parent).
 pub fn gone_or_zombie(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -1374,20 +1392,7 @@ impl Bird<'_> {
 
     /// Waits until the reconfigure count stays the same for `quiet`; returns it.
     pub fn settled_reconfigure_count(&self, quiet: Duration, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        let mut count = self.reconfigure_count();
-        let mut since = Instant::now();
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-            let now = self.reconfigure_count();
-            if now != count {
-                count = now;
-                since = Instant::now();
-            } else if since.elapsed() >= quiet {
-                break;
-            }
-        }
-        count
+        settled_count(|| self.reconfigure_count(), quiet, timeout)
     }
 
     /// The `[bird]` section that points the warden at this BIRD, reconfiguring through the
@@ -1459,6 +1464,8 @@ pub const FRR_SBIN: &str = "/usr/lib/frr";
 pub const FRR_DAEMONS: [&str; 3] = ["zebra", "staticd", "bgpd"];
 /// FRR's shell (also the warden's default `vtysh`).
 pub const VTYSH: &str = "/usr/bin/vtysh";
+/// What the warden logs once for every vtysh run that changes FRR's configuration.
+pub const FRR_CHANGE_LOG_LINE: &str = "changed FRR's configuration";
 
 /// What FRR's configuration holds besides the BGP session every FRR lab has.
 #[derive(Debug, Default, Clone, Copy)]
