@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 use futures_util::future::BoxFuture;
 use ipnet::IpNet;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::announce::{ApplyError, Backend};
 use crate::config::{BirdSettings, BirdVariant};
@@ -114,7 +114,7 @@ impl BirdBackend {
             self.confirmed.remove(&file.daemon);
             match self.reconfigure(file.daemon).await {
                 Ok(accepted) => {
-                    info!(daemon = daemon_name(file.daemon), file = %file.path.display(), prefixes = desired.len(), "BIRD {accepted}");
+                    debug!(daemon = daemon_name(file.daemon), file = %file.path.display(), prefixes = desired.len(), "BIRD {accepted}");
                     self.confirmed.insert(file.daemon, file.text);
                 }
                 Err(e) if first_error.is_none() => first_error = Some(e),
