@@ -2,22 +2,32 @@
 //!
 //! ```text
 //!  announcer ──apply(desired)──▶ FrrBackend
-//!                                  │ 1. vtysh -c 'show running-config'     (read)
-//!                                  │ 2. running::parse → RunningConfig
-//!                                  │ 3. plan::plan(desired routes, running, recorded
+//!                                  │ 1. the running configuration: the one known since
+//!                                  │    the last read, or when there is none (first
+//!                                  │    apply, after any error, older than half of
+//!                                  │    verify_interval):
+//!                                  │      vtysh -c 'show running-config'   (read)
+//!                                  │      running::parse → RunningConfig
+//!                                  │ 2. plan::plan(desired routes, running, recorded
 //!                                  │               network statements) → Plan
-//!                                  │ 4. record the network statements about to be owned
-//!                                  │ 5. vtysh -f /dev/stdin ◀── render::batch(Plan)
+//!                                  │ 3. record the network statements about to be owned
+//!                                  │ 4. vtysh -f /dev/stdin ◀── render::batch(Plan)
 //!                                  │    (one run carrying every change; none if the
 //!                                  │     plan is empty)
-//!                                  └ 6. record the network statements owned now
+//!                                  │ 5. record the network statements owned now
+//!                                  └ 6. known = running.with_plan_applied(Plan)
 //! ```
 //! Every apply compares FRR's running configuration with the desired set, so it repairs
-//! whatever drifted: an FRR restarted from its own frr.conf gets its routes back at the
-//! next apply, and `verify_interval` makes the announcer apply the unchanged set
-//! periodically for exactly that. The warden only ever removes routes it owns (see
-//! `plan`), never creates a BGP instance, and reports (and retries) what it cannot do
-//! while still applying everything else.
+//! whatever drifted. One vtysh run costs about 30 ms, so an apply plans against the
+//! configuration it knows (what FRR showed at the last read, plus the changes of every
+//! batch FRR took since) and starts only the one vtysh that writes. It reads FRR afresh
+//! when that knowledge may be stale: after any failure, and once the last read is older
+//! than half of `verify_interval`. The announcer re-applies the unchanged set every
+//! `verify_interval`, and that apply always reads, so an FRR restarted from its own
+//! frr.conf gets its routes back and a route made by hand is noticed within
+//! `verify_interval`, as when every apply read. The warden only ever removes routes it
+//! owns (see `plan`), never creates a BGP instance, and reports (and retries) what it
+//! cannot do while still applying everything else.
 //!
 //! The pure parts (`running`, `plan`, `render`) hold the logic; this file and `vtysh`
 //! are the I/O shell.
@@ -34,7 +44,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use ipnet::IpNet;
-use tracing::{info, warn};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
 use crate::announce::{ApplyError, Backend};
 use crate::config::{FrrSettings, ServiceConfig};
@@ -117,6 +128,26 @@ pub struct FrrBackend {
     record: PathBuf,
     /// The hand-made routes reported last time, so each is warned about once.
     reported_hand_made: Vec<Route>,
+    /// FRR's running configuration as known without reading it; `None` forces a read.
+    known: Option<KnownConfig>,
+}
+
+/// FRR's running configuration as the warden knows it between reads.
+#[derive(Debug)]
+struct KnownConfig {
+    /// What FRR showed at the last read, with the changes of every batch it took since.
+    config: RunningConfig,
+    /// When that read started.
+    read_at: Instant,
+}
+
+impl KnownConfig {
+    /// Whether it can stand in for a read at `now`: only while the read is younger than
+    /// half of `verify_interval`, so the periodic verify apply always reads (and with
+    /// `verify_interval = 0`, every apply does).
+    fn fresh_at(&self, now: Instant, verify_interval: Duration) -> bool {
+        now.saturating_duration_since(self.read_at) < verify_interval / 2
+    }
 }
 
 impl FrrBackend {
@@ -126,11 +157,21 @@ impl FrrBackend {
             table,
             record,
             reported_hand_made: Vec::new(),
+            known: None,
         }
     }
 
+    /// One apply. Whatever goes wrong leaves `known` empty, so the next apply reads FRR.
     async fn reconcile(&mut self, desired: &BTreeSet<IpNet>) -> Result<(), FrrError> {
-        let running = read_running(&self.settings).await?;
+        let now = Instant::now();
+        let (running, read_at) = match self.known.take() {
+            Some(known) if known.fresh_at(now, self.settings.verify_interval) => {
+                debug!(read_ago = %format!("{:.1}s", now.saturating_duration_since(known.read_at).as_secs_f64()),
+                    "planning against the known running configuration");
+                (known.config, known.read_at)
+            }
+            _ => (read_running(&self.settings).await?, now),
+        };
         let recorded = read_record(&self.record);
         let routes = self.table.routes(desired);
         let plan = plan::plan(plan::Inputs {
@@ -171,11 +212,14 @@ impl FrrBackend {
         if after != recorded {
             write_record(&self.record, &after)?;
         }
-        if plan.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(FrrError::Problems(plan.problems))
+        if !plan.problems.is_empty() {
+            return Err(FrrError::Problems(plan.problems));
         }
+        self.known = Some(KnownConfig {
+            config: running.with_plan_applied(&plan, self.settings.tag),
+            read_at,
+        });
+        Ok(())
     }
 }
 
@@ -340,6 +384,147 @@ mod tests {
         assert_eq!(
             routes,
             vec!["2001:db8::123/128", "203.0.113.123/32 vrf blue"]
+        );
+    }
+
+    #[test]
+    fn known_config_stands_in_for_a_read_for_half_the_verify_interval() {
+        let read_at = Instant::now();
+        let known = KnownConfig {
+            config: RunningConfig::default(),
+            read_at,
+        };
+        let every = Duration::from_secs(10);
+        assert!(known.fresh_at(read_at, every));
+        assert!(known.fresh_at(read_at + Duration::from_millis(4999), every));
+        assert!(!known.fresh_at(read_at + Duration::from_secs(5), every));
+        assert!(!known.fresh_at(read_at + every, every));
+        // verify_interval = 0: every apply reads.
+        assert!(!known.fresh_at(read_at, Duration::ZERO));
+    }
+
+    /// A stand-in for vtysh: `-c` logs "read" and prints the file `running`; `-f` logs
+    /// "write", appends the batch to `batches` and fails while the file `fail` exists.
+    const FAKE_VTYSH: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+for a in "$@"; do
+  case "$a" in
+    -c) echo read >> "$dir/calls"; cat "$dir/running"; exit 0;;
+    -f) echo write >> "$dir/calls"; cat >> "$dir/batches"; [ -e "$dir/fail" ] && exit 1; exit 0;;
+  esac
+done
+exit 2
+"#;
+
+    struct Fake {
+        dir: tempfile::TempDir,
+        backend: FrrBackend,
+    }
+
+    impl Fake {
+        fn new(verify_interval: Duration) -> Fake {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            let vtysh = dir.path().join("vtysh");
+            std::fs::write(&vtysh, FAKE_VTYSH).unwrap();
+            std::fs::set_permissions(&vtysh, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::write(
+                dir.path().join("running"),
+                "router bgp 65001\n address-family ipv4 unicast\n exit-address-family\nexit\nend\n",
+            )
+            .unwrap();
+            let settings = FrrSettings {
+                vtysh,
+                vty_socket: None,
+                pathspace: None,
+                mode: crate::config::FrrMode::Network,
+                asn: None,
+                tag: 4711,
+                timeout: Duration::from_secs(10),
+                verify_interval,
+            };
+            let record = owned_networks_file(&dir.path().join("state"));
+            let backend = FrrBackend::new(settings, RouteTable::default(), record);
+            Fake { dir, backend }
+        }
+
+        /// Applies `prefixes`; the vtysh calls it made and whether it worked.
+        async fn apply(&mut self, prefixes: &[&str]) -> (Vec<String>, bool) {
+            let calls = self.dir.path().join("calls");
+            let _ = std::fs::remove_file(&calls);
+            let desired = prefixes.iter().map(|p| p.parse().unwrap()).collect();
+            let ok = self.backend.reconcile(&desired).await.is_ok();
+            let calls = std::fs::read_to_string(&calls).unwrap_or_default();
+            (calls.lines().map(str::to_string).collect(), ok)
+        }
+
+        fn last_batch(&self) -> String {
+            let batches = std::fs::read_to_string(self.dir.path().join("batches")).unwrap();
+            let start = batches.rfind("router bgp").unwrap();
+            batches[start..].to_string()
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_frr_only_without_fresh_knowledge() {
+        let mut fake = Fake::new(Duration::from_secs(3600));
+        let a = "203.0.113.1/32";
+        let b = "203.0.113.2/32";
+        assert_eq!(
+            fake.apply(&[a]).await,
+            (vec!["read".into(), "write".into()], true)
+        );
+        // Planned against what the last batch made: only the new statement is sent.
+        assert_eq!(fake.apply(&[a, b]).await, (vec!["write".into()], true));
+        assert!(fake.last_batch().contains("  network 203.0.113.2/32\n"));
+        assert!(!fake.last_batch().contains("203.0.113.1/32"));
+        // The statement the warden made and recorded is removed without a read.
+        assert_eq!(fake.apply(&[b]).await, (vec!["write".into()], true));
+        assert!(fake.last_batch().contains("  no network 203.0.113.1/32\n"));
+        // Nothing to change: no vtysh at all.
+        assert_eq!(fake.apply(&[b]).await, (vec![], true));
+
+        // A failed batch: the next apply reads again.
+        std::fs::write(fake.dir.path().join("fail"), "").unwrap();
+        assert_eq!(fake.apply(&[]).await, (vec!["write".into()], false));
+        std::fs::remove_file(fake.dir.path().join("fail")).unwrap();
+        // (The fake FRR shows no statement, so the record is forgotten: nothing to remove.)
+        assert_eq!(fake.apply(&[]).await, (vec!["read".into()], true));
+        assert_eq!(fake.apply(&[a]).await, (vec!["write".into()], true));
+
+        // A problem (no `router bgp` for the VRF): the next apply reads again.
+        fake.backend.table = RouteTable([(b.parse().unwrap(), Some("red".to_string()))].into());
+        assert_eq!(fake.apply(&[a, b]).await, (vec![], false));
+        assert_eq!(
+            fake.apply(&[a, b]).await,
+            (vec!["read".into(), "write".into()], false)
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_frr_again_after_half_the_verify_interval_and_always_without_one() {
+        let mut fake = Fake::new(Duration::from_millis(400));
+        let a = "203.0.113.1/32";
+        assert_eq!(
+            fake.apply(&[a]).await,
+            (vec!["read".into(), "write".into()], true)
+        );
+        assert_eq!(fake.apply(&[a]).await, (vec![], true));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // The fake FRR lost the statement (as a restarted FRR would): put back.
+        assert_eq!(
+            fake.apply(&[a]).await,
+            (vec!["read".into(), "write".into()], true)
+        );
+
+        let mut fake = Fake::new(Duration::ZERO);
+        assert_eq!(
+            fake.apply(&[a]).await,
+            (vec!["read".into(), "write".into()], true)
+        );
+        assert_eq!(
+            fake.apply(&[a]).await,
+            (vec!["read".into(), "write".into()], true)
         );
     }
 }
