@@ -1587,11 +1587,25 @@ impl Frr<'_> {
             } else {
                 format!("{name}-{}", self.starts)
             };
+            if name == "zebra" {
+                // A killed zebra leaves its socket behind; zebra replaces it at start.
+                let _ = fs::remove_file(&zserv);
+            }
             let pid = self
                 .lab
                 .spawn(&label, Some(&self.lab.host_ns), &argv)
                 .unwrap_or_else(|e| panic!("{e}"));
             self.daemons.push(FrrDaemon { name, pid });
+            if name == "zebra" {
+                // staticd and bgpd start only once zebra listens, as FRR's init script
+                // does it: a daemon that finds no zebra retries after 10 s (lib/zclient.c),
+                // and until then FRR neither installs nor redistributes its static routes.
+                poll(Duration::from_secs(15), Duration::from_millis(10), || {
+                    assert!(self.lab.is_running(pid), "zebra exited at start");
+                    Path::new(&zserv).exists().then_some(())
+                })
+                .unwrap_or_else(|| panic!("zebra did not open {zserv} within 15 s"));
+            }
         }
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             for daemon in &self.daemons {
