@@ -4,8 +4,6 @@
 //! A round runs every check of the service at once (and the `ip_check` first); the round
 //! passes when all of them pass. Services never wait for each other: each has its own task.
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,19 +208,16 @@ pub async fn run_round(
 
 /// Every prefix's address must be assigned to the service's interface.
 fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), String> {
-    let assigned: BTreeSet<IpAddr> = addresses
-        .addresses(&config.interface)
+    let missing = addresses
+        .missing(
+            &config.interface,
+            config.prefixes.iter().map(|p| p.prefix.addr()),
+        )
         .map_err(|e| format!("cannot list the addresses of {}: {e}", config.interface))?;
-    let missing: Vec<String> = config
-        .prefixes
-        .iter()
-        .map(|p| p.prefix.addr())
-        .filter(|a| !assigned.contains(a))
-        .map(|a| a.to_string())
-        .collect();
     if missing.is_empty() {
         Ok(())
     } else {
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
         Err(format!(
             "{} not assigned to {} (ip_check)",
             missing.join(", "),

@@ -497,6 +497,19 @@ fn burst(backend: Backend) -> Value {
             }
             let t0 = Instant::now();
             warden.signal(Signal::SIGURG).expect("SIGURG");
+            // Two views of "the router has all N changes": polling its RIB (exact state,
+            // coarse in time: one `gobgp global rib` dump per poll) and the time-stamped
+            // route events (fine in time, but gobgp's monitor can lag in big bursts).
+            router
+                .wait_for_rib_where("burst", Duration::from_secs(120), |rib| {
+                    if failing {
+                        rib.is_disjoint(&all)
+                    } else {
+                        all.is_subset(rib)
+                    }
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+            let rib_ms = (Instant::now() - t0).as_secs_f64() * 1e3;
             let deadline = t0 + Duration::from_secs(120);
             let (first, last) = loop {
                 let seen: Vec<Instant> = monitor
@@ -531,7 +544,7 @@ fn burst(backend: Backend) -> Value {
             let applied = warden.log_count("applied prefix set") - applies;
             phases.insert(
                 if failing { "fail" } else { "recover" }.into(),
-                json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3,
+                json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3, "rib_ms": rib_ms,
                        "reconfigures": reconfigured, "warden_applies": applied}),
             );
             std::thread::sleep(Duration::from_millis(500));
@@ -613,6 +626,7 @@ fn footprint() -> Value {
             router
                 .wait_for_rib(&all, Duration::from_secs(300))
                 .expect("all announced");
+            let all_in_rib = spawned.elapsed();
             let first = monitor
                 .events()
                 .iter()
@@ -652,6 +666,7 @@ fn footprint() -> Value {
                 "cpu_us_per_check": (self_cpu + child_cpu) / checks * 1e6,
                 "startup_first_announcement_ms": first.as_secs_f64() * 1e3,
                 "startup_all_announced_ms": last.as_secs_f64() * 1e3,
+                "startup_all_in_rib_ms": all_in_rib.as_secs_f64() * 1e3,
             });
             eprintln!("   {row}");
             rows.push(row);

@@ -87,31 +87,44 @@ impl AddressBook {
         })
     }
 
-    /// Addresses currently assigned to `interface`.
+    /// Addresses currently assigned to `interface` (a copy: for tests and tools).
     pub fn addresses(&self, interface: &str) -> Result<BTreeSet<IpAddr>, nix::Error> {
+        Ok(self.snapshot()?.get(interface).cloned().unwrap_or_default())
+    }
+
+    /// Which of `wanted` are not assigned to `interface`. Reads the shared snapshot in
+    /// place: the hot path of every ip_check, so nothing is copied.
+    pub fn missing(
+        &self,
+        interface: &str,
+        wanted: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<Vec<IpAddr>, nix::Error> {
+        let snapshot = self.snapshot()?;
+        let assigned = snapshot.get(interface);
+        Ok(wanted
+            .into_iter()
+            .filter(|a| !assigned.is_some_and(|set| set.contains(a)))
+            .collect())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, nix::Error> {
         if !self.watching {
-            return assigned_addresses(interface);
+            return Ok(Arc::new(all_addresses()?));
         }
         // Read the generation before listing: a change during the listing bumps it, and
         // the next lookup lists again.
         let generation = self.generation.load(Ordering::Acquire);
-        let snapshot = {
+        {
             let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-            match cached.as_ref() {
-                Some((g, snapshot)) if *g == generation => Some(snapshot.clone()),
-                _ => None,
+            if let Some((g, snapshot)) = cached.as_ref()
+                && *g == generation
+            {
+                return Ok(snapshot.clone());
             }
-        };
-        let snapshot = match snapshot {
-            Some(s) => s,
-            None => {
-                let fresh: Snapshot = Arc::new(all_addresses()?);
-                *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((generation, fresh.clone()));
-                fresh
-            }
-        };
-        Ok(snapshot.get(interface).cloned().unwrap_or_default())
+        }
+        let fresh: Snapshot = Arc::new(all_addresses()?);
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, fresh.clone()));
+        Ok(fresh)
     }
 }
 
@@ -211,7 +224,12 @@ mod tests {
             assigned_addresses("lo").unwrap()
         );
         assert!(book.addresses("no-such-if0").unwrap().is_empty());
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let absent: IpAddr = "203.0.113.254".parse().unwrap();
+        assert_eq!(book.missing("lo", [lo, absent]).unwrap(), vec![absent]);
+        assert_eq!(book.missing("no-such-if0", [lo]).unwrap(), vec![lo]);
         let plain = AddressBook::uncached();
+        assert_eq!(plain.missing("lo", [lo, absent]).unwrap(), vec![absent]);
         assert_eq!(
             plain.addresses("lo").unwrap(),
             assigned_addresses("lo").unwrap()
