@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::UnixStream;
 use tokio::process::Command;
 
@@ -91,6 +93,7 @@ pub enum ReconfigureError {
 pub async fn configure_socket(
     socket: &Path,
     timeout: Duration,
+    nudge_feed: bool,
 ) -> Result<Accepted, ReconfigureError> {
     let stream = match tokio::time::timeout(timeout, UnixStream::connect(socket)).await {
         Ok(Ok(s)) => s,
@@ -144,10 +147,55 @@ pub async fn configure_socket(
     )
     .await?
     .map_err(|problem| protocol(socket, problem))?;
-    super::reply::judge_configure(&reply).map_err(|source| ReconfigureError::SocketRefused {
-        socket: socket.to_path_buf(),
-        source,
-    })
+    let accepted = super::reply::judge_configure(&reply).map_err(|source| {
+        ReconfigureError::SocketRefused {
+            socket: socket.to_path_buf(),
+            source,
+        }
+    })?;
+    if nudge_feed {
+        nudge(&mut read, &mut write, timeout).await;
+    }
+    Ok(accepted)
+}
+
+/// Routes BIRD re-feeds through a changed export filter per step of its main loop.
+const ROUTES_PER_FEED_STEP: usize = 256;
+/// At most this many nudges per reconfigure (a 256,000-route table).
+const MAX_NUDGES: usize = 1000;
+
+/// After a reconfigure that changed a set, BIRD (2.0.12, 1.6.8) reloads the channels
+/// whose export filter uses it: it re-feeds every route of their table, 256 per turn of
+/// its main loop, and an idle BIRD turns its loop only on I/O or after 3 s. So 1,000
+/// prefixes took 3 s to reach the router. Each cheap command here is such I/O and lets
+/// the feed take its next step at once (measured: 1,000 withdrawals in 25 ms instead of
+/// 3 s). The table's size (`show route count`) says how many steps there are. Failures
+/// only end the nudging early: BIRD has already taken the configuration.
+async fn nudge<R, W>(read: &mut R, write: &mut W, timeout: Duration)
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut ask = async |command: &[u8]| -> Option<Reply> {
+        let turn = async {
+            write.write_all(command).await?;
+            write.flush().await?;
+            read_reply(read).await
+        };
+        match tokio::time::timeout(timeout, turn).await {
+            Ok(Ok(Ok(reply))) => Some(reply),
+            _ => None,
+        }
+    };
+    let Some(count) = ask(b"show route count\n").await else {
+        return;
+    };
+    let steps = super::reply::largest_table(&count).unwrap_or(0) / ROUTES_PER_FEED_STEP + 1;
+    for _ in 0..steps.min(MAX_NUDGES) {
+        if ask(b"show status\n").await.is_none() {
+            return;
+        }
+    }
 }
 
 /// Runs one socket step under the timeout, naming the step in errors.
@@ -338,6 +386,42 @@ mod tests {
     const T: Duration = Duration::from_secs(2);
 
     #[tokio::test]
+    async fn accepted_configure_is_followed_by_one_nudge_per_feed_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bird.ctl");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let seen = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (r, mut w) = stream.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(b"0001 BIRD 2.0.12 ready.\n").await.unwrap();
+            let mut commands = Vec::new();
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap() == 0 {
+                    break;
+                }
+                let answer: &[u8] = match line.trim() {
+                    "configure" => b"0003 Reconfigured\n",
+                    "show route count" => b"1007-3 of 3 routes for 3 networks in table master4\n 1000 of 1000 routes for 1000 networks in table master6\n0014 Total: 1003 of 1003 routes for 1003 networks in 2 tables\n",
+                    _ => b"0013 Daemon is up and running\n",
+                };
+                commands.push(line.trim().to_string());
+                w.write_all(answer).await.unwrap();
+            }
+            commands
+        });
+        assert_eq!(
+            configure_socket(&sock, T, true).await.unwrap(),
+            Accepted::Reconfigured
+        );
+        let commands = seen.await.unwrap();
+        // 1,000 routes in the larger table: 1000 / 256 + 1 = 4 feed steps.
+        assert_eq!(commands[..2], ["configure", "show route count"]);
+        assert_eq!(commands[2..], ["show status"; 4]);
+    }
+
+    #[tokio::test]
     async fn socket_success_codes() {
         for (answer, want) in [
             (
@@ -351,7 +435,7 @@ mod tests {
             ),
         ] {
             let (_d, sock) = fake_bird("0001 BIRD 2.0.12 ready.\n", answer).await;
-            assert_eq!(configure_socket(&sock, T).await.unwrap(), want);
+            assert_eq!(configure_socket(&sock, T, false).await.unwrap(), want);
         }
     }
 
@@ -362,7 +446,7 @@ mod tests {
             "0002-Reading configuration from /etc/bird.conf\n8002 /etc/bird.conf:12:3 syntax error\n",
         )
         .await;
-        let err = configure_socket(&sock, T).await.unwrap_err();
+        let err = configure_socket(&sock, T, false).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -375,7 +459,7 @@ mod tests {
     #[tokio::test]
     async fn socket_bad_greeting() {
         let (_d, sock) = fake_bird("hello\n", "").await;
-        let err = configure_socket(&sock, T).await.unwrap_err();
+        let err = configure_socket(&sock, T, false).await.unwrap_err();
         assert!(
             err.to_string()
                 .contains("not BIRD's reply format: \"hello\""),
@@ -390,7 +474,7 @@ mod tests {
         let _listener = UnixListener::bind(&sock).unwrap();
         // Connect succeeds (backlog), but nothing is ever said.
         let start = std::time::Instant::now();
-        let err = configure_socket(&sock, Duration::from_millis(200))
+        let err = configure_socket(&sock, Duration::from_millis(200), false)
             .await
             .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(2));
@@ -413,7 +497,7 @@ mod tests {
                 .unwrap();
         });
         // The greeting arrives; the connection then closes before the configure reply.
-        let err = configure_socket(&sock, T).await.unwrap_err();
+        let err = configure_socket(&sock, T, false).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -425,7 +509,7 @@ mod tests {
 
     #[tokio::test]
     async fn socket_missing() {
-        let err = configure_socket(Path::new("/nonexistent/bird.ctl"), T)
+        let err = configure_socket(Path::new("/nonexistent/bird.ctl"), T, false)
             .await
             .unwrap_err();
         assert!(

@@ -157,7 +157,7 @@ impl BirdBackend {
             ),
         };
         let result = match socket {
-            Some(socket) => control::configure_socket(socket, timeout).await,
+            Some(socket) => control::configure_socket(socket, timeout, true).await,
             None => control::configure_command(&command, timeout).await,
         };
         result.map_err(|source| BirdError::Reconfigure {

@@ -91,6 +91,32 @@ impl Reply {
     }
 }
 
+/// The largest routing table in a `show route count` reply: BIRD 2 prints one line per
+/// table (`1007 of 1007 routes for 1007 networks in table master4`) and a `Total:` line,
+/// BIRD 1.6 a single line. None when nothing in it has that shape.
+pub fn largest_table(reply: &Reply) -> Option<usize> {
+    let routes = |text: &str| -> Option<usize> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words.as_slice() {
+            [_, "of", total, "routes", ..] => total.parse().ok(),
+            _ => None,
+        }
+    };
+    let per_table = reply
+        .lines
+        .iter()
+        .filter(|(_, t)| !t.trim_start().starts_with("Total:"))
+        .filter_map(|(_, t)| routes(t))
+        .max();
+    per_table.or_else(|| {
+        reply
+            .lines
+            .iter()
+            .filter_map(|(_, t)| t.trim_start().strip_prefix("Total:").and_then(routes))
+            .max()
+    })
+}
+
 /// Collects lines into replies (a push parser, so the socket client stays thin).
 #[derive(Debug, Default)]
 pub struct ReplyBuilder {
@@ -615,5 +641,31 @@ mod tests {
         assert_eq!(err.text, "Failed to reload bird.service");
         let err = judge_birdc_output(false, "oops\n", "").unwrap_err();
         assert_eq!(err.text, "oops");
+    }
+
+    #[test]
+    fn largest_table_of_a_route_count() {
+        let bird2 = Reply {
+            lines: vec![
+                (1007, "1 of 1 routes for 1 networks in table master4".into()),
+                (
+                    1007,
+                    "1006 of 1006 routes for 1006 networks in table master6".into(),
+                ),
+                (
+                    14,
+                    "Total: 1007 of 1007 routes for 1007 networks in 2 tables".into(),
+                ),
+            ],
+        };
+        assert_eq!(largest_table(&bird2), Some(1006));
+        let bird1 = Reply {
+            lines: vec![(14, "Total: 12 of 13 routes for 12 networks".into())],
+        };
+        assert_eq!(largest_table(&bird1), Some(13));
+        let other = Reply {
+            lines: vec![(13, "Daemon is up and running".into())],
+        };
+        assert_eq!(largest_table(&other), None);
     }
 }
