@@ -219,7 +219,14 @@ struct Setup<'a> {
     backend: Backend,
 }
 
-fn setup(lab: &Lab, backend: Backend) -> Setup<'_> {
+/// Starts the router and the routing daemon, with `prefixes` already where the backend
+/// wants them: on `lo` before the daemon starts, because BIRD drops netlink messages when
+/// thousands of addresses arrive at once and then only learns them at its next device
+/// scan, 10 s later.
+fn setup<'a>(lab: &'a Lab, backend: Backend, prefixes: &[IpNet]) -> Setup<'a> {
+    if backend.prefixes_on_lo() {
+        lab.add_lo_addresses(prefixes).expect("lo addresses");
+    }
     let router = lab.start_router(backend == Backend::Bird(BirdVariant::Bird1));
     let speaker = match backend {
         Backend::Bird(BirdVariant::Bird2) => Speaker::Bird(lab.start_bird2()),
@@ -234,13 +241,6 @@ fn setup(lab: &Lab, backend: Backend) -> Setup<'_> {
 }
 
 impl Setup<'_> {
-    /// Puts the prefixes where the backend wants them: on `lo`, or nowhere (FRR static).
-    fn place(&self, lab: &Lab, prefixes: &[IpNet]) {
-        if self.backend.prefixes_on_lo() {
-            lab.add_lo_addresses(prefixes).expect("lo addresses");
-        }
-    }
-
     /// A warden configuration for one service per prefix with the given check and timing.
     fn config(&self, lab: &Lab, prefixes: &[IpNet], check: &str, timing: &str) -> String {
         let ip_check = if self.backend.prefixes_on_lo() {
@@ -333,10 +333,9 @@ fn log_time(line: &str) -> Option<f64> {
 fn reaction(backend: Backend) -> Value {
     let cycles = env_usize("AW_BENCH_EVENTS", 50);
     let lab = Lab::new("benchreact");
-    let setup = setup(&lab, backend);
-    let router = &setup.router;
     let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
-    setup.place(&lab, &[prefix]);
+    let setup = setup(&lab, backend, &[prefix]);
+    let router = &setup.router;
     let mut listener = Some(lab.host_tcp_listener(PORT));
     let timing = "interval = \"1h\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1";
     let warden = lab.start_warden(&setup.config(&lab, &[prefix], &tcp_check(), timing));
@@ -410,10 +409,9 @@ fn confirm() -> Value {
         ("no_fast_interval", ""),
     ] {
         let lab = Lab::new("benchconf");
-        let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2));
-        let router = &setup.router;
         let prefix: IpNet = "203.0.113.53/32".parse().expect("prefix");
-        setup.place(&lab, &[prefix]);
+        let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2), &[prefix]);
+        let router = &setup.router;
         let mut listener = Some(lab.host_tcp_listener(PORT));
         let timing = format!("interval = \"1s\"\n{fast}timeout = \"500ms\"\nrise = 2\nfall = 2");
         let _warden = lab.start_warden(&setup.config(&lab, &[prefix], &tcp_check(), &timing));
@@ -469,10 +467,9 @@ fn burst(backend: Backend) -> Value {
         .filter(|n| *n <= max_n)
     {
         let lab = Lab::new("benchburst");
-        let setup = setup(&lab, backend);
-        let router = &setup.router;
         let list = prefixes(n);
-        setup.place(&lab, &list);
+        let setup = setup(&lab, backend, &list);
+        let router = &setup.router;
         let mut listener = Some(lab.host_tcp_listener(PORT));
         let timing = "interval = \"1h\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
         let monitor = router.monitor();
@@ -602,10 +599,9 @@ fn footprint() -> Value {
                 continue;
             }
             let lab = Lab::new("benchfoot");
-            let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2));
-            let router = &setup.router;
             let list = prefixes(n);
-            setup.place(&lab, &list);
+            let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2), &list);
+            let router = &setup.router;
             let _listener = lab.host_tcp_listener(PORT);
             let check = if kind == "tcp" {
                 tcp_check()
