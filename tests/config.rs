@@ -1,6 +1,8 @@
 //! Configuration loading: defaults, conf.d merging, and every error a user can cause,
 //! with its place in the file and its suggestion.
 
+mod common;
+use common::{errors, one_error};
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,20 +18,6 @@ prefixes = ["203.0.113.53/32", "2001:db8::53"]
 kind = "tcp"
 target = "127.0.0.1:53"
 "#;
-
-/// The errors of a file as "line:col: message" plus hints, one string per error.
-fn errors(text: &str) -> Vec<String> {
-    match load_str(Path::new("w.toml"), text) {
-        Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
-    }
-}
-
-fn one_error(text: &str) -> String {
-    let mut all = errors(text);
-    assert_eq!(all.len(), 1, "{all:#?}");
-    all.remove(0)
-}
 
 #[test]
 fn the_issue_example_is_valid_and_defaults_are_filled_in() {

@@ -1,25 +1,14 @@
 //! Configuration of the FRR backend: `[frr]`, per-prefix VRFs, choosing the backend, and
 //! every error a user can cause there, with its place and suggestion.
 
+mod common;
+use common::one_error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anycast_warden::config::{FrrMode, load_str};
 
 const CHECK: &str = "[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:123\"\n";
-
-fn errors(text: &str) -> Vec<String> {
-    match load_str(Path::new("w.toml"), text) {
-        Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
-    }
-}
-
-fn one_error(text: &str) -> String {
-    let mut all = errors(text);
-    assert_eq!(all.len(), 1, "{all:#?}");
-    all.remove(0)
-}
 
 #[test]
 fn the_issue_example_is_valid() {
