@@ -272,6 +272,18 @@ fn config(lab: &Lab, section: &str, prefixes: &[IpNet], check: &str, timing: &st
     c
 }
 
+/// Makes the services' tcp check pass (a listener on PORT in the host namespace) or fail
+/// (no listener: connections are refused from the moment this returns).
+fn set_service(lab: &Lab, listener: &mut Option<lab::NsListener>, up: bool) {
+    if up {
+        if listener.is_none() {
+            *listener = Some(lab.host_tcp_listener(PORT));
+        }
+    } else if let Some(l) = listener.take() {
+        l.close();
+    }
+}
+
 fn tcp_check() -> String {
     format!("kind = \"tcp\"\ntarget = \"127.0.0.1:{PORT}\"")
 }
@@ -349,13 +361,7 @@ fn reaction(backend: Backend) -> Value {
     let mut events = Vec::new();
     for _ in 0..cycles {
         for withdrawal in [true, false] {
-            if withdrawal {
-                if let Some(l) = listener.take() {
-                    l.close();
-                }
-            } else {
-                listener = Some(lab.host_tcp_listener(PORT));
-            }
+            set_service(&lab, &mut listener, !withdrawal);
             let t0 = Instant::now();
             warden.signal(Signal::SIGURG).expect("SIGURG");
             let ev = monitor
@@ -428,13 +434,7 @@ fn confirm() -> Value {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 std::thread::sleep(Duration::from_millis(seed % 1000));
-                if failing {
-                    if let Some(l) = listener.take() {
-                        l.close();
-                    }
-                } else {
-                    listener = Some(lab.host_tcp_listener(PORT));
-                }
+                set_service(&lab, &mut listener, !failing);
                 let t0 = Instant::now();
                 let ev = monitor
                     .wait_for(Duration::from_secs(10), |e| {
@@ -485,13 +485,7 @@ fn burst(backend: Backend) -> Value {
         for failing in [true, false] {
             let reconfigures = setup.speaker.reconfigure_count(&warden);
             let applies = warden.log_count("applied prefix set");
-            if failing {
-                if let Some(l) = listener.take() {
-                    l.close();
-                }
-            } else {
-                listener = Some(lab.host_tcp_listener(PORT));
-            }
+            set_service(&lab, &mut listener, !failing);
             let t0 = Instant::now();
             warden.signal(Signal::SIGURG).expect("SIGURG");
             // Two views of "the router has all N changes": polling its RIB (exact state,
