@@ -125,10 +125,11 @@ pub async fn run(notifier: Notifier, board: StatusBoard, cancel: CancellationTok
         tokio::select! {
             () = cancel.cancelled() => return,
             changed = changes.changed() => if changed.is_err() { return },
+            // systemd enforces the watchdog only once the service is ready.
             _ = async {
                 match watchdog.as_mut() {
-                    Some(w) => { w.tick().await; }
-                    None => std::future::pending::<()>().await,
+                    Some(w) if ready => { w.tick().await; }
+                    _ => std::future::pending::<()>().await,
                 }
             } => notifier.send("WATCHDOG=1"),
         }
