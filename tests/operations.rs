@@ -134,6 +134,17 @@ impl Site {
             .collect()
     }
 
+    /// Waits until the daemon's status says `n` prefixes are applied (the include file
+    /// is written before the reconfigure returns, the status follows after it).
+    fn wait_applied(&self, n: usize) {
+        until(5 * SECOND, || {
+            self.status_json()["backend"]["applied"]
+                .as_array()
+                .is_some_and(|a| a.len() == n)
+        })
+        .unwrap_or_else(|| panic!("{n} prefixes never applied"));
+    }
+
     fn status_json(&self) -> serde_json::Value {
         let out = self.cli(&["status", "--json"]);
         assert!(
@@ -212,6 +223,7 @@ fn status_drain_undrain_and_a_drain_survives_a_restart() {
     site.up("ntp");
     let first = site.start(&[]);
     until(5 * SECOND, || site.announced().len() == 2).expect("both announced");
+    site.wait_applied(2);
 
     let out = site.cli(&["status"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -389,7 +401,7 @@ fn metrics_endpoint_shows_every_documented_series_after_a_transition() {
     })
     .unwrap();
     site.up("dns");
-    until(5 * SECOND, || site.announced().len() == 2).unwrap();
+    site.wait_applied(2);
 
     let (head, body) = scrape(&addr, "/metrics");
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");

@@ -1654,8 +1654,18 @@ impl Frr<'_> {
     /// The `[frr]` section that points the warden at this FRR in `mode`. More keys of the
     /// section (`tag`, `asn`, `verify_interval`) may follow it.
     pub fn warden_section(&self, mode: FrrMode) -> String {
+        self.section_with_vtysh(mode, VTYSH)
+    }
+
+    /// Like `warden_section`, with a vtysh that does not exist: the warden can then only
+    /// reach FRR over the vty sockets (its default transport), which the test proves.
+    pub fn warden_section_without_vtysh(&self, mode: FrrMode) -> String {
+        self.section_with_vtysh(mode, "/nonexistent/vtysh")
+    }
+
+    fn section_with_vtysh(&self, mode: FrrMode, vtysh: &str) -> String {
         format!(
-            "[frr]\nvtysh = {VTYSH:?}\nvty_socket = {:?}\nmode = {:?}\n",
+            "[frr]\nvtysh = {vtysh:?}\nvty_socket = {:?}\nmode = {:?}\n",
             self.dir.display().to_string(),
             mode.as_str()
         )
