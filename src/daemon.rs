@@ -282,8 +282,11 @@ impl Supervisor {
                 return;
             }
         };
-        if new.daemon != self.config.daemon {
-            warn!("changes in [daemon] take effect at the next restart");
+        if new.daemon != self.config.daemon
+            || new.control != self.config.control
+            || new.metrics != self.config.metrics
+        {
+            warn!("changes in [daemon], [control] and [metrics] take effect at the next restart");
         }
         match backend::reload_change(&self.config, &new) {
             backend::ReloadChange::None => {}
