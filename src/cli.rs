@@ -81,6 +81,36 @@ pub enum Commands {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Add a service to the running daemon (or replace one added this way); it is
+    /// validated like the configuration and kept in the state directory across restarts.
+    Register {
+        /// The service's name.
+        #[arg(long)]
+        name: String,
+        /// A prefix to announce while it is healthy (repeat for more).
+        #[arg(long = "prefix", required = true, value_name = "PREFIX")]
+        prefixes: Vec<String>,
+        /// A check as KIND:ARGS: tcp:HOST:PORT, exec:PROGRAM ARGS... (no shell),
+        /// shell:LINE (repeat for more; all must pass).
+        #[arg(long = "check", required = true, value_name = "KIND:ARGS")]
+        checks: Vec<String>,
+        /// How often the checks run, e.g. 5s (default: [defaults] or 10s).
+        #[arg(long)]
+        interval: Option<String>,
+        #[arg(long)]
+        rise: Option<u32>,
+        #[arg(long)]
+        fall: Option<u32>,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Remove a service added with `register`; its prefixes are withdrawn.
+    Deregister {
+        /// The service's name.
+        name: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// Make the routing daemon announce nothing, without a running anycast-warden
     /// (for systemd's ExecStopPost=, so a crashed daemon leaves nothing announced).
     WithdrawAll,

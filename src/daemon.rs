@@ -28,11 +28,13 @@ use tracing::{error, info, warn};
 
 use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
 use crate::backend;
+use crate::backend::bird::atomic_write;
 use crate::check::address::AddressBook;
-use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load};
+use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
 use crate::control::{self, Request, Response};
 use crate::drain::DrainState;
 use crate::health::HealthMachine;
+use crate::register::{self, Registration};
 use crate::service::{CheckNow, ServiceTask};
 use crate::status::{ServiceRegistration, StatusBoard};
 use crate::{metrics, notify};
@@ -273,15 +275,18 @@ impl Supervisor {
     /// SIGHUP: load the files again; a bad configuration is refused and the running one
     /// stays. Unchanged services keep running untouched; changed ones keep their health.
     async fn reload(&mut self) {
-        let mut new = match load(&self.paths) {
-            Ok(new) => new,
+        match load(&self.paths) {
+            Ok(new) => self.switch_to(new).await,
             Err(errors) => {
                 for e in &errors.0 {
                     error!(problem = %e, "configuration reload refused; the running configuration stays");
                 }
-                return;
             }
-        };
+        }
+    }
+
+    /// Runs a new, valid configuration.
+    async fn switch_to(&mut self, mut new: Config) {
         if new.daemon != self.config.daemon
             || new.control != self.config.control
             || new.metrics != self.config.metrics
@@ -389,6 +394,8 @@ impl Supervisor {
                 self.change_drains(next, format!("drained {what}"), reason.as_deref())
                     .await
             }
+            Request::Register(registration) => self.register(registration).await,
+            Request::Deregister { service } => self.deregister(&service).await,
             Request::Undrain { service } => {
                 if let Some(name) = &service
                     && self.drains.all.is_some()
@@ -407,6 +414,60 @@ impl Supervisor {
                     .await
             }
         }
+    }
+
+    /// Validates the service with the whole configuration (the same code as for the
+    /// files), writes its file, then runs the configuration as a reload would.
+    async fn register(&mut self, registration: Registration) -> Response {
+        let state_dir = self.config.daemon.state_dir.clone();
+        let (path, text) = match register::path(&state_dir, &registration.name)
+            .and_then(|p| register::file_text(&registration).map(|t| (p, t)))
+        {
+            Ok(v) => v,
+            Err(e) => return Response::refused(e.to_string()),
+        };
+        let new = match load_with(&self.paths, Some((&path, Some(&text)))) {
+            Ok(new) => new,
+            Err(errors) => return Response::refused(format!("not registered:\n{errors}")),
+        };
+        let replaced = path.exists();
+        if let Err(e) = atomic_write::write(&path, text.as_bytes(), 0) {
+            return Response::refused(format!("not registered: {e}"));
+        }
+        info!(service = %registration.name, prefixes = %registration.prefixes.join(" "), file = %path.display(),
+            "registered service {}", registration.name);
+        self.switch_to(new).await;
+        Response::done(format!(
+            "{} {} ({})",
+            if replaced { "replaced" } else { "registered" },
+            registration.name,
+            path.display()
+        ))
+    }
+
+    async fn deregister(&mut self, name: &str) -> Response {
+        let path = match register::path(&self.config.daemon.state_dir, name) {
+            Ok(p) if p.exists() => p,
+            _ => {
+                return Response::refused(match self.services.get(name) {
+                    Some(s) => format!(
+                        "\"{name}\" was not registered; it is defined at {} (edit that file and reload)",
+                        s.config.origin
+                    ),
+                    None => format!("no registered service \"{name}\""),
+                });
+            }
+        };
+        let new = match load_with(&self.paths, Some((&path, None))) {
+            Ok(new) => new,
+            Err(errors) => return Response::refused(format!("not deregistered:\n{errors}")),
+        };
+        if let Err(e) = std::fs::remove_file(&path) {
+            return Response::refused(format!("cannot remove {}: {e}", path.display()));
+        }
+        info!(service = %name, "deregistered service {name}");
+        self.switch_to(new).await;
+        Response::done(format!("deregistered {name}; its prefixes are withdrawn"))
     }
 
     fn unknown_service(&self, name: &str) -> Response {

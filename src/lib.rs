@@ -13,6 +13,7 @@ pub mod health;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod register;
 pub mod schedule;
 pub mod service;
 pub mod status;

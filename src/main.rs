@@ -7,6 +7,7 @@ use anycast_warden::cli::{Cli, Commands, SocketArg};
 use anycast_warden::config::{Config, ConfigPaths, load};
 use anycast_warden::control::commands::{self, StatusFormat};
 use anycast_warden::control::render::NAGIOS_UNKNOWN;
+use anycast_warden::register::Registration;
 use anycast_warden::{daemon, logging, summary, withdraw};
 use clap::{CommandFactory, Parser};
 
@@ -69,6 +70,32 @@ fn main() -> ExitCode {
             socket,
         } => match socket_path(&paths, socket, 2) {
             Ok(path) => ExitCode::from(commands::undrain(&path, service)),
+            Err(code) => code,
+        },
+        Commands::Register {
+            name,
+            prefixes,
+            checks,
+            interval,
+            rise,
+            fall,
+            socket,
+        } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::register(
+                &path,
+                Registration {
+                    name,
+                    prefixes,
+                    checks,
+                    interval,
+                    rise,
+                    fall,
+                },
+            )),
+            Err(code) => code,
+        },
+        Commands::Deregister { name, socket } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::deregister(&path, name)),
             Err(code) => code,
         },
         Commands::Check => match load_or_report(&paths, 2) {

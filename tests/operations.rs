@@ -777,3 +777,105 @@ fn completions_and_man_page() {
         "{man}"
     );
 }
+
+#[test]
+fn register_validates_like_the_file_persists_and_deregister_withdraws() {
+    let mut site = Site::new(&[("dns", "203.0.113.53/32")], "");
+    site.up("dns");
+    site.up("web");
+    let first = site.start(&[]);
+    until(5 * SECOND, || site.announced().len() == 1).unwrap();
+    let web_check = format!("exec:/bin/test -e {}", site.path("web-up").display());
+
+    // The same validation as the files: a prefix with host bits, a prefix of another
+    // service, an unknown check kind.
+    let out = site.cli(&[
+        "register",
+        "--name",
+        "web",
+        "--prefix",
+        "203.0.113.81/24",
+        "--check",
+        &web_check,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("registered/web.toml:"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("host bits"), "{}", text(&out));
+    let out = site.cli(&[
+        "register",
+        "--name",
+        "web",
+        "--prefix",
+        "203.0.113.53/32",
+        "--check",
+        &web_check,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("also a prefix of service \"dns\""),
+        "{}",
+        text(&out)
+    );
+    let out = site.cli(&[
+        "register",
+        "--name",
+        "web",
+        "--prefix",
+        "203.0.113.80/32",
+        "--check",
+        "port:tcp:80",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("unknown check kind \"port\""),
+        "{}",
+        text(&out)
+    );
+    assert!(!site.path("state/registered/web.toml").exists());
+
+    let out = site.cli(&[
+        "register",
+        "--name",
+        "web",
+        "--prefix",
+        "203.0.113.80/32",
+        "--prefix",
+        "2001:db8::80",
+        "--check",
+        &web_check,
+        "--interval",
+        "100ms",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    until(5 * SECOND, || site.announced().len() == 3).expect("web announced");
+    let dns_since = site.status_json()["services"]["dns"]["since"].clone();
+
+    // Registered services come back after a restart.
+    site.signal(first, nix::sys::signal::Signal::SIGTERM);
+    assert!(site.wait(first).success());
+    site.start(&[]);
+    until(5 * SECOND, || site.announced().len() == 3).expect("web back after the restart");
+    assert_ne!(
+        site.status_json()["services"]["dns"]["since"],
+        dns_since,
+        "a new daemon"
+    );
+
+    // A service of the configuration cannot be deregistered.
+    let out = site.cli(&["deregister", "dns"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("was not registered; it is defined at"),
+        "{}",
+        text(&out)
+    );
+    let out = site.cli(&["deregister", "web"]);
+    assert!(out.status.success(), "{}", text(&out));
+    until(5 * SECOND, || site.announced() == ["203.0.113.53/32"]).expect("web withdrawn");
+    assert!(!site.path("state/registered/web.toml").exists());
+    assert!(site.status_json()["services"].get("web").is_none());
+}

@@ -143,6 +143,14 @@ pub fn drain(socket: &Path, service: Option<String>, reason: Option<String>) -> 
     }
 }
 
+pub fn register(socket: &Path, registration: crate::register::Registration) -> u8 {
+    simple(socket, &Request::Register(registration)).map_or_else(|c| c, |_| 0)
+}
+
+pub fn deregister(socket: &Path, service: String) -> u8 {
+    simple(socket, &Request::Deregister { service }).map_or_else(|c| c, |_| 0)
+}
+
 pub fn undrain(socket: &Path, service: Option<String>) -> u8 {
     simple(socket, &Request::Undrain { service }).map_or_else(|c| c, |_| 0)
 }

@@ -20,6 +20,7 @@ pub mod server;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use crate::register::Registration;
 use crate::status::Snapshot;
 
 /// The socket's name in the state directory unless `[control] socket` says otherwise.
@@ -51,6 +52,10 @@ pub enum Request {
         #[serde(default)]
         service: Option<String>,
     },
+    /// Add (or replace) a service at run time; it persists across restarts.
+    Register(Registration),
+    /// Remove a registered service.
+    Deregister { service: String },
 }
 
 /// One answer.
