@@ -151,3 +151,40 @@ fn withdraw_all_empties_the_router_after_the_warden_is_killed() {
         eprintln!("ops-withdraw-all: the router was empty {took:?} after withdraw-all");
     });
 }
+
+#[test]
+fn a_registered_service_reaches_the_router_and_deregistering_withdraws_it() {
+    with_lab("ops-register", |lab, router, bird| {
+        let web = nets(&["203.0.113.80/32", "2001:db8::80/128"]);
+        lab.add_lo_addresses(&web.iter().copied().collect::<Vec<_>>())
+            .unwrap();
+        fs::write(lab.path("up"), "").unwrap();
+        let warden = lab.start_warden(&config(lab, bird, "", ""));
+        warden
+            .wait_for_log("anycast-warden started", 1, 5 * SECOND)
+            .unwrap();
+        let check = format!("exec:/bin/test -e {}", lab.path("up").display());
+        let (code, out) = cli(
+            lab,
+            &[
+                "register",
+                "--name",
+                "web",
+                "--prefix",
+                "203.0.113.80/32",
+                "--prefix",
+                "2001:db8::80",
+                "--check",
+                &check,
+            ],
+        );
+        assert_eq!(code, 0, "{out}");
+        let took = router.wait_for_rib(&web, 10 * SECOND).unwrap();
+        eprintln!("ops-register: announced {took:?} after register returned (rise 2)");
+
+        let (code, out) = cli(lab, &["deregister", "web"]);
+        assert_eq!(code, 0, "{out}");
+        router.wait_for_rib(&nets(&[]), 10 * SECOND).unwrap();
+        assert!(warden.is_running());
+    });
+}
