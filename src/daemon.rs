@@ -85,6 +85,13 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     });
     let background = CancellationToken::new();
     let (calls, mut call_rx) = mpsc::channel(CONTROL_QUEUE);
+    crate::api::spawn(
+        &config.api,
+        status.clone(),
+        calls.clone(),
+        background.clone(),
+    )
+    .await?;
     tokio::spawn(control::server::serve(
         control_listener,
         status.clone(),
@@ -290,8 +297,11 @@ impl Supervisor {
         if new.daemon != self.config.daemon
             || new.control != self.config.control
             || new.metrics != self.config.metrics
+            || new.api != self.config.api
         {
-            warn!("changes in [daemon], [control] and [metrics] take effect at the next restart");
+            warn!(
+                "changes in [daemon], [control], [metrics] and [api] take effect at the next restart"
+            );
         }
         match backend::reload_change(&self.config, &new) {
             backend::ReloadChange::None => {}

@@ -2,6 +2,7 @@
 //! services behind them are healthy.
 
 pub mod announce;
+pub mod api;
 pub mod backend;
 pub mod check;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod drain;
 pub mod health;
+pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

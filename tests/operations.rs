@@ -879,3 +879,101 @@ fn register_validates_like_the_file_persists_and_deregister_withdraws() {
     assert!(!site.path("state/registered/web.toml").exists());
     assert!(site.status_json()["services"].get("web").is_none());
 }
+
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(5 * SECOND)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+#[test]
+fn http_api_refuses_requests_without_the_token_and_does_what_the_socket_does() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let token = "3f9c1e0a7b2d4c6e8f1a3b5c7d9e0f21";
+    let mut site = Site::new(
+        &[("dns", "203.0.113.53/32")],
+        &format!("[api]\nlisten = \"{addr}\"\ntoken_file = \"TOKEN_FILE\"\n"),
+    );
+    let token_file = site.path("api-token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let config = std::fs::read_to_string(site.path("warden.toml"))
+        .unwrap()
+        .replace("TOKEN_FILE", &token_file.display().to_string());
+    std::fs::write(site.path("warden.toml"), config).unwrap();
+    site.up("dns");
+    site.start(&[]);
+    until(5 * SECOND, || site.announced().len() == 1).unwrap();
+
+    for bad in [None, Some("wrong-token-wrong-token-wrong-tok")] {
+        let (head, body) = http(&addr, "GET", "/v1/status", bad, "");
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+        assert!(head.contains("WWW-Authenticate: Bearer"), "{head}");
+        assert!(body.contains("bearer token"), "{body}");
+        let (head, _) = http(&addr, "POST", "/v1/drain?service=dns", bad, "");
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    }
+    assert_eq!(site.announced(), ["203.0.113.53/32"], "nothing was drained");
+
+    let (head, body) = http(&addr, "GET", "/v1/status", Some(token), "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"]["services"]["dns"]["state"], "up");
+
+    let (head, body) = http(
+        &addr,
+        "POST",
+        "/v1/drain?service=dns&reason=api+test",
+        Some(token),
+        "",
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head} {body}");
+    until(5 * SECOND, || site.announced().is_empty()).expect("drained through the API");
+    assert_eq!(
+        site.status_json()["services"]["dns"]["drained"]["reason"],
+        "api test"
+    );
+
+    site.up("web");
+    let registration = format!(
+        r#"{{"name":"web","prefixes":["203.0.113.80/32"],"checks":["exec:/bin/test -e {}"]}}"#,
+        site.path("web-up").display()
+    );
+    let (head, body) = http(&addr, "POST", "/v1/register", Some(token), &registration);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head} {body}");
+    until(5 * SECOND, || site.announced() == ["203.0.113.80/32"])
+        .expect("registered through the API");
+    let (head, body) = http(
+        &addr,
+        "POST",
+        "/v1/register",
+        Some(token),
+        r#"{"name":"x","prefixes":["nonsense"],"checks":["tcp:127.0.0.1:1"]}"#,
+    );
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(body.contains("registered/x.toml"), "{body}");
+}
+
+#[test]
+fn an_api_off_loopback_needs_a_token() {
+    let site = Site::new(
+        &[("dns", "203.0.113.53/32")],
+        "[api]\nlisten = \"192.0.2.1:9312\"\n",
+    );
+    let out = site.cli(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("the API on 192.0.2.1:9312 (not loopback) needs a token"),
+        "{}",
+        text(&out)
+    );
+}

@@ -22,6 +22,8 @@ pub struct Config {
     pub control: ControlSettings,
     /// Metrics export (both off unless set).
     pub metrics: MetricsSettings,
+    /// The HTTP API (off unless set).
+    pub api: ApiSettings,
     /// Every service, from the main file and the conf.d directory, in load order.
     pub services: Vec<ServiceConfig>,
 }
@@ -34,6 +36,18 @@ pub struct ControlSettings {
     /// With a group, the socket is mode 0660 and owned by it; without, mode 0600.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApiSettings {
+    /// Serve the API on this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token every request must carry; required unless
+    /// `listen` is a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[metrics]`
@@ -54,10 +68,13 @@ pub struct MetricsSettings {
 impl Serialize for Config {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("Config", 5)?;
+        let mut out = s.serialize_struct("Config", 6)?;
         out.serialize_field("daemon", &self.daemon)?;
         out.serialize_field("control", &self.control)?;
         out.serialize_field("metrics", &self.metrics)?;
+        if self.api.listen.is_some() {
+            out.serialize_field("api", &self.api)?;
+        }
         match &self.frr {
             Some(frr) => out.serialize_field("frr", frr)?,
             None => out.serialize_field("bird", &self.bird)?,

@@ -15,6 +15,7 @@ pub struct RawMainFile {
     pub frr: Option<Spanned<RawFrr>>,
     pub control: Option<RawControl>,
     pub metrics: Option<RawMetrics>,
+    pub api: Option<RawApi>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
 }
@@ -25,6 +26,14 @@ pub struct RawMainFile {
 pub struct RawControl {
     pub socket: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
+}
+
+/// `[api]`: the HTTP API (the control socket's operations over HTTP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
 }
 
 /// `[metrics]`: Prometheus endpoint and node_exporter textfile.

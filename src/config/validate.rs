@@ -62,6 +62,7 @@ pub fn validate(
         &mut errors,
     );
     let metrics = validate_metrics(main_src, main.metrics.unwrap_or_default(), &mut errors);
+    let api = validate_api(main_src, main.api.unwrap_or_default(), &mut errors);
 
     let mut collected = Collected {
         vrfs_allowed: frr.is_some(),
@@ -101,6 +102,7 @@ pub fn validate(
             frr,
             control,
             metrics,
+            api,
             services,
         })
     } else {
@@ -281,6 +283,28 @@ fn validate_control(
         ),
         group,
     }
+}
+
+fn validate_api(src: &SourceText, raw: RawApi, errors: &mut Vec<ConfigError>) -> ApiSettings {
+    let token_file = raw.token_file.map(|p| PathBuf::from(p.into_inner()));
+    let listen = raw.listen.and_then(|v| match v.get_ref().trim().parse::<SocketAddr>() {
+        Ok(addr) if !addr.ip().is_loopback() && token_file.is_none() => {
+            errors.push(
+                src.error(v.span(), format!("the API on {addr} (not loopback) needs a token"))
+                    .with_hint("set token_file = \"/etc/anycast-warden/api-token\" (a file holding the bearer token), or listen on 127.0.0.1"),
+            );
+            None
+        }
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(
+                src.error(v.span(), format!("listen = \"{}\" is not an address and port", v.get_ref()))
+                    .with_hint("write e.g. listen = \"127.0.0.1:9312\""),
+            );
+            None
+        }
+    });
+    ApiSettings { listen, token_file }
 }
 
 fn validate_metrics(

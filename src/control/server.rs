@@ -138,12 +138,7 @@ async fn handle(stream: UnixStream, board: StatusBoard, calls: mpsc::Sender<Call
         }
         let response = match serde_json::from_str::<Request>(line.trim()) {
             Err(e) => Response::refused(format!("not a valid request: {e}")),
-            Ok(Request::Status) => Response {
-                ok: true,
-                message: None,
-                status: Some(Box::new(board.snapshot())),
-            },
-            Ok(request) => forward(&calls, request).await,
+            Ok(request) => answer(request, &board, &calls).await,
         };
         let mut text = serde_json::to_string(&response).unwrap_or_else(|e| {
             format!(r#"{{"ok":false,"message":"cannot encode the answer: {e}"}}"#)
@@ -152,6 +147,19 @@ async fn handle(stream: UnixStream, board: StatusBoard, calls: mpsc::Sender<Call
         if write.write_all(text.as_bytes()).await.is_err() {
             return;
         }
+    }
+}
+
+/// Answers one request: status from the board, the rest through the supervisor. Shared
+/// by the control socket and the HTTP API.
+pub async fn answer(request: Request, board: &StatusBoard, calls: &mpsc::Sender<Call>) -> Response {
+    match request {
+        Request::Status => Response {
+            ok: true,
+            message: None,
+            status: Some(Box::new(board.snapshot())),
+        },
+        request => forward(calls, request).await,
     }
 }
 
