@@ -1,7 +1,7 @@
 //! The node_exporter textfile: the same exposition as `/metrics`, rewritten every
 //! `textfile_interval` through a temporary file and a rename, so a reader never sees a
 //! half-written file. The temporary file's name (`.NAME.XXXX.tmp`) does not end in `.prom`,
-//! so node_exporter never reads it.
+//! so node_exporter never reads it. The file is removed when the daemon stops.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,7 +30,12 @@ pub async fn run(path: PathBuf, every: Duration, board: StatusBoard, cancel: Can
             _ => {}
         }
         tokio::select! {
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => {
+                // A stopped daemon withdraws everything: a file that still said
+                // "announced" would mislead; its absence is what alerts can look for.
+                let _ = std::fs::remove_file(&path);
+                return;
+            }
             () = tokio::time::sleep(every) => {}
         }
     }
