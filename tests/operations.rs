@@ -585,6 +585,12 @@ fn textfile_is_never_half_written() {
         stray.is_empty(),
         "temporary files must not end in .prom: {stray:?}"
     );
+    site.signal(0, nix::sys::signal::Signal::SIGTERM);
+    assert!(site.wait(0).success());
+    assert!(
+        !textfile.exists(),
+        "a stopped daemon leaves no textfile behind"
+    );
 }
 
 #[test]
