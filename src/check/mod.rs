@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod exec;
+pub mod reaper;
 pub mod tcp;
 
 use std::time::{Duration, Instant};
