@@ -67,6 +67,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     // Reaps what exec checks leave behind outside their process groups; ends with the
     // runtime.
     let _reaper = crate::check::reaper::start(REAPER_SWEEP);
+    crate::check::exec_slots::set_limit(config.daemon.max_concurrent_exec);
 
     let existing = match backend::announced_before(&config).await {
         Ok(set) => set,

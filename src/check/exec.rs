@@ -66,6 +66,9 @@ impl ExecCheck {
     }
 
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
+        // In a storm, wait for one of `max_concurrent_exec` slots; the timeout runs from
+        // the start of the process.
+        let _slot = super::exec_slots::acquire().await;
         let mut child = match super::reaper::spawn_check(&mut self.build()) {
             Ok(child) => child,
             Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod exec;
+pub mod exec_slots;
 pub mod reaper;
 pub mod tcp;
 
