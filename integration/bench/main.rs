@@ -517,6 +517,8 @@ fn burst(backend: Backend) -> Value {
                 .unwrap_or_else(|e| panic!("{e}"));
             let rib_at = Instant::now();
             let rib_ms = (rib_at - t0).as_secs_f64() * 1e3;
+            // tcpdump's lines reach us a little after the packets: let them catch up.
+            std::thread::sleep(Duration::from_millis(300));
             // The last UPDATE segment to reach the router before its RIB showed all N
             // changes: when the router had them all, whatever its monitor says later.
             let wire_last_ms = wire

@@ -33,6 +33,7 @@ pub struct RawDaemon {
     pub log_format: Option<Spanned<String>>,
     pub batch_window: Option<Spanned<RawDuration>>,
     pub adopt_on_start: Option<Spanned<bool>>,
+    pub max_concurrent_exec: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
