@@ -3,6 +3,8 @@
 
 pub mod address;
 pub mod exec;
+pub mod exec_slots;
+pub mod reaper;
 pub mod tcp;
 
 use std::time::{Duration, Instant};

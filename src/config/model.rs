@@ -227,6 +227,8 @@ pub struct DaemonSettings {
     /// At start, keep announcing prefixes already in the include file for configured
     /// services until their first check result (a failure withdraws at once).
     pub adopt_on_start: bool,
+    /// At most this many exec checks run at once; the others wait for a slot.
+    pub max_concurrent_exec: usize,
     /// Also log to this file, rotated by size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<PathBuf>,

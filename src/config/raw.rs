@@ -61,6 +61,7 @@ pub struct RawDaemon {
     pub log_format: Option<Spanned<String>>,
     pub batch_window: Option<Spanned<RawDuration>>,
     pub adopt_on_start: Option<Spanned<bool>>,
+    pub max_concurrent_exec: Option<Spanned<i64>>,
     pub log_file: Option<Spanned<String>>,
     pub log_max_bytes: Option<Spanned<i64>>,
     pub log_backups: Option<Spanned<i64>>,

@@ -204,6 +204,19 @@ fn validate_daemon(
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
             .unwrap_or(Duration::from_millis(100)),
         adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
+        max_concurrent_exec: match raw.max_concurrent_exec.as_ref() {
+            None => DEFAULT_MAX_CONCURRENT_EXEC,
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) if (1..=65_536).contains(&n) => n,
+                _ => {
+                    errors.push(
+                        src.error(v.span(), format!("max_concurrent_exec = {} is out of range", v.get_ref()))
+                            .with_hint(format!("write a number of processes from 1 to 65536, e.g. max_concurrent_exec = {DEFAULT_MAX_CONCURRENT_EXEC}")),
+                    );
+                    DEFAULT_MAX_CONCURRENT_EXEC
+                }
+            },
+        },
         log_file: raw.log_file.map(|p| PathBuf::from(p.into_inner())),
         log_max_bytes: positive(src, "log_max_bytes", raw.log_max_bytes.as_ref(), errors)
             .unwrap_or(DEFAULT_LOG_MAX_BYTES),
@@ -340,6 +353,9 @@ fn validate_metrics(
         .unwrap_or(DEFAULT_TEXTFILE_INTERVAL),
     }
 }
+
+/// Exec checks running at once unless `max_concurrent_exec` says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_EXEC: usize = 256;
 
 fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
     let variant = match raw.variant.as_ref() {
