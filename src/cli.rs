@@ -119,8 +119,13 @@ pub enum Commands {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff).
-    Man,
+    /// Print the manual page (roff), or write it with one page per subcommand to a
+    /// directory.
+    Man {
+        /// Write anycast-warden.1 and anycast-warden-SUBCOMMAND.1 here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Where the running daemon listens.

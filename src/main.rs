@@ -24,11 +24,15 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Commands::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Commands::Man { dir } => {
+            let written = match dir {
+                Some(dir) => clap_mangen::generate_to(Cli::command(), dir),
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()),
+            };
+            match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("anycast-warden: cannot print the manual page: {e}");
+                    eprintln!("anycast-warden: cannot write the manual page: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -48,7 +52,15 @@ fn main() -> ExitCode {
             let unusable = if nagios { NAGIOS_UNKNOWN } else { 2 };
             match socket_path(&paths, socket, unusable) {
                 Ok(path) => ExitCode::from(commands::status(&path, format)),
-                Err(code) => code,
+                Err(code) => {
+                    if nagios {
+                        // The plugin's answer is its first line on stdout.
+                        println!(
+                            "ANYCAST-WARDEN UNKNOWN - the configuration is not valid (see stderr)"
+                        );
+                    }
+                    code
+                }
             }
         }
         Commands::CheckNow { service, socket } => match socket_path(&paths, socket, 2) {

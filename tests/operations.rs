@@ -777,7 +777,22 @@ fn completions_and_man_page() {
     );
     let out = Command::new(WARDEN).args(["man"]).output().unwrap();
     assert!(out.status.success());
-    let man = String::from_utf8_lossy(&out.stdout);
+    let man = String::from_utf8_lossy(&out.stdout).into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(WARDEN)
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for page in [
+        "anycast-warden.1",
+        "anycast-warden-drain.1",
+        "anycast-warden-status.1",
+    ] {
+        let roff = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(roff.contains(".SH NAME"), "{page}");
+    }
     assert!(
         man.starts_with(".ie") || man.contains(".TH anycast-warden"),
         "{man}"
