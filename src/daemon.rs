@@ -169,6 +169,9 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         status,
         drains,
     };
+    // The watchdog pings come from this loop: a hung supervisor stops them.
+    let mut watchdog =
+        tokio::time::interval(notifier.watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut machines = machines;
     for service in config.services {
         let machine = machines
@@ -186,6 +189,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
                 info!("SIGURG: running every check now");
                 supervisor.check_now.send_modify(|n| n.bump(None));
             }
+            _ = watchdog.tick(), if notifier.watchdog.is_some() => notifier.watchdog_ping(),
             Some(call) = call_rx.recv() => {
                 let response = supervisor.control(call.request).await;
                 let _ = call.reply.send(response);

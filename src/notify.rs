@@ -3,10 +3,13 @@
 //! `READY=1` once the first apply finished (the routing daemon then holds the warden's
 //! view, whether or not anything is announced), `STATUS=` whenever the one-line summary
 //! changes, `WATCHDOG=1` at half of `WatchdogSec` (`$WATCHDOG_USEC`), and `STOPPING=1` at
-//! exit. Without `$NOTIFY_SOCKET` every call does nothing.
+//! exit. Without `$NOTIFY_SOCKET` every call does nothing. The watchdog pings come from
+//! the supervisor's own loop (see `daemon.rs`), not from a timer of their own, so a
+//! supervisor that hangs stops them and systemd restarts the daemon.
 
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -21,6 +24,8 @@ pub struct Notifier {
     target: Option<Arc<Target>>,
     /// Half of `$WATCHDOG_USEC`, when systemd asked for a watchdog for this process.
     pub watchdog: Option<Duration>,
+    /// READY=1 was sent (systemd enforces the watchdog only from then).
+    ready: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -53,7 +58,18 @@ impl Notifier {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|&us| us > 0 && for_us)
             .map(|us| Duration::from_micros(us / 2));
-        Notifier { target, watchdog }
+        Notifier {
+            target,
+            watchdog,
+            ready: Arc::default(),
+        }
+    }
+
+    /// A watchdog ping, once READY=1 was sent.
+    pub fn watchdog_ping(&self) {
+        if self.ready.load(Ordering::Relaxed) {
+            self.send("WATCHDOG=1");
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -100,7 +116,7 @@ pub fn summary(s: &Snapshot) -> String {
     text
 }
 
-/// Sends READY=1 after the first apply, then STATUS= on changes and the watchdog pings.
+/// Sends READY=1 after the first apply, then STATUS= on changes.
 pub async fn run(notifier: Notifier, board: StatusBoard, cancel: CancellationToken) {
     if !notifier.enabled() {
         return;
@@ -108,7 +124,6 @@ pub async fn run(notifier: Notifier, board: StatusBoard, cancel: CancellationTok
     let mut changes = board.subscribe();
     let mut ready = false;
     let mut last = String::new();
-    let mut watchdog = notifier.watchdog.map(tokio::time::interval);
     loop {
         let (applies, text) = {
             let s = changes.borrow_and_update();
@@ -117,6 +132,7 @@ pub async fn run(notifier: Notifier, board: StatusBoard, cancel: CancellationTok
         if !ready && applies > 0 {
             ready = true;
             notifier.send(&format!("READY=1\nSTATUS={text}"));
+            notifier.ready.store(true, Ordering::Relaxed);
             last = text;
         } else if ready && text != last {
             notifier.send(&format!("STATUS={text}"));
@@ -125,13 +141,52 @@ pub async fn run(notifier: Notifier, board: StatusBoard, cancel: CancellationTok
         tokio::select! {
             () = cancel.cancelled() => return,
             changed = changes.changed() => if changed.is_err() { return },
-            // systemd enforces the watchdog only once the service is ready.
-            _ = async {
-                match watchdog.as_mut() {
-                    Some(w) if ready => { w.tick().await; }
-                    _ => std::future::pending::<()>().await,
-                }
-            } => notifier.send("WATCHDOG=1"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{Drain, ServiceRegistration};
+
+    #[test]
+    fn summary_counts_up_announced_drained_and_failing_applies() {
+        let mut s = Snapshot::default();
+        s.backend.kind = "bird".into();
+        for (name, state) in [("dns", Health::Up), ("ntp", Health::Down)] {
+            s.register(
+                name,
+                ServiceRegistration {
+                    prefixes: vec![],
+                    nets: vec![],
+                    state,
+                    disabled: false,
+                    wants_announce: state == Health::Up,
+                },
+            );
+        }
+        let one: std::collections::BTreeSet<ipnet::IpNet> =
+            ["203.0.113.53/32".parse().unwrap()].into();
+        s.record_apply(&one, Ok(()), Duration::ZERO);
+        assert_eq!(summary(&s), "1/2 services up, 1 prefixes announced");
+        s.services.get_mut("dns").unwrap().drained = Some(Drain {
+            reason: String::new(),
+            since: 0.0,
+        });
+        s.record_apply(&one, Err("no"), Duration::ZERO);
+        s.record_apply(&one, Err("no"), Duration::ZERO);
+        assert_eq!(
+            summary(&s),
+            "1/2 services up, 0 prefixes announced, 1 drained; bird apply failing (2 in a row)"
+        );
+    }
+
+    #[test]
+    fn without_notify_socket_nothing_is_sent() {
+        let n = Notifier::default();
+        assert!(!n.enabled());
+        n.send("READY=1");
+        n.watchdog_ping();
     }
 }
