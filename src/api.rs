@@ -24,7 +24,7 @@ use tracing::debug;
 use crate::config::ApiSettings;
 use crate::control::server::answer;
 use crate::control::{Call, Request, Response};
-use crate::http::{HttpRequest, READ_TIMEOUT, ReadError, read_request, respond};
+use crate::http::{HttpRequest, MAX_CONNECTIONS, READ_TIMEOUT, ReadError, read_request, respond};
 use crate::register::Registration;
 use crate::status::StatusBoard;
 
@@ -70,7 +70,11 @@ async fn serve(
     calls: mpsc::Sender<Call>,
     cancel: CancellationToken,
 ) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let stream = tokio::select! {
             () = cancel.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -84,6 +88,7 @@ async fn serve(
         };
         let (board, calls, token) = (board.clone(), calls.clone(), token.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let _ = tokio::time::timeout(
                 READ_TIMEOUT * 4,
                 handle(stream, token.as_deref(), &board, &calls),

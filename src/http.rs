@@ -13,6 +13,9 @@ const MAX_HEAD: usize = 8 * 1024;
 pub const MAX_BODY: usize = 64 * 1024;
 /// A client that sends its request more slowly than this is dropped.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once per server; more wait in the kernel's backlog, so a flood
+/// of slow clients costs bounded memory.
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// One request.
 #[derive(Debug, Default, PartialEq)]

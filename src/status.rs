@@ -11,6 +11,11 @@
 //! tokio `watch` channel, so a reader always sees a consistent snapshot and no lock is held
 //! across an await. Everything here is plain data (serialisable: the control socket sends
 //! the snapshot as JSON and the CLI reads it back) and the updates are pure functions of it.
+//!
+//! A new publisher (the BGP speaker's sessions, a check's measurements) adds its part to
+//! [`Snapshot`], writes it through [`StatusBoard::update`], and is shown by
+//! `metrics/mod.rs` and `control/render.rs`; check measurements already have their place
+//! in [`CheckStatus::values`] (exported as `anycast_warden_check_value`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -6,13 +6,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::http::{READ_TIMEOUT, ReadError, read_request, respond};
+use crate::http::{MAX_CONNECTIONS, READ_TIMEOUT, ReadError, read_request, respond};
 use crate::status::StatusBoard;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub async fn serve(listener: TcpListener, board: StatusBoard, cancel: CancellationToken) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let stream = tokio::select! {
             () = cancel.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -26,6 +30,7 @@ pub async fn serve(listener: TcpListener, board: StatusBoard, cancel: Cancellati
         };
         let board = board.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let _ = tokio::time::timeout(READ_TIMEOUT * 2, answer(stream, &board)).await;
         });
     }
