@@ -1,5 +1,6 @@
 //! The control socket: a Unix socket under the state directory through which the CLI
-//! (`status`, `check-now`, `drain`, `undrain`) talks to the running daemon.
+//! (`status`, `check-now`, `drain`, `undrain`, `register`, `deregister`) talks to the
+//! running daemon. The HTTP API (`api.rs`) answers the same requests the same way.
 //!
 //! ```text
 //!  anycast-warden status ──JSON line──▶ server (one task per connection)
@@ -8,7 +9,9 @@
 //! ```
 //! The protocol is line-delimited JSON: each request is one line, each answer one line.
 //! `{"command":"status"}`, `{"command":"check-now","service":"dns"}`,
-//! `{"command":"drain","service":null,"reason":"rack move"}`, `{"command":"undrain"}`.
+//! `{"command":"drain","service":null,"reason":"rack move"}`, `{"command":"undrain"}`,
+//! `{"command":"register","name":"web","prefixes":[...],"checks":["tcp:127.0.0.1:80"]}`,
+//! `{"command":"deregister","service":"web"}`.
 //! Access is the file's: mode 0600 (only the daemon's user, normally root), or 0660 with
 //! `[control] group`.
 
