@@ -199,9 +199,16 @@ for round in $(seq "$ROUNDS"); do
     watch_router down
 done
 
-say "Starting the service once more, then stopping anycast-warden (SIGTERM withdraws all)"
+say "Starting the service once more; what \`anycast-warden status\` says, then a drain"
 touch "$D/demo-service-is-up"
 watch_router up
+CLI=("$BIN" --config "$D/config.toml" --config-dir "$D/conf.d")
+"${CLI[@]}" status | sed 's/^/    /'
+"${CLI[@]}" drain demo --reason "demo maintenance" | sed 's/^/    /'
+printf '    router RIB while drained: %s\n' "$(rib)"
+"${CLI[@]}" undrain demo | sed 's/^/    /'
+watch_router up
+say "Stopping anycast-warden (SIGTERM withdraws all)"
 kill -TERM "$WARDEN"
 wait "$WARDEN" && echo "    anycast-warden exited with status 0"
 printf '    router RIB after exit: %s\n' "$(rib)"
