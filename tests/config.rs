@@ -69,7 +69,7 @@ target = "127.0.0.1:53"
     assert_eq!(s.prefixes[1].to_string(), "2001:db8::53/128");
     assert_eq!(s.checks.len(), 2);
     assert_eq!(
-        s.checks[0],
+        s.checks[0].spec,
         CheckSpec::Exec(anycast_warden::config::ExecSpec {
             command: ExecCommand::Argv(vec![
                 "/usr/bin/dig".into(),
@@ -289,9 +289,11 @@ fn check_kind_rules() {
     let e = one_error(&check("target = \"127.0.0.1:1\"\n"));
     assert!(e.starts_with("w.toml:4:1: check has no kind"), "{e}");
     let e = one_error(&check("kind = \"htp\"\n"));
-    assert_eq!(
-        e,
-        "w.toml:5:8: unknown check kind \"htp\"\n  help: write one of \"exec\", \"tcp\""
+    assert!(
+        e.starts_with(
+            "w.toml:5:8: unknown check kind \"htp\"\n  help: write one of \"exec\", \"tcp\", "
+        ),
+        "{e}"
     );
     let e = one_error(&check("kind = \"exec\"\n"));
     assert!(e.contains("exec check has no command"), "{e}");
@@ -335,7 +337,7 @@ fn check_kind_rules() {
     )
     .expect("valid");
     assert_eq!(
-        c.services[0].checks[0],
+        c.services[0].checks[0].spec,
         CheckSpec::Exec(anycast_warden::config::ExecSpec {
             command: ExecCommand::Shell("pgrep -x unbound".into()),
             shell: true

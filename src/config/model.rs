@@ -240,7 +240,7 @@ pub struct ServiceConfig {
     pub disabled: bool,
     pub on_disabled: OnDisabled,
     #[serde(rename = "check")]
-    pub checks: Vec<CheckSpec>,
+    pub checks: Vec<CheckConfig>,
     /// Where the service was defined, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -260,12 +260,42 @@ impl ServiceConfig {
     }
 }
 
-/// One `[[service.check]]`.
+/// One `[[service.check]]`: what to check, and how often to try within the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckConfig {
+    #[serde(flatten)]
+    pub spec: CheckSpec,
+    /// Attempts per round; the check passes if any of them passes within the timeout.
+    pub tries: u32,
+    /// Pause between two attempts.
+    #[serde(with = "duration_text")]
+    pub retry_interval: Duration,
+}
+
+impl From<CheckSpec> for CheckConfig {
+    /// One attempt per round: the behaviour when `tries` is not written.
+    fn from(spec: CheckSpec) -> Self {
+        CheckConfig {
+            spec,
+            tries: 1,
+            retry_interval: DEFAULT_RETRY_INTERVAL,
+        }
+    }
+}
+
+/// Pause between attempts when `retry_interval` is not written.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What one check looks at, by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum CheckSpec {
     Exec(ExecSpec),
     Tcp(TcpSpec),
+    File(FileSpec),
+    Udp(UdpSpec),
+    Tftp(TftpSpec),
+    Address(AddressSpec),
 }
 
 impl CheckSpec {
@@ -273,6 +303,10 @@ impl CheckSpec {
         match self {
             CheckSpec::Exec(_) => "exec",
             CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::File(_) => "file",
+            CheckSpec::Udp(_) => "udp",
+            CheckSpec::Tftp(_) => "tftp",
+            CheckSpec::Address(_) => "address",
         }
     }
 }
@@ -307,6 +341,37 @@ impl std::fmt::Display for ExecCommand {
 pub struct TcpSpec {
     /// `address:port` or `host:port`.
     pub target: String,
+}
+
+/// Passes while `path` exists (or, with `absent`, while it does not): a maintenance switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSpec {
+    pub path: PathBuf,
+    pub absent: bool,
+}
+
+/// Sends `payload` to `target` over UDP; passes on a reply (containing `expect`, if set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UdpSpec {
+    pub target: String,
+    pub payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+}
+
+/// A TFTP read request (RFC 1350) for `file`; passes when the first data block arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TftpSpec {
+    pub target: String,
+    pub file: String,
+}
+
+/// Passes while `address` is assigned to `interface`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressSpec {
+    pub address: std::net::IpAddr,
+    /// The service's `interface` when not written.
+    pub interface: String,
 }
 
 /// Durations print the way they are written: "250ms", "1s", "2m".

@@ -123,11 +123,34 @@ impl RawService {
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
     pub kind: Option<Spanned<String>>,
+    // every kind
+    pub tries: Option<Spanned<i64>>,
+    pub retry_interval: Option<Spanned<RawDuration>>,
     // exec
     pub command: Option<Spanned<RawCommand>>,
     pub shell: Option<Spanned<bool>>,
-    // tcp
+    // tcp, udp, tftp, tls
     pub target: Option<Spanned<String>>,
+    // file
+    pub path: Option<Spanned<String>>,
+    pub absent: Option<Spanned<bool>>,
+    // udp
+    pub payload: Option<Spanned<String>>,
+    // udp, dns
+    pub expect: Option<Spanned<RawExpect>>,
+    // tftp (the remote file), tls (a local PEM file)
+    pub file: Option<Spanned<String>>,
+    // address
+    pub address: Option<Spanned<String>>,
+    pub interface: Option<Spanned<String>>,
+}
+
+/// `expect`: one string (udp) or a list of answers (dns).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawExpect {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A service prefix: `"203.0.113.53/32"`, or `{ prefix = "...", vrf = "..." }`.

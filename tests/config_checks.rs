@@ -1,0 +1,210 @@
+//! Configuration of the native check kinds: every option's place in error messages, the
+//! keys shared by every kind (`tries`, `retry_interval`), and print-config round trips.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anycast_warden::config::{CheckConfig, CheckSpec, load_str};
+use common::{errors, one_error};
+
+/// A service whose one check has `body` (the check starts on line 5).
+fn check(body: &str) -> String {
+    format!("[[service]]\nname = \"a\"\nprefixes = [\"203.0.113.1\"]\n[[service.check]]\n{body}")
+}
+
+fn the_check(body: &str) -> CheckConfig {
+    match load_str(Path::new("w.toml"), &check(body)) {
+        Ok(mut c) => c.services.remove(0).checks.remove(0),
+        Err(e) => panic!("{body}\n{e}"),
+    }
+}
+
+/// Loads, prints and loads again: the same check.
+fn round_trip(body: &str) {
+    let c = load_str(Path::new("x"), &check(body)).expect("valid");
+    let printed = toml::to_string_pretty(&c).expect("serialises");
+    let again = load_str(Path::new("printed"), &printed)
+        .unwrap_or_else(|e| panic!("printed config is invalid:\n{printed}\n{e}"));
+    assert_eq!(c.services[0].checks, again.services[0].checks, "{printed}");
+}
+
+#[test]
+fn tries_and_retry_interval_apply_to_every_kind() {
+    let c = the_check("kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\n");
+    assert_eq!((c.tries, c.retry_interval), (1, Duration::from_millis(100)));
+    let c = the_check(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\ntries = 3\nretry_interval = \"200ms\"\n",
+    );
+    assert_eq!((c.tries, c.retry_interval), (3, Duration::from_millis(200)));
+    let c = the_check("kind = \"file\"\npath = \"/x\"\ntries = 2\n");
+    assert_eq!(c.tries, 2);
+    for bad in ["0", "-1", "101"] {
+        let e = one_error(&check(&format!(
+            "kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\ntries = {bad}\n"
+        )));
+        assert!(
+            e.starts_with(&format!("w.toml:7:9: tries = {bad} is out of range")),
+            "{e}"
+        );
+    }
+    let e = one_error(&check(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\nretry_interval = 5\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:7:18: retry_interval = 5 has no unit"),
+        "{e}"
+    );
+    // Two pauses of 1 s do not fit in the default 2 s timeout.
+    let e = one_error(&check(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\ntries = 3\nretry_interval = \"1s\"\n",
+    ));
+    assert!(
+        e.starts_with(
+            "w.toml:8:18: tries = 3 with retry_interval = \"1s\" does not fit in the timeout (2s)"
+        ),
+        "{e}"
+    );
+    round_trip(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:53\"\ntries = 3\nretry_interval = \"250ms\"\n",
+    );
+}
+
+#[test]
+fn a_key_of_another_kind_names_the_kinds_that_take_it() {
+    let e = one_error(&check(
+        "kind = \"file\"\npath = \"/x\"\ntarget = \"127.0.0.1:1\"\n",
+    ));
+    assert_eq!(
+        e,
+        "w.toml:7:10: `target` does not apply to kind = \"file\"\n  help: `target` belongs to kind = \"tcp\" or kind = \"udp\" or kind = \"tftp\"; remove it or change the kind"
+    );
+    let e = one_error(&check(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:1\"\nabsent = true\n",
+    ));
+    assert!(e.contains("`absent` belongs to kind = \"file\""), "{e}");
+    let e = one_error(&check(
+        "kind = \"tcp\"\ntarget = \"127.0.0.1:1\"\nbogus = 1\n",
+    ));
+    assert!(e.contains("unknown field `bogus`"), "{e}");
+}
+
+#[test]
+fn file_check() {
+    let c =
+        the_check("kind = \"file\"\npath = \"/etc/anycast-warden/maintenance\"\nabsent = true\n");
+    match c.spec {
+        CheckSpec::File(f) => {
+            assert_eq!(f.path, Path::new("/etc/anycast-warden/maintenance"));
+            assert!(f.absent);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = one_error(&check("kind = \"file\"\n"));
+    assert!(e.starts_with("w.toml:4:1: file check has no path"), "{e}");
+    let e = one_error(&check("kind = \"file\"\npath = \"maintenance\"\n"));
+    assert!(
+        e.starts_with("w.toml:6:8: path \"maintenance\" is relative"),
+        "{e}"
+    );
+    let e = one_error(&check("kind = \"file\"\npath = \"\"\n"));
+    assert!(e.starts_with("w.toml:6:8: path is empty"), "{e}");
+    round_trip("kind = \"file\"\npath = \"/run/x\"\nabsent = true\n");
+    round_trip("kind = \"file\"\npath = \"/run/x\"\n");
+}
+
+#[test]
+fn udp_check() {
+    let c = the_check(
+        "kind = \"udp\"\ntarget = \"127.0.0.1:7\"\npayload = \"ping\"\nexpect = \"pong\"\n",
+    );
+    match c.spec {
+        CheckSpec::Udp(u) => {
+            assert_eq!(u.target, "127.0.0.1:7");
+            assert_eq!(u.payload, "ping");
+            assert_eq!(u.expect.as_deref(), Some("pong"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = one_error(&check("kind = \"udp\"\ntarget = \"127.0.0.1:7\"\n"));
+    assert!(e.contains("udp check has no payload"), "{e}");
+    let e = one_error(&check(
+        "kind = \"udp\"\ntarget = \"127.0.0.1\"\npayload = \"x\"\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:6:10: \"127.0.0.1\" is not a host:port target"),
+        "{e}"
+    );
+    let e = one_error(&check(
+        "kind = \"udp\"\ntarget = \"127.0.0.1:7\"\npayload = \"x\"\nexpect = [\"a\"]\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:8:10: a udp check expects one string"),
+        "{e}"
+    );
+    let e = one_error(&check(
+        "kind = \"udp\"\ntarget = \"127.0.0.1:7\"\npayload = \"x\"\nexpect = \"\"\n",
+    ));
+    assert!(e.starts_with("w.toml:8:10: expect is empty"), "{e}");
+    round_trip("kind = \"udp\"\ntarget = \"[::1]:7\"\npayload = \"x\"\nexpect = \"y\"\n");
+    round_trip("kind = \"udp\"\ntarget = \"[::1]:7\"\npayload = \"x\"\n");
+}
+
+#[test]
+fn tftp_check() {
+    let c = the_check("kind = \"tftp\"\ntarget = \"127.0.0.1:69\"\nfile = \"pxelinux.0\"\n");
+    assert!(matches!(c.spec, CheckSpec::Tftp(ref t) if t.file == "pxelinux.0"));
+    let e = one_error(&check("kind = \"tftp\"\ntarget = \"127.0.0.1:69\"\n"));
+    assert!(e.contains("tftp check has no file"), "{e}");
+    let e = one_error(&check("kind = \"tftp\"\nfile = \"x\"\n"));
+    assert!(e.contains("tftp check has no target"), "{e}");
+    let e = one_error(&check(
+        "kind = \"tftp\"\ntarget = \"127.0.0.1:69\"\nfile = \"é\"\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:7:8: a TFTP file name is ASCII"),
+        "{e}"
+    );
+    round_trip("kind = \"tftp\"\ntarget = \"127.0.0.1:69\"\nfile = \"a/b\"\n");
+}
+
+#[test]
+fn address_check() {
+    let c = the_check("kind = \"address\"\naddress = \"2001:db8::53\"\n");
+    match c.spec {
+        CheckSpec::Address(a) => {
+            assert_eq!(a.address.to_string(), "2001:db8::53");
+            // The service's interface when not written.
+            assert_eq!(a.interface, "lo");
+        }
+        other => panic!("{other:?}"),
+    }
+    let c = the_check("kind = \"address\"\naddress = \"198.51.100.1\"\ninterface = \"dummy0\"\n");
+    assert!(matches!(c.spec, CheckSpec::Address(ref a) if a.interface == "dummy0"));
+    let e = one_error(&check(
+        "kind = \"address\"\naddress = \"198.51.100.1/24\"\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:6:11: \"198.51.100.1/24\" is not an IP address"),
+        "{e}"
+    );
+    let e = one_error(&check("kind = \"address\"\n"));
+    assert!(e.contains("address check has no address"), "{e}");
+    let e = one_error(&check(
+        "kind = \"address\"\naddress = \"198.51.100.1\"\ninterface = \"a/b\"\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:7:13: \"a/b\" is not an interface name"),
+        "{e}"
+    );
+    round_trip("kind = \"address\"\naddress = \"198.51.100.1\"\ninterface = \"eth0\"\n");
+}
+
+#[test]
+fn every_problem_of_a_check_is_reported_at_once() {
+    let all = errors(&check(
+        "kind = \"udp\"\ntarget = \"x\"\npayload = \"\"\ntries = 0\npath = \"/x\"\n",
+    ));
+    assert_eq!(all.len(), 4, "{all:#?}");
+}
