@@ -208,3 +208,124 @@ fn every_problem_of_a_check_is_reported_at_once() {
     ));
     assert_eq!(all.len(), 4, "{all:#?}");
 }
+
+#[test]
+fn http_check() {
+    let c = the_check("kind = \"http\"\nurl = \"http://127.0.0.1:8080/health\"\n");
+    match c.spec {
+        CheckSpec::Http(h) => {
+            assert_eq!(h.url, "http://127.0.0.1:8080/health");
+            assert_eq!(h.method, "GET");
+            assert_eq!(h.status.len(), 1);
+            assert_eq!(h.status[0].to_string(), "200-299");
+            assert!(!h.insecure);
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = |body: &str, start: &str| {
+        let e = one_error(&check(&format!("kind = \"http\"\n{body}")));
+        assert!(e.starts_with(start), "{body}\n{e}");
+        e
+    };
+    let u = "url = \"http://127.0.0.1/\"\n";
+    bad("", "w.toml:4:1: http check has no url");
+    bad(
+        "url = \"127.0.0.1:80\"\n",
+        "w.toml:6:7: \"127.0.0.1:80\" is not a URL",
+    );
+    bad(
+        "url = \"http://\"\n",
+        "w.toml:6:7: \"http://\" is not a URL",
+    );
+    bad(
+        "url = \"ftp://h/\"\n",
+        "w.toml:6:7: \"ftp://h/\" is not an http or https URL",
+    );
+    let e = bad(
+        &format!("{u}method = \"get\"\n"),
+        "w.toml:7:10: \"get\" is not an HTTP method",
+    );
+    assert!(e.contains("method = \"GET\""), "{e}");
+    bad(
+        &format!("{u}headers = {{ \"Bad Name\" = \"x\" }}\n"),
+        "w.toml:7:26: \"Bad Name\" is not an HTTP header name",
+    );
+    bad(
+        &format!("{u}headers = {{ \"X-A\" = \"a\\nb\" }}\n"),
+        "w.toml:7:21: the value of header X-A is not valid",
+    );
+    bad(
+        &format!("{u}status = 99\n"),
+        "w.toml:7:10: status 99 is not an HTTP status",
+    );
+    bad(
+        &format!("{u}status = [\"300-200\"]\n"),
+        "w.toml:7:10: status \"300-200\" is not",
+    );
+    bad(
+        &format!("{u}status = []\n"),
+        "w.toml:7:10: status is an empty list",
+    );
+    bad(
+        &format!("{u}body_regex = \"(\"\n"),
+        "w.toml:7:14: body_regex is not a regular expression",
+    );
+    bad(
+        "url = \"http://localhost/\"\nhost = \"www.example.com\"\n",
+        "w.toml:6:7: with host, the URL must name the address to connect to",
+    );
+    bad(
+        &format!("{u}host = \"http://x\"\n"),
+        "w.toml:7:8: \"http://x\" is not a host name",
+    );
+    bad(
+        "url = \"https://127.0.0.1/\"\nca_file = \"/no/such/ca.pem\"\n",
+        "w.toml:7:11: ca_file: cannot read /no/such/ca.pem",
+    );
+    bad(
+        "url = \"https://127.0.0.1/\"\nca_file = \"ca.pem\"\n",
+        "w.toml:7:11: ca_file \"ca.pem\" is relative",
+    );
+    bad(
+        &format!("{u}insecure = true\n"),
+        "w.toml:7:12: insecure needs an https URL",
+    );
+    bad(
+        &format!("{u}source = \"x\"\n"),
+        "w.toml:7:10: \"x\" is not an IP address",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not pem").unwrap();
+    bad(
+        &format!(
+            "url = \"https://127.0.0.1/\"\nca_file = \"{}\"\n",
+            junk.display()
+        ),
+        &format!(
+            "w.toml:7:11: ca_file: {} holds no certificate",
+            junk.display()
+        ),
+    );
+    let all = errors(&check(&format!(
+        "kind = \"http\"\nurl = \"https://127.0.0.1/\"\nclient_key = \"{}\"\n",
+        junk.display()
+    )));
+    assert!(all[0].starts_with("w.toml:7:14: client_key: "), "{all:#?}");
+    assert!(
+        all[1].contains("client_key without client_cert"),
+        "{all:#?}"
+    );
+    let all = errors(&check(&format!(
+        "kind = \"http\"\nurl = \"https://127.0.0.1/\"\ninsecure = true\nclient_cert = \"{}\"\n",
+        junk.display()
+    )));
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all[1].contains("client_cert without client_key"),
+        "{all:#?}"
+    );
+    round_trip(
+        "kind = \"http\"\nurl = \"https://127.0.0.1:8443/h?x=1\"\nmethod = \"POST\"\nheaders = { \"X-A\" = \"1\" }\nbody = \"b\"\nstatus = [200, \"301-302\", \"5xx\"]\nbody_contains = \"ok\"\nbody_regex = \"o.\"\nhost = \"www.example.com\"\ninsecure = true\nsource = \"127.0.0.1\"\n",
+    );
+}

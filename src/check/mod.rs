@@ -8,6 +8,8 @@
 pub mod address;
 pub mod exec;
 pub mod file;
+pub mod http;
+pub mod pem;
 pub mod tcp;
 pub mod tftp;
 pub mod udp;
@@ -120,6 +122,7 @@ enum Probe {
     Udp(udp::UdpCheck),
     Tftp(tftp::TftpCheck),
     Address(address::AddressCheck),
+    Http(Box<http::HttpCheck>),
 }
 
 /// A runnable check, built from its configuration.
@@ -142,6 +145,7 @@ impl Check {
             CheckSpec::Address(s) => {
                 Probe::Address(address::AddressCheck::new(s, ctx.addresses.clone()))
             }
+            CheckSpec::Http(s) => Probe::Http(Box::new(http::HttpCheck::new(s))),
         };
         Check {
             probe,
@@ -201,6 +205,7 @@ impl Check {
                 Probe::Udp(c) => c.run(limit).await,
                 Probe::Tftp(c) => c.run(limit).await,
                 Probe::Address(c) => c.run(),
+                Probe::Http(c) => c.run(limit).await,
             }
         };
         // Kinds bound their own I/O (exec must also kill its process group); this only
@@ -222,6 +227,10 @@ pub fn describe(spec: &CheckSpec) -> String {
         CheckSpec::Udp(s) => format!("udp {}", s.target),
         CheckSpec::Tftp(s) => format!("tftp {}/{}", s.target, s.file),
         CheckSpec::Address(s) => format!("address {} on {}", s.address, s.interface),
+        CheckSpec::Http(s) => match &s.host {
+            Some(host) => format!("http {} {} (host {host})", s.method, s.url),
+            None => format!("http {} {}", s.method, s.url),
+        },
     }
 }
 

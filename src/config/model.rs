@@ -3,6 +3,7 @@
 //! Everything here has passed validation (see `validate.rs`), has every default filled in,
 //! and serialises back to TOML in the same vocabulary the user writes (`print-config`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -296,6 +297,7 @@ pub enum CheckSpec {
     Udp(UdpSpec),
     Tftp(TftpSpec),
     Address(AddressSpec),
+    Http(Box<HttpSpec>),
 }
 
 impl CheckSpec {
@@ -307,6 +309,7 @@ impl CheckSpec {
             CheckSpec::Udp(_) => "udp",
             CheckSpec::Tftp(_) => "tftp",
             CheckSpec::Address(_) => "address",
+            CheckSpec::Http(_) => "http",
         }
     }
 }
@@ -374,6 +377,114 @@ pub struct AddressSpec {
     pub interface: String,
 }
 
+/// An HTTP(S) request whose response must have an expected status (and body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpSpec {
+    /// `http://` or `https://`; with `host`, its host is the address to connect to.
+    pub url: String,
+    pub method: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Accepted statuses (default: 200-299).
+    pub status: Vec<StatusRange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// A valid regular expression (checked by validation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_regex: Option<String>,
+    /// The name to send (Host header, TLS SNI, certificate name) while connecting to the
+    /// URL's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Trust only the CAs in this PEM file instead of the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain (PEM) and its key, for servers that ask for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+    /// The local address to connect from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<std::net::IpAddr>,
+}
+
+/// HTTP statuses from `first` to `last`, written "200" or "200-299".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl StatusRange {
+    /// Any 2xx: what `status` means when not written.
+    pub const SUCCESS: StatusRange = StatusRange {
+        first: 200,
+        last: 299,
+    };
+
+    pub fn contains(&self, status: u16) -> bool {
+        (self.first..=self.last).contains(&status)
+    }
+}
+
+impl std::str::FromStr for StatusRange {
+    type Err = ();
+    /// "200", "200-299" or "2xx"; statuses are 100 to 599.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        let code = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
+        let range = if let Some(class) = s.strip_suffix("xx").or(s.strip_suffix("XX")) {
+            let c = class
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (1..=5).contains(c))
+                .ok_or(())?;
+            StatusRange {
+                first: c * 100,
+                last: c * 100 + 99,
+            }
+        } else if let Some((a, b)) = s.split_once('-') {
+            StatusRange {
+                first: code(a).ok_or(())?,
+                last: code(b).ok_or(())?,
+            }
+        } else {
+            let c = code(s).ok_or(())?;
+            StatusRange { first: c, last: c }
+        };
+        if range.first > range.last {
+            return Err(());
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl Serialize for StatusRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 /// Durations print the way they are written: "250ms", "1s", "2m".
 pub mod duration_text {
     use serde::Serializer;
@@ -393,5 +504,45 @@ pub mod duration_text {
     /// Compact form that `humantime` parses back: "1s", "1s 500ms", "2m".
     pub fn format(d: Duration) -> String {
         humantime::format_duration(d).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatusRange;
+
+    #[test]
+    fn status_ranges() {
+        let r = |s: &str| s.parse::<StatusRange>();
+        assert_eq!(
+            r("200"),
+            Ok(StatusRange {
+                first: 200,
+                last: 200
+            })
+        );
+        assert_eq!(r("200-299"), Ok(StatusRange::SUCCESS));
+        assert_eq!(r("2xx"), Ok(StatusRange::SUCCESS));
+        assert_eq!(
+            r(" 301 - 302 "),
+            Ok(StatusRange {
+                first: 301,
+                last: 302
+            })
+        );
+        for bad in ["", "99", "600", "299-200", "abc", "6xx", "200-", "-1"] {
+            assert!(r(bad).is_err(), "{bad}");
+        }
+        assert!(StatusRange::SUCCESS.contains(204));
+        assert!(!StatusRange::SUCCESS.contains(301));
+        assert_eq!(StatusRange::SUCCESS.to_string(), "200-299");
+        assert_eq!(
+            StatusRange {
+                first: 404,
+                last: 404
+            }
+            .to_string(),
+            "404"
+        );
     }
 }

@@ -143,6 +143,36 @@ pub struct RawCheck {
     // address
     pub address: Option<Spanned<String>>,
     pub interface: Option<Spanned<String>>,
+    // http, cabourotte
+    pub url: Option<Spanned<String>>,
+    // http
+    pub method: Option<Spanned<String>>,
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+    pub body: Option<Spanned<String>>,
+    pub status: Option<Spanned<RawStatus>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub body_regex: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    pub source: Option<Spanned<String>>,
+}
+
+/// `status = 200`, `status = "200-299"`, or a list of either.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatus {
+    One(RawStatusItem),
+    Many(Vec<RawStatusItem>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatusItem {
+    Code(i64),
+    Text(String),
 }
 
 /// `expect`: one string (udp) or a list of answers (dns).
