@@ -78,7 +78,7 @@ fn a_key_of_another_kind_names_the_kinds_that_take_it() {
     ));
     assert_eq!(
         e,
-        "w.toml:7:10: `target` does not apply to kind = \"file\"\n  help: `target` belongs to kind = \"tcp\" or kind = \"udp\" or kind = \"tftp\"; remove it or change the kind"
+        "w.toml:7:10: `target` does not apply to kind = \"file\"\n  help: `target` belongs to kind = \"tcp\", \"udp\", \"tftp\" or \"tls\"; remove it or change the kind"
     );
     let e = one_error(&check(
         "kind = \"tcp\"\ntarget = \"127.0.0.1:1\"\nabsent = true\n",
@@ -328,4 +328,84 @@ fn http_check() {
     round_trip(
         "kind = \"http\"\nurl = \"https://127.0.0.1:8443/h?x=1\"\nmethod = \"POST\"\nheaders = { \"X-A\" = \"1\" }\nbody = \"b\"\nstatus = [200, \"301-302\", \"5xx\"]\nbody_contains = \"ok\"\nbody_regex = \"o.\"\nhost = \"www.example.com\"\ninsecure = true\nsource = \"127.0.0.1\"\n",
     );
+}
+
+#[test]
+fn tls_check() {
+    use anycast_warden::config::CertificateSource;
+    let c = the_check(
+        "kind = \"tls\"\ntarget = \"127.0.0.1:443\"\nserver_name = \"www.example.com\"\nmin_validity = \"7d\"\ndns_names = [\"www.example.com\", \"*.example.net\"]\nip_addresses = [\"192.0.2.1\"]\ncommon_name = \"www\"\nissuer = \"CA\"\n",
+    );
+    match c.spec {
+        CheckSpec::Tls(t) => {
+            assert_eq!(
+                t.source,
+                CertificateSource::Server {
+                    target: "127.0.0.1:443".into(),
+                    server_name: Some("www.example.com".into())
+                }
+            );
+            assert_eq!(t.min_validity, Duration::from_secs(7 * 86_400));
+            assert_eq!(t.dns_names.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = |body: &str, start: &str| {
+        let e = one_error(&check(&format!("kind = \"tls\"\n{body}")));
+        assert!(e.starts_with(start), "{body}\n{e}");
+    };
+    let t = "target = \"127.0.0.1:443\"\n";
+    bad("", "w.toml:4:1: tls check has neither file nor target");
+    bad(
+        "file = \"/x.pem\"\ntarget = \"127.0.0.1:443\"\n",
+        "w.toml:6:8: a tls check has both file and target",
+    );
+    bad(
+        "file = \"/no/such.pem\"\n",
+        "w.toml:6:8: file: cannot read /no/such.pem",
+    );
+    bad(
+        "target = \"127.0.0.1:443\"\nserver_name = \"a b\"\n",
+        "w.toml:7:15: \"a b\" is not a host name",
+    );
+    bad(
+        &format!("{t}min_validity = 7\n"),
+        "w.toml:7:16: min_validity = 7 has no unit",
+    );
+    bad(
+        &format!("{t}min_validity = \"a week\"\n"),
+        "w.toml:7:16: min_validity: cannot read duration",
+    );
+    bad(
+        &format!("{t}dns_names = [\"a b\"]\n"),
+        "w.toml:7:13: \"a b\" is not a DNS name",
+    );
+    bad(
+        &format!("{t}ip_addresses = [\"192.0.2.1/32\"]\n"),
+        "w.toml:7:16: \"192.0.2.1/32\" is not an IP address",
+    );
+    bad(
+        &format!("{t}issuer = \"\"\n"),
+        "w.toml:7:10: issuer is empty",
+    );
+    bad(
+        &format!("{t}common_name = \" \"\n"),
+        "w.toml:7:15: common_name is empty",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("c.pem");
+    std::fs::write(&pem, "x").unwrap();
+    let all = errors(&check(&format!(
+        "kind = \"tls\"\nfile = \"{}\"\nserver_name = \"a\"\n",
+        pem.display()
+    )));
+    assert!(
+        all[0].starts_with("w.toml:7:15: server_name needs target"),
+        "{all:#?}"
+    );
+    assert!(all[1].contains("holds no certificate"), "{all:#?}");
+    round_trip(&format!(
+        "kind = \"tls\"\n{t}server_name = \"a.example\"\nmin_validity = \"14days\"\ndns_names = [\"a.example\"]\nip_addresses = [\"2001:db8::1\"]\ncommon_name = \"a\"\nissuer = \"CA\"\n"
+    ));
+    round_trip("kind = \"tls\"\ntarget = \"localhost:443\"\n");
 }

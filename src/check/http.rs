@@ -199,14 +199,25 @@ fn system_roots() -> Arc<RootCertStore> {
 
 /// rustls settings from the check's TLS keys.
 pub fn tls_config(spec: &HttpSpec) -> Result<ClientConfig, String> {
+    let client = spec.client_cert.as_deref().zip(spec.client_key.as_deref());
+    rustls_config(spec.insecure, spec.ca_file.as_deref(), client)
+}
+
+/// rustls settings: which server certificates to accept (any, those of the CAs in
+/// `ca_file`, or those of the system's CAs) and the client certificate and key to show.
+pub fn rustls_config(
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let builder = if spec.insecure {
+    let builder = if insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
-    } else if let Some(ca_file) = &spec.ca_file {
+    } else if let Some(ca_file) = ca_file {
         let mut store = RootCertStore::empty();
         for cert in load_certs(ca_file)? {
             store
@@ -217,11 +228,11 @@ pub fn tls_config(spec: &HttpSpec) -> Result<ClientConfig, String> {
     } else {
         builder.with_root_certificates(system_roots())
     };
-    let mut config = match (&spec.client_cert, &spec.client_key) {
-        (Some(cert), Some(key)) => builder
+    let mut config = match client {
+        Some((cert, key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
             .map_err(|e| format!("client certificate {}: {e}", cert.display()))?,
-        _ => builder.with_no_client_auth(),
+        None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)

@@ -12,6 +12,7 @@ pub mod http;
 pub mod pem;
 pub mod tcp;
 pub mod tftp;
+pub mod tls;
 pub mod udp;
 
 use std::sync::Arc;
@@ -123,6 +124,7 @@ enum Probe {
     Tftp(tftp::TftpCheck),
     Address(address::AddressCheck),
     Http(Box<http::HttpCheck>),
+    Tls(Box<tls::TlsCheck>),
 }
 
 /// A runnable check, built from its configuration.
@@ -146,6 +148,7 @@ impl Check {
                 Probe::Address(address::AddressCheck::new(s, ctx.addresses.clone()))
             }
             CheckSpec::Http(s) => Probe::Http(Box::new(http::HttpCheck::new(s))),
+            CheckSpec::Tls(s) => Probe::Tls(Box::new(tls::TlsCheck::new(s))),
         };
         Check {
             probe,
@@ -206,6 +209,7 @@ impl Check {
                 Probe::Tftp(c) => c.run(limit).await,
                 Probe::Address(c) => c.run(),
                 Probe::Http(c) => c.run(limit).await,
+                Probe::Tls(c) => c.run(limit).await,
             }
         };
         // Kinds bound their own I/O (exec must also kill its process group); this only
@@ -230,6 +234,14 @@ pub fn describe(spec: &CheckSpec) -> String {
         CheckSpec::Http(s) => match &s.host {
             Some(host) => format!("http {} {} (host {host})", s.method, s.url),
             None => format!("http {} {}", s.method, s.url),
+        },
+        CheckSpec::Tls(s) => match &s.source {
+            crate::config::CertificateSource::File(path) => format!("tls {}", path.display()),
+            crate::config::CertificateSource::Server {
+                target,
+                server_name: Some(name),
+            } => format!("tls {target} ({name})"),
+            crate::config::CertificateSource::Server { target, .. } => format!("tls {target}"),
         },
     }
 }

@@ -16,7 +16,9 @@ use super::raw::*;
 use super::validate::{duration, valid_target};
 
 /// Every kind, for "unknown kind" hints.
-const CHECK_KINDS: &[&str] = &["exec", "tcp", "file", "udp", "tftp", "address", "http"];
+const CHECK_KINDS: &[&str] = &[
+    "exec", "tcp", "file", "udp", "tftp", "address", "http", "tls",
+];
 
 /// Attempts per round at most: more would only hide a flapping service.
 const MAX_TRIES: i64 = 100;
@@ -125,11 +127,13 @@ pub fn validate_check(
         if let Some(key_span) = key_span
             && !owners.contains(&kind_name)
         {
-            let owners = owners
-                .iter()
-                .map(|k| format!("kind = \"{k}\""))
-                .collect::<Vec<_>>()
-                .join(" or ");
+            let quoted: Vec<String> = owners.iter().map(|k| format!("\"{k}\"")).collect();
+            let owners = match quoted.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("kind = {} or {last}", rest.join(", "))
+                }
+                _ => format!("kind = {}", quoted.join("")),
+            };
             errors.push(
                 src.error(
                     key_span,
@@ -158,6 +162,7 @@ pub fn validate_check(
         "tftp" => tftp(&mut c, &raw),
         "address" => address(&mut c, &raw, service),
         "http" => http(&mut c, &raw),
+        "tls" => tls(&mut c, &raw),
         _ => None,
     };
     let spec = spec?;
@@ -179,12 +184,12 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
     vec![
         ("command", at(&raw.command), &["exec"]),
         ("shell", at(&raw.shell), &["exec"]),
-        ("target", at(&raw.target), &["tcp", "udp", "tftp"]),
+        ("target", at(&raw.target), &["tcp", "udp", "tftp", "tls"]),
         ("path", at(&raw.path), &["file"]),
         ("absent", at(&raw.absent), &["file"]),
         ("payload", at(&raw.payload), &["udp"]),
         ("expect", at(&raw.expect), &["udp"]),
-        ("file", at(&raw.file), &["tftp"]),
+        ("file", at(&raw.file), &["tftp", "tls"]),
         ("address", at(&raw.address), &["address"]),
         ("interface", at(&raw.interface), &["address"]),
         ("url", at(&raw.url), &["http"]),
@@ -200,6 +205,12 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
         ("client_cert", at(&raw.client_cert), &["http"]),
         ("client_key", at(&raw.client_key), &["http"]),
         ("source", at(&raw.source), &["http"]),
+        ("server_name", at(&raw.server_name), &["tls"]),
+        ("min_validity", at(&raw.min_validity), &["tls"]),
+        ("common_name", at(&raw.common_name), &["tls"]),
+        ("dns_names", at(&raw.dns_names), &["tls"]),
+        ("ip_addresses", at(&raw.ip_addresses), &["tls"]),
+        ("issuer", at(&raw.issuer), &["tls"]),
     ]
 }
 
@@ -684,6 +695,120 @@ fn http(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             client_cert,
             client_key,
             source,
+        }))
+    })
+}
+
+fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
+    let before = c.errors.len();
+    let source = match (raw.file.as_ref(), raw.target.as_ref()) {
+        (Some(f), None) => {
+            if let Some(n) = raw.server_name.as_ref() {
+                c.error(
+                    n.span(),
+                    "server_name needs target",
+                    "server_name is the SNI name sent to a server; a file is read as it is: remove server_name",
+                );
+            }
+            pem_file(c, "file", Some(f), crate::check::pem::load_certs).map(CertificateSource::File)
+        }
+        (None, Some(_)) => {
+            let target = c.target(raw.target.as_ref(), "127.0.0.1:443");
+            let server_name = raw.server_name.as_ref().and_then(|n| {
+                if valid_host_name(n.get_ref()) {
+                    Some(n.get_ref().clone())
+                } else {
+                    c.error(
+                        n.span(),
+                        format!("\"{}\" is not a host name", n.get_ref()),
+                        "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
+                    );
+                    None
+                }
+            });
+            target.map(|target| CertificateSource::Server {
+                target,
+                server_name,
+            })
+        }
+        (Some(f), Some(_)) => {
+            c.error(
+                f.span(),
+                "a tls check has both file and target",
+                "check a certificate file (file = \"/etc/ssl/certs/www.pem\") or a server's (target = \"127.0.0.1:443\"), one per check",
+            );
+            None
+        }
+        (None, None) => {
+            c.error(
+                c.span.clone(),
+                "tls check has neither file nor target",
+                "add file = \"/etc/ssl/certs/www.pem\" (a PEM file) or target = \"127.0.0.1:443\" (a TLS server)",
+            );
+            None
+        }
+    };
+    let min_validity = duration(
+        c.src,
+        "min_validity",
+        raw.min_validity.as_ref(),
+        true,
+        c.errors,
+    )
+    .unwrap_or(Duration::ZERO);
+    let mut dns_names = Vec::new();
+    if let Some(names) = raw.dns_names.as_ref() {
+        for name in names.get_ref() {
+            // A leading "*." asks for a wildcard entry.
+            if valid_host_name(name.strip_prefix("*.").unwrap_or(name)) {
+                dns_names.push(name.clone());
+            } else {
+                c.error(
+                    names.span(),
+                    format!("\"{name}\" is not a DNS name"),
+                    "write names as in the certificate, e.g. dns_names = [\"www.example.com\", \"*.example.net\"]",
+                );
+            }
+        }
+    }
+    let mut ip_addresses = Vec::new();
+    if let Some(addrs) = raw.ip_addresses.as_ref() {
+        for text in addrs.get_ref() {
+            match text.trim().parse::<IpAddr>() {
+                Ok(a) => ip_addresses.push(a),
+                Err(_) => c.error(
+                    addrs.span(),
+                    format!("\"{text}\" is not an IP address"),
+                    "write addresses, e.g. ip_addresses = [\"203.0.113.53\", \"2001:db8::53\"]",
+                ),
+            }
+        }
+    }
+    let non_empty = |c: &mut Checker<'_>, key: &str, v: Option<&Spanned<String>>| {
+        v.and_then(|v| {
+            if v.get_ref().trim().is_empty() {
+                c.error(
+                    v.span(),
+                    format!("{key} is empty"),
+                    format!("write the expected {key} or remove the line"),
+                );
+                None
+            } else {
+                Some(v.get_ref().clone())
+            }
+        })
+    };
+    let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
+    let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
+    let source = source?;
+    (c.errors.len() == before).then(|| {
+        CheckSpec::Tls(Box::new(TlsSpec {
+            source,
+            min_validity,
+            common_name,
+            dns_names,
+            ip_addresses,
+            issuer,
         }))
     })
 }

@@ -298,6 +298,7 @@ pub enum CheckSpec {
     Tftp(TftpSpec),
     Address(AddressSpec),
     Http(Box<HttpSpec>),
+    Tls(Box<TlsSpec>),
 }
 
 impl CheckSpec {
@@ -310,6 +311,7 @@ impl CheckSpec {
             CheckSpec::Tftp(_) => "tftp",
             CheckSpec::Address(_) => "address",
             CheckSpec::Http(_) => "http",
+            CheckSpec::Tls(_) => "tls",
         }
     }
 }
@@ -411,6 +413,65 @@ pub struct HttpSpec {
     /// The local address to connect from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<std::net::IpAddr>,
+}
+
+/// Where the `tls` kind gets its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// A PEM file (the first certificate is the one checked).
+    File(PathBuf),
+    /// A TLS server at `host:port`, asked with this SNI name (none for an address).
+    Server {
+        target: String,
+        server_name: Option<String>,
+    },
+}
+
+/// A certificate's expiry and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    pub source: CertificateSource,
+    /// Fail this long before `not_after`.
+    pub min_validity: Duration,
+    pub common_name: Option<String>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// The issuer's common name, or its whole distinguished name ("CN=..., O=...").
+    pub issuer: Option<String>,
+}
+
+/// Written back in the keys a user writes (`file`, or `target` and `server_name`).
+impl Serialize for TlsSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match &self.source {
+            CertificateSource::File(path) => map.serialize_entry("file", path)?,
+            CertificateSource::Server {
+                target,
+                server_name,
+            } => {
+                map.serialize_entry("target", target)?;
+                if let Some(name) = server_name {
+                    map.serialize_entry("server_name", name)?;
+                }
+            }
+        }
+        map.serialize_entry("min_validity", &duration_text::format(self.min_validity))?;
+        if let Some(cn) = &self.common_name {
+            map.serialize_entry("common_name", cn)?;
+        }
+        if !self.dns_names.is_empty() {
+            map.serialize_entry("dns_names", &self.dns_names)?;
+        }
+        if !self.ip_addresses.is_empty() {
+            map.serialize_entry("ip_addresses", &self.ip_addresses)?;
+        }
+        if let Some(issuer) = &self.issuer {
+            map.serialize_entry("issuer", issuer)?;
+        }
+        map.end()
+    }
 }
 
 /// HTTP statuses from `first` to `last`, written "200" or "200-299".

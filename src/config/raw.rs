@@ -158,6 +158,13 @@ pub struct RawCheck {
     pub client_cert: Option<Spanned<String>>,
     pub client_key: Option<Spanned<String>>,
     pub source: Option<Spanned<String>>,
+    // tls
+    pub server_name: Option<Spanned<String>>,
+    pub min_validity: Option<Spanned<RawDuration>>,
+    pub common_name: Option<Spanned<String>>,
+    pub dns_names: Option<Spanned<Vec<String>>>,
+    pub ip_addresses: Option<Spanned<Vec<String>>>,
+    pub issuer: Option<Spanned<String>>,
 }
 
 /// `status = 200`, `status = "200-299"`, or a list of either.

@@ -114,7 +114,11 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, mut seen: S
     let mut chunk = [0u8; 4096];
     let head_end = loop {
         match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                // A client that only wanted the handshake (the tls kind): log the SNI.
+                log.lock().unwrap().push(seen);
+                return;
+            }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
