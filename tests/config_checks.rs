@@ -409,3 +409,72 @@ fn tls_check() {
     ));
     round_trip("kind = \"tls\"\ntarget = \"localhost:443\"\n");
 }
+
+#[test]
+fn dns_check() {
+    use anycast_warden::config::DnsProtocol;
+    let c = the_check("kind = \"dns\"\nquery = \"health.example.net\"\nserver = \"127.0.0.1\"\n");
+    match c.spec {
+        CheckSpec::Dns(d) => {
+            assert_eq!(d.record, "A");
+            assert_eq!(d.rcode, "NOERROR");
+            assert_eq!(d.protocol, DnsProtocol::Udp);
+            // A bare address means port 53.
+            assert_eq!(d.server.to_string(), "127.0.0.1:53");
+        }
+        other => panic!("{other:?}"),
+    }
+    let c = the_check(
+        "kind = \"dns\"\nquery = \"h.example\"\nserver = \"[::1]:5353\"\nrecord = \"aaaa\"\nrcode = \"nxdomain\"\nprotocol = \"tcp\"\n",
+    );
+    match c.spec {
+        CheckSpec::Dns(d) => {
+            assert_eq!((d.record.as_str(), d.rcode.as_str()), ("AAAA", "NXDOMAIN"));
+            assert_eq!(d.protocol, DnsProtocol::Tcp);
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = |body: &str, start: &str| {
+        let e = one_error(&check(&format!("kind = \"dns\"\n{body}")));
+        assert!(e.starts_with(start), "{body}\n{e}");
+    };
+    let s = "server = \"127.0.0.1:53\"\n";
+    let q = "query = \"h.example\"\n";
+    bad(s, "w.toml:4:1: dns check has no query");
+    bad(q, "w.toml:4:1: dns check has no server");
+    bad(
+        &format!("{s}query = \"a..b\"\n"),
+        "w.toml:7:9: \"a..b\" is not a DNS name",
+    );
+    bad(
+        &format!("{s}{q}record = \"AAA\"\n"),
+        "w.toml:8:10: \"AAA\" is not a DNS record type",
+    );
+    bad(
+        &format!("{q}server = \"ns1.example.net:53\"\n"),
+        "w.toml:7:10: \"ns1.example.net:53\" is not a server address",
+    );
+    bad(
+        &format!("{q}server = \"127.0.0.1:0\"\n"),
+        "w.toml:7:10: \"127.0.0.1:0\" is not a server",
+    );
+    bad(
+        &format!("{s}{q}protocol = \"dot\"\n"),
+        "w.toml:8:12: unknown protocol \"dot\"",
+    );
+    bad(
+        &format!("{s}{q}rcode = \"OK\"\n"),
+        "w.toml:8:9: \"OK\" is not a DNS response code",
+    );
+    bad(
+        &format!("{s}{q}expect = [\"2001:db8::1\"]\n"),
+        "w.toml:8:10: \"2001:db8::1\" is not an answer to an A query",
+    );
+    bad(
+        &format!("{s}{q}expect = []\n"),
+        "w.toml:8:10: expect has an empty answer",
+    );
+    round_trip(&format!(
+        "kind = \"dns\"\n{s}{q}record = \"TXT\"\nprotocol = \"tcp\"\nexpect = [\"v=up\"]\nrcode = \"NOERROR\"\n"
+    ));
+}

@@ -6,6 +6,7 @@
 //! attempt bounded by the time it is given, and says in one line why it failed.
 
 pub mod address;
+pub mod dns;
 pub mod exec;
 pub mod file;
 pub mod http;
@@ -125,6 +126,7 @@ enum Probe {
     Address(address::AddressCheck),
     Http(Box<http::HttpCheck>),
     Tls(Box<tls::TlsCheck>),
+    Dns(Box<dns::DnsCheck>),
 }
 
 /// A runnable check, built from its configuration.
@@ -149,6 +151,7 @@ impl Check {
             }
             CheckSpec::Http(s) => Probe::Http(Box::new(http::HttpCheck::new(s))),
             CheckSpec::Tls(s) => Probe::Tls(Box::new(tls::TlsCheck::new(s))),
+            CheckSpec::Dns(s) => Probe::Dns(Box::new(dns::DnsCheck::new(s))),
         };
         Check {
             probe,
@@ -210,6 +213,7 @@ impl Check {
                 Probe::Address(c) => c.run(),
                 Probe::Http(c) => c.run(limit).await,
                 Probe::Tls(c) => c.run(limit).await,
+                Probe::Dns(c) => c.run(limit).await,
             }
         };
         // Kinds bound their own I/O (exec must also kill its process group); this only
@@ -243,6 +247,7 @@ pub fn describe(spec: &CheckSpec) -> String {
             } => format!("tls {target} ({name})"),
             crate::config::CertificateSource::Server { target, .. } => format!("tls {target}"),
         },
+        CheckSpec::Dns(s) => format!("dns {} {} @{}", s.query, s.record, s.server),
     }
 }
 

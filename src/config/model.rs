@@ -323,6 +323,7 @@ pub enum CheckSpec {
     Address(AddressSpec),
     Http(Box<HttpSpec>),
     Tls(Box<TlsSpec>),
+    Dns(Box<DnsSpec>),
 }
 
 impl CheckSpec {
@@ -336,6 +337,7 @@ impl CheckSpec {
             CheckSpec::Address(_) => "address",
             CheckSpec::Http(_) => "http",
             CheckSpec::Tls(_) => "tls",
+            CheckSpec::Dns(_) => "dns",
         }
     }
 }
@@ -437,6 +439,29 @@ pub struct HttpSpec {
     /// The local address to connect from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<std::net::IpAddr>,
+}
+
+/// One DNS query to one server (never the system resolver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsSpec {
+    /// The name asked for.
+    pub query: String,
+    /// The record type, in capitals: "A", "AAAA", "TXT", "SOA", ...
+    pub record: String,
+    pub server: std::net::SocketAddr,
+    pub protocol: DnsProtocol,
+    /// Answers that must all be present (addresses, names or texts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<String>,
+    /// The expected response code, in capitals: "NOERROR", "NXDOMAIN", ...
+    pub rcode: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProtocol {
+    Udp,
+    Tcp,
 }
 
 /// Where the `tls` kind gets its certificate.

@@ -166,6 +166,12 @@ pub struct RawCheck {
     pub dns_names: Option<Spanned<Vec<String>>>,
     pub ip_addresses: Option<Spanned<Vec<String>>>,
     pub issuer: Option<Spanned<String>>,
+    // dns
+    pub query: Option<Spanned<String>>,
+    pub record: Option<Spanned<String>>,
+    pub server: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<String>>,
+    pub rcode: Option<Spanned<String>>,
 }
 
 /// `status = 200`, `status = "200-299"`, or a list of either.
