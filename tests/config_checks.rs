@@ -478,3 +478,47 @@ fn dns_check() {
         "kind = \"dns\"\n{s}{q}record = \"TXT\"\nprotocol = \"tcp\"\nexpect = [\"v=up\"]\nrcode = \"NOERROR\"\n"
     ));
 }
+
+#[test]
+fn icmp_check() {
+    let c = the_check("kind = \"icmp\"\nhost = \"198.51.100.1\"\n");
+    match c.spec {
+        CheckSpec::Icmp(i) => {
+            assert_eq!((i.count, i.max_loss, i.max_rtt), (3, 0, None));
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = |body: &str, start: &str| {
+        let e = one_error(&check(&format!("kind = \"icmp\"\n{body}")));
+        assert!(e.starts_with(start), "{body}\n{e}");
+    };
+    let h = "host = \"gw.example.net\"\n";
+    bad("", "w.toml:4:1: icmp check has no host");
+    bad(
+        "host = \"a b\"\n",
+        "w.toml:6:8: \"a b\" is not an address or host name",
+    );
+    bad(
+        &format!("{h}count = -1\n"),
+        "w.toml:7:9: count = -1 is out of range",
+    );
+    bad(
+        &format!("{h}count = 0\n"),
+        "w.toml:7:9: count = 0 is out of range",
+    );
+    bad(
+        &format!("{h}max_loss = 101\n"),
+        "w.toml:7:12: max_loss = 101 is out of range",
+    );
+    bad(
+        &format!("{h}max_rtt = \"0s\"\n"),
+        "w.toml:7:11: max_rtt must be longer than zero",
+    );
+    bad(
+        &format!("{h}max_rtt = 10\n"),
+        "w.toml:7:11: max_rtt = 10 has no unit",
+    );
+    round_trip(&format!(
+        "kind = \"icmp\"\n{h}count = 5\nmax_loss = 20\nmax_rtt = \"50ms\"\n"
+    ));
+}

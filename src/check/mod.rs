@@ -10,6 +10,7 @@ pub mod dns;
 pub mod exec;
 pub mod file;
 pub mod http;
+pub mod icmp;
 pub mod pem;
 pub mod tcp;
 pub mod tftp;
@@ -127,6 +128,7 @@ enum Probe {
     Http(Box<http::HttpCheck>),
     Tls(Box<tls::TlsCheck>),
     Dns(Box<dns::DnsCheck>),
+    Icmp(icmp::IcmpCheck),
 }
 
 /// A runnable check, built from its configuration.
@@ -152,6 +154,7 @@ impl Check {
             CheckSpec::Http(s) => Probe::Http(Box::new(http::HttpCheck::new(s))),
             CheckSpec::Tls(s) => Probe::Tls(Box::new(tls::TlsCheck::new(s))),
             CheckSpec::Dns(s) => Probe::Dns(Box::new(dns::DnsCheck::new(s))),
+            CheckSpec::Icmp(s) => Probe::Icmp(icmp::IcmpCheck::new(s)),
         };
         Check {
             probe,
@@ -214,6 +217,7 @@ impl Check {
                 Probe::Http(c) => c.run(limit).await,
                 Probe::Tls(c) => c.run(limit).await,
                 Probe::Dns(c) => c.run(limit).await,
+                Probe::Icmp(c) => c.run(limit).await,
             }
         };
         // Kinds bound their own I/O (exec must also kill its process group); this only
@@ -248,6 +252,7 @@ pub fn describe(spec: &CheckSpec) -> String {
             crate::config::CertificateSource::Server { target, .. } => format!("tls {target}"),
         },
         CheckSpec::Dns(s) => format!("dns {} {} @{}", s.query, s.record, s.server),
+        CheckSpec::Icmp(s) => format!("icmp {}", s.host),
     }
 }
 

@@ -17,7 +17,7 @@ use super::validate::{duration, valid_target};
 
 /// Every kind, for "unknown kind" hints.
 const CHECK_KINDS: &[&str] = &[
-    "exec", "tcp", "file", "udp", "tftp", "address", "http", "tls", "dns",
+    "exec", "tcp", "file", "udp", "tftp", "address", "http", "tls", "dns", "icmp",
 ];
 
 /// Attempts per round at most: more would only hide a flapping service.
@@ -164,6 +164,7 @@ pub fn validate_check(
         "http" => http(&mut c, &raw),
         "tls" => tls(&mut c, &raw),
         "dns" => dns(&mut c, &raw),
+        "icmp" => icmp(&mut c, &raw),
         _ => None,
     };
     let spec = spec?;
@@ -200,7 +201,7 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
         ("status", at(&raw.status), &["http"]),
         ("body_contains", at(&raw.body_contains), &["http"]),
         ("body_regex", at(&raw.body_regex), &["http"]),
-        ("host", at(&raw.host), &["http"]),
+        ("host", at(&raw.host), &["http", "icmp"]),
         ("insecure", at(&raw.insecure), &["http"]),
         ("ca_file", at(&raw.ca_file), &["http"]),
         ("client_cert", at(&raw.client_cert), &["http"]),
@@ -217,6 +218,9 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
         ("server", at(&raw.server), &["dns"]),
         ("protocol", at(&raw.protocol), &["dns"]),
         ("rcode", at(&raw.rcode), &["dns"]),
+        ("count", at(&raw.count), &["icmp"]),
+        ("max_loss", at(&raw.max_loss), &["icmp"]),
+        ("max_rtt", at(&raw.max_rtt), &["icmp"]),
     ]
 }
 
@@ -950,4 +954,58 @@ fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             rcode,
         }))
     })
+}
+
+/// Echo requests per round when `count` is not written.
+const DEFAULT_ICMP_COUNT: u32 = 3;
+
+fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
+    let before = c.errors.len();
+    let host = c.text("host", raw.host.as_ref(), "198.51.100.1");
+    if let (Some(h), Some(v)) = (host.as_ref(), raw.host.as_ref())
+        && h.parse::<IpAddr>().is_err()
+        && !valid_host_name(h)
+    {
+        c.error(
+            v.span(),
+            format!("\"{h}\" is not an address or host name"),
+            "write host = \"198.51.100.1\", \"2001:db8::1\" or a name",
+        );
+    }
+    let count = match raw.count.as_ref() {
+        None => DEFAULT_ICMP_COUNT,
+        Some(v) => match *v.get_ref() {
+            n @ 1..=100 => n as u32,
+            n => {
+                c.error(
+                    v.span(),
+                    format!("count = {n} is out of range"),
+                    "write the number of echo requests per round, 1 to 100, e.g. count = 3",
+                );
+                DEFAULT_ICMP_COUNT
+            }
+        },
+    };
+    let max_loss = match raw.max_loss.as_ref() {
+        None => 0,
+        Some(v) => match *v.get_ref() {
+            n @ 0..=100 => n as u32,
+            n => {
+                c.error(
+                    v.span(),
+                    format!("max_loss = {n} is out of range"),
+                    "write a percentage from 0 (every request answered) to 100, e.g. max_loss = 20",
+                );
+                0
+            }
+        },
+    };
+    let max_rtt = duration(c.src, "max_rtt", raw.max_rtt.as_ref(), false, c.errors);
+    let host = host?;
+    (c.errors.len() == before).then_some(CheckSpec::Icmp(IcmpSpec {
+        host,
+        count,
+        max_loss,
+        max_rtt,
+    }))
 }

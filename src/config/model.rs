@@ -324,6 +324,7 @@ pub enum CheckSpec {
     Http(Box<HttpSpec>),
     Tls(Box<TlsSpec>),
     Dns(Box<DnsSpec>),
+    Icmp(IcmpSpec),
 }
 
 impl CheckSpec {
@@ -338,6 +339,7 @@ impl CheckSpec {
             CheckSpec::Http(_) => "http",
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
+            CheckSpec::Icmp(_) => "icmp",
         }
     }
 }
@@ -439,6 +441,22 @@ pub struct HttpSpec {
     /// The local address to connect from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<std::net::IpAddr>,
+}
+
+/// Echo requests to a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IcmpSpec {
+    /// An address, or a name resolved at each round.
+    pub host: String,
+    pub count: u32,
+    /// Percent of requests that may go unanswered.
+    pub max_loss: u32,
+    /// The highest acceptable average round trip.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "duration_text::serialize_some"
+    )]
+    pub max_rtt: Option<Duration>,
 }
 
 /// One DNS query to one server (never the system resolver).

@@ -153,6 +153,7 @@ pub struct RawCheck {
     pub status: Option<Spanned<RawStatus>>,
     pub body_contains: Option<Spanned<String>>,
     pub body_regex: Option<Spanned<String>>,
+    // http (the name to send), icmp (where to send)
     pub host: Option<Spanned<String>>,
     pub insecure: Option<Spanned<bool>>,
     pub ca_file: Option<Spanned<String>>,
@@ -172,6 +173,10 @@ pub struct RawCheck {
     pub server: Option<Spanned<String>>,
     pub protocol: Option<Spanned<String>>,
     pub rcode: Option<Spanned<String>>,
+    // icmp (and `host`, shared with http)
+    pub count: Option<Spanned<i64>>,
+    pub max_loss: Option<Spanned<i64>>,
+    pub max_rtt: Option<Spanned<RawDuration>>,
 }
 
 /// `status = 200`, `status = "200-299"`, or a list of either.
