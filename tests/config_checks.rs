@@ -522,3 +522,36 @@ fn icmp_check() {
         "kind = \"icmp\"\n{h}count = 5\nmax_loss = 20\nmax_rtt = \"50ms\"\n"
     ));
 }
+
+#[test]
+fn cabourotte_check() {
+    let c = the_check("kind = \"cabourotte\"\nname = \"dns\"\n");
+    match c.spec {
+        CheckSpec::Cabourotte(s) => {
+            assert_eq!(
+                (s.url.as_str(), s.name.as_str()),
+                ("http://127.0.0.1:9013", "dns")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = one_error(&check("kind = \"cabourotte\"\n"));
+    assert!(
+        e.starts_with("w.toml:4:1: cabourotte check has no name"),
+        "{e}"
+    );
+    let e = one_error(&check(
+        "kind = \"cabourotte\"\nname = \"dns\"\nurl = \"tcp://h:1\"\n",
+    ));
+    assert!(
+        e.starts_with("w.toml:7:7: \"tcp://h:1\" is not an http or https URL"),
+        "{e}"
+    );
+    let e = one_error(&check(
+        "kind = \"cabourotte\"\nname = \"dns\"\nstatus = 200\n",
+    ));
+    assert!(e.contains("`status` belongs to kind = \"http\""), "{e}");
+    round_trip(
+        "kind = \"cabourotte\"\nname = \"ntp_v4\"\nurl = \"https://healthz.example:9013/\"\n",
+    );
+}

@@ -6,6 +6,7 @@
 //! attempt bounded by the time it is given, and says in one line why it failed.
 
 pub mod address;
+pub mod cabourotte;
 pub mod dns;
 pub mod exec;
 pub mod file;
@@ -129,6 +130,7 @@ enum Probe {
     Tls(Box<tls::TlsCheck>),
     Dns(Box<dns::DnsCheck>),
     Icmp(icmp::IcmpCheck),
+    Cabourotte(Box<cabourotte::CabourotteCheck>),
 }
 
 /// A runnable check, built from its configuration.
@@ -155,6 +157,9 @@ impl Check {
             CheckSpec::Tls(s) => Probe::Tls(Box::new(tls::TlsCheck::new(s))),
             CheckSpec::Dns(s) => Probe::Dns(Box::new(dns::DnsCheck::new(s))),
             CheckSpec::Icmp(s) => Probe::Icmp(icmp::IcmpCheck::new(s)),
+            CheckSpec::Cabourotte(s) => {
+                Probe::Cabourotte(Box::new(cabourotte::CabourotteCheck::new(s)))
+            }
         };
         Check {
             probe,
@@ -218,6 +223,7 @@ impl Check {
                 Probe::Tls(c) => c.run(limit).await,
                 Probe::Dns(c) => c.run(limit).await,
                 Probe::Icmp(c) => c.run(limit).await,
+                Probe::Cabourotte(c) => c.run(limit).await,
             }
         };
         // Kinds bound their own I/O (exec must also kill its process group); this only
@@ -253,6 +259,7 @@ pub fn describe(spec: &CheckSpec) -> String {
         },
         CheckSpec::Dns(s) => format!("dns {} {} @{}", s.query, s.record, s.server),
         CheckSpec::Icmp(s) => format!("icmp {}", s.host),
+        CheckSpec::Cabourotte(s) => format!("cabourotte {} at {}", s.name, s.url),
     }
 }
 

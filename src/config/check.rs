@@ -17,7 +17,17 @@ use super::validate::{duration, valid_target};
 
 /// Every kind, for "unknown kind" hints.
 const CHECK_KINDS: &[&str] = &[
-    "exec", "tcp", "file", "udp", "tftp", "address", "http", "tls", "dns", "icmp",
+    "exec",
+    "tcp",
+    "file",
+    "udp",
+    "tftp",
+    "address",
+    "http",
+    "tls",
+    "dns",
+    "icmp",
+    "cabourotte",
 ];
 
 /// Attempts per round at most: more would only hide a flapping service.
@@ -165,6 +175,7 @@ pub fn validate_check(
         "tls" => tls(&mut c, &raw),
         "dns" => dns(&mut c, &raw),
         "icmp" => icmp(&mut c, &raw),
+        "cabourotte" => cabourotte(&mut c, &raw),
         _ => None,
     };
     let spec = spec?;
@@ -194,7 +205,7 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
         ("file", at(&raw.file), &["tftp", "tls"]),
         ("address", at(&raw.address), &["address"]),
         ("interface", at(&raw.interface), &["address"]),
-        ("url", at(&raw.url), &["http"]),
+        ("url", at(&raw.url), &["http", "cabourotte"]),
         ("method", at(&raw.method), &["http"]),
         ("headers", at(&raw.headers), &["http"]),
         ("body", at(&raw.body), &["http"]),
@@ -221,6 +232,7 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
         ("count", at(&raw.count), &["icmp"]),
         ("max_loss", at(&raw.max_loss), &["icmp"]),
         ("max_rtt", at(&raw.max_rtt), &["icmp"]),
+        ("name", at(&raw.name), &["cabourotte"]),
     ]
 }
 
@@ -1008,4 +1020,25 @@ fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
         max_loss,
         max_rtt,
     }))
+}
+
+/// Where Cabourotte's API listens unless `url` says otherwise (its default, and the Python
+/// anycastd's).
+pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
+
+fn cabourotte(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
+    let before = c.errors.len();
+    let base = match raw.url.as_ref() {
+        None => Some(DEFAULT_CABOUROTTE_URL.to_string()),
+        Some(_) => url(
+            c,
+            raw.url.as_ref(),
+            &["http", "https"],
+            DEFAULT_CABOUROTTE_URL,
+        )
+        .map(|u| u.as_str().trim_end_matches('/').to_string()),
+    };
+    let name = c.text("name", raw.name.as_ref(), "dns");
+    let (url, name) = (base?, name?);
+    (c.errors.len() == before).then_some(CheckSpec::Cabourotte(CabourotteSpec { url, name }))
 }

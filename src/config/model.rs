@@ -325,6 +325,7 @@ pub enum CheckSpec {
     Tls(Box<TlsSpec>),
     Dns(Box<DnsSpec>),
     Icmp(IcmpSpec),
+    Cabourotte(CabourotteSpec),
 }
 
 impl CheckSpec {
@@ -340,6 +341,7 @@ impl CheckSpec {
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
             CheckSpec::Icmp(_) => "icmp",
+            CheckSpec::Cabourotte(_) => "cabourotte",
         }
     }
 }
@@ -441,6 +443,15 @@ pub struct HttpSpec {
     /// The local address to connect from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<std::net::IpAddr>,
+}
+
+/// The latest result of a check that Cabourotte runs, read from its HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CabourotteSpec {
+    /// The API's base URL.
+    pub url: String,
+    /// The check's name in Cabourotte.
+    pub name: String,
 }
 
 /// Echo requests to a host.

@@ -177,6 +177,8 @@ pub struct RawCheck {
     pub count: Option<Spanned<i64>>,
     pub max_loss: Option<Spanned<i64>>,
     pub max_rtt: Option<Spanned<RawDuration>>,
+    // cabourotte
+    pub name: Option<Spanned<String>>,
 }
 
 /// `status = 200`, `status = "200-299"`, or a list of either.

@@ -96,7 +96,8 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// Paths the server knows: `/ok` 200 "all ok", `/json` 200 `{"status": "up"}`,
 /// `/503` 503, `/redirect` 301, `/slow` answers after 10 s, `/echo` 200 with the request
-/// body; anything else 404.
+/// body; as Cabourotte's API, `/result/dns` a passing result, `/result/ntp` a failing
+/// one; anything else 404.
 fn respond(path: &str, body: &str) -> (u16, String, Duration) {
     match path {
         "/ok" => (200, "all ok".into(), Duration::ZERO),
@@ -105,6 +106,17 @@ fn respond(path: &str, body: &str) -> (u16, String, Duration) {
         "/redirect" => (301, String::new(), Duration::ZERO),
         "/slow" => (200, "late".into(), Duration::from_secs(10)),
         "/echo" => (200, body.into(), Duration::ZERO),
+        "/result/dns" => (
+            200,
+            r#"{"name":"dns","summary":"dns check","success":true,"healthcheck-timestamp":1700000000,"message":"success","duration":2,"source":"configuration"}"#.into(),
+            Duration::ZERO,
+        ),
+        "/result/ntp" => (
+            200,
+            r#"{"name":"ntp","summary":"ntp check","success":false,"healthcheck-timestamp":1700000000,"message":"exit status 1","duration":5,"source":"configuration"}"#.into(),
+            Duration::ZERO,
+        ),
+        "/result/slow" => (200, "{}".into(), Duration::from_secs(10)),
         _ => (404, "not found".into(), Duration::ZERO),
     }
 }
