@@ -119,6 +119,12 @@ fn unknown_key_names_line_and_allowed_keys() {
         e.starts_with("w.toml:2:1: unknown field `statedir`, expected one of `state_dir`"),
         "{e}"
     );
+    assert!(e.contains("help: did you mean `state_dir`?"), "{e}");
+    let e = one_error(
+        "[daemon]
+foo = 1
+",
+    );
     assert!(e.contains("help: check the spelling"), "{e}");
 }
 
