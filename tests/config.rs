@@ -547,5 +547,5 @@ fn shipped_example_configuration_is_valid() {
         dir_required: true,
     };
     let c = load(&paths).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.services.len(), 2);
+    assert_eq!(c.services.len(), 3);
 }
