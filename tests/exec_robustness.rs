@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anycast_warden::check::address::AddressBook;
-use anycast_warden::check::{Check, CheckContext};
 use anycast_warden::check::exec::OUTPUT_LIMIT;
+use anycast_warden::check::{Check, CheckContext};
 use anycast_warden::config::load_str;
 use futures_util::StreamExt;
 
