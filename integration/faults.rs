@@ -302,3 +302,82 @@ fn include_directory_read_only_keeps_the_old_file_and_retries() {
         |fs| fs.remount("rw"),
     );
 }
+
+/// Open file descriptors and threads of a process.
+fn fds_and_threads(pid: i32) -> (usize, usize) {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(Iterator::count)
+        .unwrap_or(0);
+    let threads = fs::read_dir(format!("/proc/{pid}/task"))
+        .map(Iterator::count)
+        .unwrap_or(0);
+    (fds, threads)
+}
+
+#[test]
+fn a_storm_of_reloads_with_bad_files_flaps_nothing_and_leaks_nothing() {
+    with_lab("fault-sighup-storm", |lab, router, bird| {
+        let a = service(lab, "a", "203.0.113.1/32");
+        let b = service(lab, "b", "203.0.113.2/32");
+        set_up(lab, "a", true);
+        set_up(lab, "b", true);
+        let only_a = config(lab, &bird, &a);
+        let with_b = config(lab, &bird, &format!("{a}{b}"));
+        let bad = with_b.replace("rise = 1", "rise = 0");
+        let warden = lab.start_warden(&only_a);
+        wait_exactly(
+            router,
+            "a announced",
+            &nets(&["203.0.113.1/32"]),
+            Duration::from_secs(30),
+        );
+        // Let start-up settle before counting.
+        std::thread::sleep(Duration::from_millis(500));
+        let before = fds_and_threads(warden.pid);
+        let monitor = router.monitor();
+
+        // 100 reloads within about a second: good files with and without b, and bad ones.
+        for i in 0..100 {
+            warden.write_config(match i % 3 {
+                0 => &only_a,
+                1 => &bad,
+                _ => &with_b,
+            });
+            warden
+                .signal(nix::sys::signal::Signal::SIGHUP)
+                .expect("SIGHUP");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The last good file is the one that runs.
+        warden.write_config(&with_b);
+        warden
+            .signal(nix::sys::signal::Signal::SIGHUP)
+            .expect("SIGHUP");
+        wait_exactly(
+            router,
+            "a and b after the storm",
+            &nets(&["203.0.113.1/32", "203.0.113.2/32"]),
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let a_prefix: IpNet = "203.0.113.1/32".parse().expect("prefix");
+        let flaps: Vec<_> = monitor
+            .events_for(&a_prefix)
+            .into_iter()
+            .filter(|e| e.withdrawal)
+            .collect();
+        assert!(
+            flaps.is_empty(),
+            "a was withdrawn during the storm: {flaps:?}"
+        );
+        assert!(warden.is_running());
+        assert!(
+            warden.log_count("configuration reload refused") > 0,
+            "the bad files were refused"
+        );
+        let after = fds_and_threads(warden.pid);
+        eprintln!("fds and threads before {before:?}, after {after:?}");
+        // tokio's blocking pool may have grown; file descriptors must not.
+        assert!(after.0 <= before.0 + 2, "fds {before:?} -> {after:?}");
+    });
+}

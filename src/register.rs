@@ -155,8 +155,8 @@ mod tests {
         assert_eq!(s.fall, 3);
         assert_eq!(s.interval, std::time::Duration::from_secs(5));
         assert_eq!(s.checks.len(), 3);
-        assert!(matches!(&s.checks[0], CheckSpec::Tcp(t) if t.target == "127.0.0.1:80"));
-        match &s.checks[2] {
+        assert!(matches!(&s.checks[0].spec, CheckSpec::Tcp(t) if t.target == "127.0.0.1:80"));
+        match &s.checks[2].spec {
             CheckSpec::Exec(e) => {
                 assert!(e.shell);
                 assert_eq!(

@@ -281,6 +281,9 @@ impl Snapshot {
         for (check, outcome) in round.outcomes {
             let c = s.checks.entry(check.clone()).or_default();
             record_check(c, now, outcome.passed, &outcome.detail, outcome.elapsed);
+            if let Some(measured) = &outcome.measurements {
+                c.values = measurement_values(measured);
+            }
         }
     }
 
@@ -315,6 +318,28 @@ impl Snapshot {
             took: took.as_secs_f64(),
             prefixes: target.len(),
         });
+    }
+}
+
+/// A check's measurements as named values (`anycast_warden_check_value{name=...}`).
+pub fn measurement_values(measured: &crate::check::CheckMeasurements) -> BTreeMap<String, f64> {
+    use crate::check::CheckMeasurements;
+    match measured {
+        CheckMeasurements::Icmp(stats) => BTreeMap::from([
+            ("rtt_min_seconds".to_string(), stats.rtt_min.as_secs_f64()),
+            ("rtt_avg_seconds".to_string(), stats.rtt_avg.as_secs_f64()),
+            ("rtt_max_seconds".to_string(), stats.rtt_max.as_secs_f64()),
+            (
+                "rtt_stddev_seconds".to_string(),
+                stats.rtt_stddev.as_secs_f64(),
+            ),
+            ("loss_ratio".to_string(), stats.loss_percent() / 100.0),
+        ]),
+        CheckMeasurements::TlsExpiry { seconds_left } => BTreeMap::from([(
+            "tls_expiry_seconds".to_string(),
+            // Exact for any certificate lifetime (well below 2^53 seconds).
+            *seconds_left as f64,
+        )]),
     }
 }
 
@@ -425,6 +450,29 @@ impl StatusBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measurements_become_named_values() {
+        use crate::check::{CheckMeasurements, IcmpStats};
+        let icmp = measurement_values(&CheckMeasurements::Icmp(IcmpStats {
+            sent: 4,
+            received: 3,
+            rtt_min: Duration::from_millis(1),
+            rtt_avg: Duration::from_millis(2),
+            rtt_max: Duration::from_millis(4),
+            rtt_stddev: Duration::from_micros(500),
+        }));
+        assert_eq!(icmp["rtt_min_seconds"], 0.001);
+        assert_eq!(icmp["rtt_avg_seconds"], 0.002);
+        assert_eq!(icmp["rtt_max_seconds"], 0.004);
+        assert_eq!(icmp["rtt_stddev_seconds"], 0.0005);
+        assert_eq!(icmp["loss_ratio"], 0.25);
+        let tls = measurement_values(&CheckMeasurements::TlsExpiry { seconds_left: -60 });
+        assert_eq!(
+            tls.into_iter().collect::<Vec<_>>(),
+            vec![("tls_expiry_seconds".to_string(), -60.0)]
+        );
+    }
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap()

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anycast_warden::check::Check;
+use anycast_warden::check::address::AddressBook;
 use anycast_warden::check::exec::OUTPUT_LIMIT;
+use anycast_warden::check::{Check, CheckContext};
 use anycast_warden::config::load_str;
 use futures_util::StreamExt;
 
@@ -18,7 +19,11 @@ fn check(check: &str) -> Check {
         "[[service]]\nname = \"s\"\nprefixes = [\"203.0.113.1/32\"]\nip_check = false\n[[service.check]]\n{check}\n"
     );
     let config = load_str(Path::new("t.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    Check::from_spec(&config.services[0].checks[0], "s")
+    let ctx = CheckContext {
+        service: "s".into(),
+        addresses: AddressBook::uncached(),
+    };
+    Check::new(&config.services[0].checks[0], &ctx)
 }
 
 fn open_fds() -> usize {
@@ -96,7 +101,7 @@ async fn a_check_that_ignores_sigterm_and_floods_stdout_is_killed_at_its_timeout
     let took = started.elapsed();
     assert!(!outcome.passed);
     assert!(
-        outcome.detail.starts_with("timed out after 300ms"),
+        outcome.detail.starts_with("timeout after 300ms"),
         "{}",
         outcome.detail
     );

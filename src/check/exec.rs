@@ -93,8 +93,8 @@ impl ExecCheck {
                 let _ = child.wait().await;
                 let out = collect(stdout, stderr).await;
                 return CheckOutcome::fail(format!(
-                    "timed out after {}, killed its process group{out}",
-                    humantime::format_duration(timeout)
+                    "{}, killed its process group{out}",
+                    super::timeout_reason(timeout)
                 ));
             }
         };
@@ -272,7 +272,7 @@ mod tests {
         let took = started.elapsed();
         assert!(!out.passed);
         assert!(
-            out.detail.starts_with("timed out after 500ms"),
+            out.detail.starts_with("timeout after 500ms"),
             "{}",
             out.detail
         );
