@@ -15,7 +15,9 @@ pub struct Registration {
     pub name: String,
     pub prefixes: Vec<String>,
     /// `KIND:ARGS`: `tcp:127.0.0.1:53`, `exec:/usr/bin/dig +short @127.0.0.1 example.net`
-    /// (split at spaces, no shell), `shell:LINE` (an exec check through /bin/sh -c).
+    /// (split at spaces, no shell), `shell:LINE` (an exec check through /bin/sh -c),
+    /// gocast's `port:tcp:PORT` (a TCP connection to 127.0.0.1:PORT), or for any other
+    /// kind its keys as `KIND:key=value,key=value` (`http:url=http://127.0.0.1/health`).
     pub checks: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
@@ -27,10 +29,10 @@ pub struct Registration {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum RegistrationError {
-    #[error("check \"{0}\" is not KIND:ARGS (tcp:HOST:PORT, exec:PROGRAM ARGS..., shell:LINE)")]
+    #[error(
+        "check \"{0}\" is not KIND:ARGS (tcp:HOST:PORT, exec:PROGRAM ARGS..., shell:LINE, port:tcp:PORT, KIND:key=value,...)"
+    )]
     CheckForm(String),
-    #[error("unknown check kind \"{0}\" (tcp, exec, shell)")]
-    CheckKind(String),
     #[error("a service needs at least one --check")]
     NoCheck,
     #[error("\"{0}\" cannot be a file name; use letters, digits, '.', '_', '-'")]
@@ -91,9 +93,39 @@ fn check_table(spec: &str) -> Result<toml::Table, RegistrationError> {
             t.insert("shell".into(), true.into());
             t.insert("command".into(), args.into());
         }
-        other => return Err(RegistrationError::CheckKind(other.to_string())),
+        "port" => {
+            // gocast's port monitor: a local TCP port that must accept connections.
+            let port = args
+                .strip_prefix("tcp:")
+                .filter(|p| p.parse::<u16>().is_ok())
+                .ok_or_else(|| RegistrationError::CheckForm(spec.to_string()))?;
+            t.insert("kind".into(), "tcp".into());
+            t.insert("target".into(), format!("127.0.0.1:{port}").into());
+        }
+        other => {
+            // Any other kind: its keys, checked by the configuration's own validation.
+            t.insert("kind".into(), other.into());
+            for pair in args.split(',') {
+                let (key, value) = pair
+                    .split_once('=')
+                    .filter(|(k, _)| !k.trim().is_empty())
+                    .ok_or_else(|| RegistrationError::CheckForm(spec.to_string()))?;
+                t.insert(key.trim().to_string(), typed(value.trim()));
+            }
+        }
     }
     Ok(t)
+}
+
+/// A number or a switch when it reads as one (`count=3`, `insecure=true`), else text.
+fn typed(value: &str) -> toml::Value {
+    if let Ok(n) = value.parse::<i64>() {
+        n.into()
+    } else if let Ok(b) = value.parse::<bool>() {
+        b.into()
+    } else {
+        value.into()
+    }
 }
 
 /// The text of the registered service's file.
@@ -169,10 +201,40 @@ mod tests {
     }
 
     #[test]
+    fn other_kinds_take_their_keys_and_gocast_ports_become_tcp() {
+        let text = file_text(&registration(&[
+            "http:url=http://127.0.0.1:8080/health,status=200",
+            "port:tcp:5000",
+        ]))
+        .unwrap();
+        assert!(text.contains("kind = \"http\""), "{text}");
+        assert!(
+            text.contains("url = \"http://127.0.0.1:8080/health\""),
+            "{text}"
+        );
+        assert!(text.contains("status = 200"), "{text}");
+        assert!(text.contains("target = \"127.0.0.1:5000\""), "{text}");
+        let main = "[daemon]\nstate_dir = \"/tmp/x\"\n";
+        let config = crate::config::load_str(Path::new("main.toml"), &format!("{main}{text}"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.services[0].checks.len(), 2);
+        // Keys that do not belong to the kind are refused by the configuration's rules.
+        let text = file_text(&registration(&["http:target=127.0.0.1:80"])).unwrap();
+        let e = crate::config::load_str(Path::new("main.toml"), &format!("{main}{text}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("target"), "{e}");
+    }
+
+    #[test]
     fn bad_checks_and_names_are_refused() {
         assert_eq!(
-            file_text(&registration(&["port:tcp:5000"])),
-            Err(RegistrationError::CheckKind("port".into()))
+            file_text(&registration(&["port:udp:5000"])),
+            Err(RegistrationError::CheckForm("port:udp:5000".into()))
+        );
+        assert_eq!(
+            file_text(&registration(&["http:url"])),
+            Err(RegistrationError::CheckForm("http:url".into()))
         );
         assert_eq!(
             file_text(&registration(&["tcp"])),

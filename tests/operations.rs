@@ -848,11 +848,11 @@ fn register_validates_like_the_file_persists_and_deregister_withdraws() {
         "--prefix",
         "203.0.113.80/32",
         "--check",
-        "port:tcp:80",
+        "bogus:target=127.0.0.1:1",
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("unknown check kind \"port\""),
+        text(&out).contains("unknown check kind \"bogus\""),
         "{}",
         text(&out)
     );
