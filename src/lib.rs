@@ -3,6 +3,7 @@
 
 pub mod announce;
 pub mod backend;
+pub mod bgp;
 pub mod check;
 pub mod cli;
 pub mod config;
