@@ -5,4 +5,5 @@
 //! `routes` (the UPDATEs that carry a set of routes to one peer). I/O: `session` (one
 //! task per peer), `speaker` (the owner of the desired routes), `md5` (TCP MD5 signatures).
 
+pub mod fsm;
 pub mod message;
