@@ -191,6 +191,15 @@ impl Fsm {
         }
     }
 
+    /// A machine for a connection the peer opened while another one exists (collision
+    /// detection runs both until one OPEN decides): already started, in Active.
+    pub fn new_incoming(config: FsmConfig, seed: u64) -> Self {
+        let mut fsm = Fsm::new(config, seed);
+        fsm.stopped = false;
+        fsm.state = State::Active;
+        fsm
+    }
+
     pub fn state(&self) -> State {
         self.state
     }
@@ -253,7 +262,15 @@ impl Fsm {
                 self.failures = 0;
                 out.push(A::StopTimer(Timer::ConnectRetry));
             }
-            // A connection while Idle is refused (§8.2.2, Idle state).
+            // While waiting to restart by itself, a connection from the peer is taken (as
+            // AutomaticStart_with_PassiveTcpEstablishment would); after Stop it is
+            // refused (§8.2.2, Idle state).
+            (State::Idle, Event::TcpConnectionConfirmed) if !self.stopped => {
+                out.push(A::StopTimer(Timer::ConnectRetry));
+                out.push(A::Send(Message::Open(self.open())));
+                out.push(A::StartTimer(Timer::Hold, OPEN_HOLD_TIME));
+                self.state = State::OpenSent;
+            }
             (State::Idle, Event::TcpConnectionConfirmed) => out.push(A::Disconnect),
             (State::Idle, _) => {}
 
@@ -863,6 +880,19 @@ mod tests {
         assert!(a.contains(&Action::Down));
         assert!(f.process(Event::ConnectRetryTimerExpires).is_empty());
         assert_eq!(f.state(), State::Idle);
+    }
+
+    #[test]
+    fn a_failed_session_takes_the_peers_connection_while_waiting_to_retry() {
+        let mut f = fsm_in(State::Established);
+        f.process(Event::TcpConnectionFails);
+        assert_eq!(f.state(), State::Idle);
+        let a = f.process(Event::TcpConnectionConfirmed);
+        assert!(has_send(&a, |m| matches!(m, Message::Open(_))));
+        assert_eq!(f.state(), State::OpenSent);
+        let mut incoming = Fsm::new_incoming(config(false), 3);
+        incoming.process(Event::TcpConnectionConfirmed);
+        assert_eq!(incoming.state(), State::OpenSent);
     }
 
     #[test]

@@ -6,5 +6,9 @@
 //! task per peer), `speaker` (the owner of the desired routes), `md5` (TCP MD5 signatures).
 
 pub mod fsm;
+pub mod md5;
 pub mod message;
 pub mod routes;
+pub mod session;
+pub mod speaker;
+pub mod status;
