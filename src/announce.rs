@@ -41,6 +41,23 @@ pub trait Backend: Send {
     fn verify_interval(&self) -> Option<Duration> {
         None
     }
+
+    /// Announces `desired` with the `draining` part marked for graceful shutdown (the
+    /// speaker adds GRACEFUL_SHUTDOWN 65535:0, RFC 8326) and returns how long to wait
+    /// before withdrawing them. `None`: this backend cannot drain; withdraw at once.
+    /// SIGTERM drains everything; a per-service drain passes that service's prefixes.
+    fn drain<'a>(
+        &'a mut self,
+        _desired: &'a BTreeSet<IpNet>,
+        _draining: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Called once at exit, after the final withdrawal (the speaker closes its sessions).
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Messages to the announcer.
@@ -151,8 +168,10 @@ pub async fn run(
                             failures = 0;
                         }
                         Command::Shutdown { deadline, done } => {
+                            drain(backend.as_mut(), &desired.prefixes()).await;
                             desired.withdraw_all();
                             let ok = withdraw_all(backend.as_mut(), deadline).await;
+                            backend.close().await;
                             let _ = done.send(ok);
                             return;
                         }
@@ -189,6 +208,23 @@ pub async fn run(
                 verify_at = backend.verify_interval().map(|every| Instant::now() + every);
             }
         }
+    }
+}
+
+/// Before the final withdrawal: re-announce everything marked for graceful shutdown and
+/// wait the backend's drain time, so that the peers move traffic away first.
+async fn drain(backend: &mut dyn Backend, announced: &BTreeSet<IpNet>) {
+    if announced.is_empty() {
+        return;
+    }
+    match backend.drain(announced, announced).await {
+        Ok(Some(wait)) => {
+            info!(prefixes = announced.len(), wait = %humantime::format_duration(wait),
+                "draining before the withdrawal");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "draining failed; withdrawing at once"),
     }
 }
 

@@ -258,6 +258,7 @@ mod tests {
             disabled: false,
             on_disabled: OnDisabled::Withdraw,
             checks: checks.clone(),
+            announce: Default::default(),
             origin: "test".into(),
         };
         let runnable = checks.iter().map(|s| Check::from_spec(s, "svc")).collect();

@@ -50,10 +50,21 @@ pub fn validate(
         }
         validate_frr(main_src, raw.into_inner(), &mut errors)
     });
+    let bgp = main.bgp.map(|raw| {
+        if has_bird || frr.is_some() {
+            errors.push(
+                main_src
+                    .error(raw.span(), format!("the file has [bgp] and {}", if has_bird { "[bird]" } else { "[frr]" }))
+                    .with_hint("one backend announces the prefixes: [bgp] is the built-in speaker for hosts without a routing daemon; keep it or the routing daemon's table, not both"),
+            );
+        }
+        super::bgp::validate_bgp(main_src, raw, &mut errors)
+    });
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
 
     let mut collected = Collected {
         vrfs_allowed: frr.is_some(),
+        announce_allowed: bgp.is_some(),
         ..Collected::default()
     };
     collected.add(main_src, main.service, &defaults, &mut errors);
@@ -88,6 +99,7 @@ pub fn validate(
             daemon,
             bird,
             frr,
+            bgp,
             services,
         })
     } else {
@@ -105,6 +117,8 @@ struct Collected {
     owners: BTreeMap<IpNet, (String, String)>,
     /// Whether the chosen backend has VRFs (FRR does, BIRD's include file does not).
     vrfs_allowed: bool,
+    /// Whether `[service.announce]` means anything (the built-in speaker only).
+    announce_allowed: bool,
 }
 
 impl Collected {
@@ -123,6 +137,7 @@ impl Collected {
                 raw.into_inner(),
                 defaults,
                 self.vrfs_allowed,
+                self.announce_allowed,
                 errors,
             ) else {
                 continue;
@@ -576,6 +591,7 @@ fn validate_service(
     raw: RawService,
     defaults: &ServiceDefaults,
     vrfs_allowed: bool,
+    announce_allowed: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
     let before = errors.len();
@@ -655,6 +671,8 @@ fn validate_service(
                 .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
             );
     }
+    let announce =
+        super::bgp::validate_announce(src, raw.announce.as_ref(), announce_allowed, errors);
     let mut checks = Vec::new();
     for check in raw.check {
         let check_span = check.span();
@@ -681,6 +699,7 @@ fn validate_service(
         disabled: keys.disabled,
         on_disabled: keys.on_disabled,
         checks,
+        announce,
         origin: src.place(span),
     })
 }
@@ -966,7 +985,7 @@ fn prefix_text(
 }
 
 /// A duration such as "250ms", "1s", "2m". `zero_ok` allows "0s".
-fn duration(
+pub(super) fn duration(
     src: &SourceText,
     key: &str,
     v: Option<&Spanned<RawDuration>>,
