@@ -38,12 +38,18 @@ fn with_lab(test: &str, conf: &FrrConf, body: impl FnOnce(&Lab, &Router, &mut Fr
 }
 
 /// A whole warden configuration: `[frr]` in `mode` (`frr_extra`: more keys of `[frr]`),
-/// checked by FRR's state every 500 ms, and the services given.
+/// checked by FRR's state every 500 ms, and the services given. Unless `frr_extra`
+/// chooses vtysh, the vtysh it names does not exist, so the test proves the vty sockets
+/// carried everything.
 fn config(lab: &Lab, frr: &Frr, mode: FrrMode, frr_extra: &str, services: &str) -> String {
+    let section = if frr_extra.contains("transport = \"vtysh\"") {
+        frr.warden_section(mode)
+    } else {
+        frr.warden_section_without_vtysh(mode)
+    };
     format!(
         "[daemon]\nstate_dir = {state:?}\nbatch_window = \"20ms\"\n{section}verify_interval = \"500ms\"\n{frr_extra}\n{services}",
         state = lab.path("state").display().to_string(),
-        section = frr.warden_section(mode),
     )
 }
 
@@ -93,12 +99,22 @@ fn rib(router: &Router) -> BTreeSet<IpNet> {
 
 #[test]
 fn network_mode_announces_withdraws_and_leaves_hand_made_statements() {
+    network_mode("frr-network", "");
+}
+
+#[test]
+fn network_mode_over_vtysh() {
+    network_mode("frr-net-vtysh", "transport = \"vtysh\"");
+}
+
+/// The network-mode scenario, with `frr_extra` (the transport) in `[frr]`.
+fn network_mode(test: &str, frr_extra: &str) {
     // A hand-made network statement for an address on lo: announced by FRR on its own.
     let conf = FrrConf {
         bgp_v4: "  network 203.0.113.99/32",
         ..FrrConf::default()
     };
-    with_lab("frr-network", &conf, |lab, router, frr| {
+    with_lab(test, &conf, |lab, router, frr| {
         lab.add_lo_addresses(
             &nets(&["203.0.113.53/32", "203.0.113.99/32", "2001:db8::53/128"])
                 .into_iter()
@@ -107,7 +123,7 @@ fn network_mode_announces_withdraws_and_leaves_hand_made_statements() {
         .unwrap();
         let services = service(lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", true);
         set_up(lab, "dns", true);
-        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, "", &services));
+        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, frr_extra, &services));
         let ours = ["203.0.113.53/32", "2001:db8::53/128"];
         wait_rib(router, "announce after rise", SESSION, |rib| {
             has(rib, &ours) && has(rib, &["203.0.113.99/32"])
@@ -144,12 +160,22 @@ fn network_mode_announces_withdraws_and_leaves_hand_made_statements() {
 
 #[test]
 fn static_mode_announces_withdraws_and_leaves_hand_made_routes() {
+    static_mode("frr-static", "tag = 4711");
+}
+
+#[test]
+fn static_mode_over_vtysh() {
+    static_mode("frr-sta-vtysh", "tag = 4711\ntransport = \"vtysh\"");
+}
+
+/// The static-mode scenario, with `frr_extra` (the tag, the transport) in `[frr]`.
+fn static_mode(test: &str, frr_extra: &str) {
     // A hand-made static route, redistributed like the warden's but without its tag.
     let conf = FrrConf {
         statics: "ip route 198.51.100.9/32 Null0\nip route 198.51.100.10/32 Null0 tag 99",
         ..FrrConf::default()
     };
-    with_lab("frr-static", &conf, |lab, router, frr| {
+    with_lab(test, &conf, |lab, router, frr| {
         // Static mode suits prefixes not on the host: no ip_check.
         let services = format!(
             "{}{}",
@@ -164,7 +190,7 @@ fn static_mode_announces_withdraws_and_leaves_hand_made_routes() {
         );
         set_up(lab, "web", true);
         set_up(lab, "ntp", true);
-        let warden = lab.start_warden(&config(lab, frr, FrrMode::Static, "tag = 4711", &services));
+        let warden = lab.start_warden(&config(lab, frr, FrrMode::Static, frr_extra, &services));
         let ours = ["198.51.100.0/25", "2001:db8:100::/48"];
         let hand_made = ["198.51.100.9/32", "198.51.100.10/32"];
         wait_rib(router, "announce after rise", SESSION, |rib| {

@@ -4,13 +4,14 @@
 mod lab;
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, nets, render_bird2_sets};
+use lab::{Lab, Need, nets, parse_tcpdump_line, render_bird2_sets};
 
 #[test]
 fn bird2_and_gobgp_exchange_what_the_include_file_allows() {
-    let Some(lab) = Lab::new_or_skip("lab-selftest", &[Need::Bird2, Need::Gobgp]) else {
+    let Some(lab) = Lab::new_or_skip("lab-selftest", &[Need::Bird2, Need::Gobgp, Need::Tcpdump])
+    else {
         return;
     };
     let service = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
@@ -21,6 +22,7 @@ fn bird2_and_gobgp_exchange_what_the_include_file_allows() {
     let up = router.wait_established(Duration::from_secs(30)).unwrap();
     eprintln!("BGP session Established after {up:?}");
     let monitor = router.monitor();
+    let wire = router.wire();
     assert_eq!(
         router.rib().unwrap(),
         nets(&[]),
@@ -29,11 +31,22 @@ fn bird2_and_gobgp_exchange_what_the_include_file_allows() {
 
     let before = bird.reconfigure_count();
     fs::write(bird.include_file(), render_bird2_sets(&service)).unwrap();
+    let configured = Instant::now();
     bird.configure().unwrap();
     let took = router
         .wait_for_rib(&service, Duration::from_secs(10))
         .unwrap();
     eprintln!("announced in {took:?}");
+    // The UPDATE reached the router's interface after the configure, and no later than
+    // the RIB showed it.
+    let arrived = wire
+        .wait_first_update(configured, Duration::from_secs(5))
+        .unwrap();
+    assert!(arrived <= Instant::now());
+    eprintln!(
+        "UPDATE on the wire {:?} after configure",
+        arrived - configured
+    );
     assert_eq!(
         bird.reconfigure_count(),
         before + 1,
@@ -60,4 +73,17 @@ fn bird2_and_gobgp_exchange_what_the_include_file_allows() {
             "{prefix}: expected an announcement then a withdrawal, saw {events:?}"
         );
     }
+}
+
+#[test]
+fn tcpdump_lines_parse() {
+    assert_eq!(
+        parse_tcpdump_line("1795326302.963666 IP 192.0.2.1.34317 > 192.0.2.2.179: tcp 47"),
+        Some((1_795_326_302.963_666, 47))
+    );
+    assert_eq!(
+        parse_tcpdump_line("1795326302.5 IP6 2001:db8:1::1.179 > 2001:db8:1::2.40000: tcp 0"),
+        Some((1_795_326_302.5, 0))
+    );
+    assert_eq!(parse_tcpdump_line("listening on x"), None);
 }

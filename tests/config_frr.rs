@@ -6,7 +6,7 @@ use common::one_error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anycast_warden::config::{FrrMode, load_str};
+use anycast_warden::config::{FrrMode, FrrTransport, load_str};
 
 const CHECK: &str = "[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:123\"\n";
 
@@ -31,6 +31,8 @@ prefixes = [{{ prefix = "203.0.113.123/32", vrf = "123" }}, "2001:db8::123"]
     assert_eq!(frr.asn, Some(65001));
     assert_eq!(frr.tag, 4711);
     assert_eq!(frr.vtysh, PathBuf::from("/usr/bin/vtysh"));
+    assert_eq!(frr.transport, FrrTransport::Vty);
+    assert_eq!(frr.vty_dir(), PathBuf::from("/var/run/frr"));
     assert_eq!(frr.timeout, Duration::from_secs(5));
     assert_eq!(frr.verify_interval, Duration::from_secs(10));
     let p = &c.services[0].prefixes;
@@ -55,11 +57,20 @@ fn defaults_and_vty_socket_or_pathspace() {
         frr.vtysh_target_args(),
         vec!["--vty_socket", "/run/frr-lab"]
     );
+    assert_eq!(frr.vty_dir(), PathBuf::from("/run/frr-lab"));
     // vrf = "default" is the default VRF.
     assert_eq!(c.services[0].prefixes[0].vrf, None);
 
-    let c = load_str(Path::new("x"), "[frr]\npathspace = \"blue-host\"\n").unwrap();
-    assert_eq!(c.frr.unwrap().vtysh_target_args(), vec!["-N", "blue-host"]);
+    let c = load_str(
+        Path::new("x"),
+        "[frr]\npathspace = \"blue-host\"\ntransport = \"vtysh\"\n",
+    )
+    .unwrap();
+    let frr = c.frr.unwrap();
+    assert_eq!(frr.vtysh_target_args(), vec!["-N", "blue-host"]);
+    assert_eq!(frr.transport, FrrTransport::Vtysh);
+    // Where vtysh -N looks for the sockets.
+    assert_eq!(frr.vty_dir(), PathBuf::from("/var/run/frr/blue-host"));
 }
 
 #[test]
@@ -96,6 +107,11 @@ fn frr_settings_are_checked() {
             "-N NAME",
         ),
         ("vtysh = \"\"", "vtysh is empty", "/usr/bin/vtysh"),
+        (
+            "transport = \"telnet\"",
+            "2:13: unknown FRR transport \"telnet\"",
+            "transport = \"vty\"",
+        ),
         ("timeout = \"0s\"", "timeout must be longer than zero", "1s"),
         (
             "verify_interval = 10",

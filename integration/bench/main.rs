@@ -355,10 +355,12 @@ fn reaction(backend: Backend) -> Value {
         .wait_for_rib(&[prefix].into_iter().collect(), Duration::from_secs(60))
         .expect("first announcement");
     let monitor = router.monitor();
+    let wire = router.wire();
     std::thread::sleep(Duration::from_millis(500));
     let clock = Clock::now();
     let (mut withdraw, mut announce) = (Vec::new(), Vec::new());
     let mut events = Vec::new();
+    let mut on_wire = Vec::new();
     for _ in 0..cycles {
         for withdrawal in [true, false] {
             set_service(&lab, &mut listener, !withdrawal);
@@ -376,6 +378,11 @@ fn reaction(backend: Backend) -> Value {
                 announce.push(took)
             }
             events.push((withdrawal, clock.wall_secs(ev.at)));
+            // The UPDATE's arrival at the router, which the monitor's event trails.
+            let arrived = wire
+                .wait_first_update(t0, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("{e}"));
+            on_wire.push(clock.wall_secs(arrived));
             // Longer than the batch window, so events do not share an apply.
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -393,9 +400,16 @@ fn reaction(backend: Backend) -> Value {
         .zip(&verdicts)
         .map(|((_, seen), verdict)| Duration::from_secs_f64((seen - verdict).max(0.0)))
         .collect();
+    let own_wire: Vec<Duration> = on_wire
+        .iter()
+        .zip(&verdicts)
+        .map(|(arrived, verdict)| Duration::from_secs_f64((arrived - verdict).max(0.0)))
+        .collect();
     let all: Vec<Duration> = withdraw.iter().chain(&announce).copied().collect();
     json!({
         "events": all.len(),
+        "own_overhead_wire": Summary::of(&own_wire).map(Summary::to_json),
+        "own_wire_samples_ms": own_wire.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
         "trigger_to_router": Summary::of(&all).map(Summary::to_json),
         "withdraw": Summary::of(&withdraw).map(Summary::to_json),
         "announce": Summary::of(&announce).map(Summary::to_json),
@@ -473,6 +487,7 @@ fn burst(backend: Backend) -> Value {
         let mut listener = Some(lab.host_tcp_listener(PORT));
         let timing = "interval = \"1h\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
         let monitor = router.monitor();
+        let wire = router.wire();
         let started = Instant::now();
         let warden = lab.start_warden(&setup.config(&lab, &list, &tcp_check(), timing));
         let all: BTreeSet<IpNet> = list.iter().copied().collect();
@@ -500,7 +515,14 @@ fn burst(backend: Backend) -> Value {
                     }
                 })
                 .unwrap_or_else(|e| panic!("{e}"));
-            let rib_ms = (Instant::now() - t0).as_secs_f64() * 1e3;
+            let rib_at = Instant::now();
+            let rib_ms = (rib_at - t0).as_secs_f64() * 1e3;
+            // The last UPDATE segment to reach the router before its RIB showed all N
+            // changes: when the router had them all, whatever its monitor says later.
+            let wire_last_ms = wire
+                .updates_between(t0, rib_at)
+                .last()
+                .map(|at| (*at - t0).as_secs_f64() * 1e3);
             let deadline = t0 + Duration::from_secs(120);
             let (first, last) = loop {
                 let seen: Vec<Instant> = monitor
@@ -535,7 +557,7 @@ fn burst(backend: Backend) -> Value {
             let applied = warden.log_count("applied prefix set") - applies;
             phases.insert(
                 if failing { "fail" } else { "recover" }.into(),
-                json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3, "rib_ms": rib_ms,
+                json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3, "rib_ms": rib_ms, "wire_last_ms": wire_last_ms,
                        "reconfigures": reconfigured, "warden_applies": applied}),
             );
             std::thread::sleep(Duration::from_millis(500));

@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "run.sh: needs root (network namespaces)" >&2
   exit 2
 fi
-if ! command -v bird >/dev/null || ! command -v gobgpd >/dev/null || ! command -v vtysh >/dev/null; then
+if ! command -v bird >/dev/null || ! command -v gobgpd >/dev/null || ! command -v vtysh >/dev/null || ! command -v tcpdump >/dev/null; then
   bash integration/setup.sh
 fi
 # `cargo bench` builds the warden and the harness with optimisations.

@@ -40,7 +40,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -74,6 +74,8 @@ pub enum Need {
     Gobgp,
     /// FRR's `zebra`, `staticd`, `bgpd` in [`FRR_SBIN`] and [`VTYSH`].
     Frr,
+    /// `tcpdump` in PATH, for [`Router::wire`].
+    Tcpdump,
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -109,6 +111,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
         match need {
             Need::Bird2 => programs.extend(["bird", "birdc"]),
             Need::Gobgp => programs.extend(["gobgpd", "gobgp"]),
+            Need::Tcpdump => programs.push("tcpdump"),
             Need::Bird1 | Need::Frr => {}
         }
     }
@@ -119,7 +122,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
         .collect();
     for need in needs {
         match need {
-            Need::Bird2 | Need::Gobgp => {}
+            Need::Bird2 | Need::Gobgp | Need::Tcpdump => {}
             Need::Bird1 => {
                 for b in ["bird", "bird6", "birdc", "birdc6"] {
                     let path = bird1_sbin().join(b);
@@ -1263,6 +1266,124 @@ pub struct GobgpNeighbor<'s> {
     pub families: &'s [&'s str],
 }
 
+impl Router<'_> {
+    /// Starts recording, at the router's end of the link, when each BGP segment from the
+    /// host arrives (tcpdump on the router's veth): the moment the router has the message,
+    /// before gobgpd decodes it and long before `gobgp monitor` prints it (which lags by
+    /// hundreds of ms in a burst of 1,000 routes).
+    pub fn wire(&self) -> Wire {
+        let veth = self.lab.rtr_ns.as_str();
+        let filter = format!("tcp port 179 and (src host {HOST_V4} or src host {HOST_V6})");
+        static WIRES: AtomicUsize = AtomicUsize::new(0);
+        let label = format!("tcpdump-{}", WIRES.fetch_add(1, Ordering::Relaxed));
+        let (pid, stdout) = self
+            .lab
+            .spawn_piped(
+                &label,
+                Some(&self.lab.rtr_ns),
+                // -tt: epoch time stamps from the kernel; -q: "tcp LEN" (payload bytes);
+                // -l: a line as soon as a packet is seen; -Z root: stay root, so the
+                // capture does not depend on a tcpdump user.
+                &[
+                    "tcpdump", "-i", veth, "-n", "-tt", "-q", "-l", "-Z", "root", &filter,
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let packets = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&packets);
+        let (base_instant, base_wall) = (Instant::now(), std::time::SystemTime::now());
+        let base_epoch = base_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Some((epoch, len)) = parse_tcpdump_line(&line) else {
+                    continue;
+                };
+                let offset = epoch - base_epoch;
+                let at = if offset >= 0.0 {
+                    base_instant + Duration::from_secs_f64(offset)
+                } else {
+                    base_instant - Duration::from_secs_f64(-offset)
+                };
+                sink.lock().unwrap().push(WirePacket { at, len });
+            }
+        });
+        let wire = Wire {
+            pid,
+            packets,
+            _reader: reader,
+        };
+        // tcpdump says "listening on" (on stderr) once its capture and filter are set.
+        let stderr = self.lab.path(&format!("{label}.err"));
+        poll(Duration::from_secs(10), Duration::from_millis(20), || {
+            fs::read_to_string(&stderr)
+                .ok()
+                .filter(|t| t.contains("listening on"))
+                .map(|_| ())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "tcpdump did not start listening within 10 s: {}",
+                fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        wire
+    }
+}
+
+/// `1795326302.963666 IP 192.0.2.1.34317 > 192.0.2.2.179: tcp 47` → (epoch, 47).
+pub fn parse_tcpdump_line(line: &str) -> Option<(f64, usize)> {
+    let mut words = line.split_whitespace();
+    let epoch = words.next()?.parse::<f64>().ok()?;
+    let len = line.rsplit_once(": tcp ")?.1.trim().parse::<usize>().ok()?;
+    Some((epoch, len))
+}
+
+/// A BGP segment from the host, time-stamped by the kernel when it reached the router.
+#[derive(Debug, Clone, Copy)]
+pub struct WirePacket {
+    pub at: Instant,
+    /// TCP payload bytes.
+    pub len: usize,
+}
+
+/// The BGP segments from the host since [`Router::wire`].
+pub struct Wire {
+    /// The tcpdump process (owned and stopped by the lab).
+    pub pid: i32,
+    packets: Arc<Mutex<Vec<WirePacket>>>,
+    _reader: JoinHandle<()>,
+}
+
+/// A KEEPALIVE is 19 bytes; anything longer carries an UPDATE (or more).
+const KEEPALIVE_LEN: usize = 19;
+
+impl Wire {
+    /// Arrival times of segments carrying more than a KEEPALIVE, within `(from, to]`.
+    pub fn updates_between(&self, from: Instant, to: Instant) -> Vec<Instant> {
+        self.packets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.len > KEEPALIVE_LEN && p.at > from && p.at <= to)
+            .map(|p| p.at)
+            .collect()
+    }
+
+    /// Waits for the first segment carrying more than a KEEPALIVE after `from`.
+    pub fn wait_first_update(&self, from: Instant, timeout: Duration) -> Result<Instant, String> {
+        poll(timeout, Duration::from_millis(1), || {
+            self.updates_between(from, Instant::now() + Duration::from_secs(3600))
+                .first()
+                .copied()
+        })
+        .ok_or_else(|| format!("no UPDATE from the host on the wire within {timeout:?}"))
+    }
+}
+
 /// A route the router originates itself to prove that a monitor is subscribed.
 const MONITOR_MARKER: &str = "192.0.2.200/32";
 
@@ -1696,8 +1817,18 @@ impl Frr<'_> {
     /// The `[frr]` section that points the warden at this FRR in `mode`. More keys of the
     /// section (`tag`, `asn`, `verify_interval`) may follow it.
     pub fn warden_section(&self, mode: FrrMode) -> String {
+        self.section_with_vtysh(mode, VTYSH)
+    }
+
+    /// Like `warden_section`, with a vtysh that does not exist: the warden can then only
+    /// reach FRR over the vty sockets (its default transport), which the test proves.
+    pub fn warden_section_without_vtysh(&self, mode: FrrMode) -> String {
+        self.section_with_vtysh(mode, "/nonexistent/vtysh")
+    }
+
+    fn section_with_vtysh(&self, mode: FrrMode, vtysh: &str) -> String {
         format!(
-            "[frr]\nvtysh = {VTYSH:?}\nvty_socket = {:?}\nmode = {:?}\n",
+            "[frr]\nvtysh = {vtysh:?}\nvty_socket = {:?}\nmode = {:?}\n",
             self.dir.display().to_string(),
             mode.as_str()
         )

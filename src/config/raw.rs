@@ -55,10 +55,11 @@ pub struct RawBird {
     pub keep_changes: Option<Spanned<i64>>,
 }
 
-/// `[frr]`: drive FRRouting through vtysh.
+/// `[frr]`: drive FRRouting through its vty sockets or vtysh.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFrr {
+    pub transport: Option<Spanned<String>>,
     pub vtysh: Option<Spanned<String>>,
     pub vty_socket: Option<Spanned<String>>,
     pub pathspace: Option<Spanned<String>>,

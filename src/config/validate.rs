@@ -379,6 +379,20 @@ pub const DEFAULT_FRR_TAG: u32 = 4711;
 pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
 
 fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) -> FrrSettings {
+    let transport = match raw.transport.as_ref() {
+        None => FrrTransport::Vty,
+        Some(v) => match v.get_ref().as_str() {
+            "vty" => FrrTransport::Vty,
+            "vtysh" => FrrTransport::Vtysh,
+            other => {
+                errors.push(
+                    src.error(v.span(), format!("unknown FRR transport \"{other}\""))
+                        .with_hint("write transport = \"vty\" (FRR's vty sockets, the default and fastest) or transport = \"vtysh\" (one vtysh process per apply)"),
+                );
+                FrrTransport::Vty
+            }
+        },
+    };
     let mode = match raw.mode.as_ref() {
         None => FrrMode::Network,
         Some(v) => match v.get_ref().as_str() {
@@ -453,6 +467,7 @@ fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) ->
         Some(v) => PathBuf::from(v.get_ref()),
     };
     FrrSettings {
+        transport,
         vtysh,
         vty_socket: raw.vty_socket.map(|p| PathBuf::from(p.into_inner())),
         pathspace,

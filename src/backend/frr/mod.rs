@@ -1,4 +1,5 @@
-//! The FRRouting backend: makes FRR announce exactly the desired prefixes through vtysh.
+//! The FRRouting backend: makes FRR announce exactly the desired prefixes, talking to
+//! its daemons over their vty sockets (or through vtysh, `transport = "vtysh"`).
 //!
 //! ```text
 //!  announcer ──apply(desired)──▶ FrrBackend
@@ -6,21 +7,23 @@
 //!                                  │    the last read, or when there is none (first
 //!                                  │    apply, after any error, older than half of
 //!                                  │    verify_interval):
-//!                                  │      vtysh -c 'show running-config'   (read)
+//!                                  │      show running-config of bgpd and staticd (read)
 //!                                  │      running::parse → RunningConfig
 //!                                  │ 2. plan::plan(desired routes, running, recorded
 //!                                  │               network statements) → Plan
 //!                                  │ 3. record the network statements about to be owned
-//!                                  │ 4. vtysh -f /dev/stdin ◀── render::batch(Plan)
-//!                                  │    (one run carrying every change; none if the
-//!                                  │     plan is empty)
+//!                                  │ 4. render::vty_batches(Plan) ──▶ bgpd.vty, staticd.vty
+//!                                  │    (vtysh: render::batch(Plan) ──▶ vtysh -f)
+//!                                  │    (one exchange per daemon carrying every change;
+//!                                  │     none if the plan is empty)
 //!                                  │ 5. record the network statements owned now
 //!                                  └ 6. known = running.with_plan_applied(Plan)
 //! ```
 //! Every apply compares FRR's running configuration with the desired set, so it repairs
-//! whatever drifted. One vtysh run costs about 30 ms, so an apply plans against the
-//! configuration it knows (what FRR showed at the last read, plus the changes of every
-//! batch FRR took since) and starts only the one vtysh that writes. It reads FRR afresh
+//! whatever drifted. A read costs time (about 30 ms when it starts vtysh, under 1 ms over
+//! the sockets, but it also makes the daemons print their whole configuration), so an
+//! apply plans against the configuration it knows (what FRR showed at the last read, plus
+//! the changes of every batch FRR took since) and only writes. It reads FRR afresh
 //! when that knowledge may be stale: after any failure, and once the last read is older
 //! than half of `verify_interval`. The announcer re-applies the unchanged set every
 //! `verify_interval`, and that apply always reads, so an FRR restarted from its own
@@ -29,12 +32,15 @@
 //! owns (see `plan`), never creates a BGP instance, and reports (and retries) what it
 //! cannot do while still applying everything else.
 //!
-//! The pure parts (`running`, `plan`, `render`) hold the logic; this file and `vtysh`
-//! are the I/O shell.
+//! The pure parts (`running`, `plan`, `render`, `vty_frame`) hold the logic; this file,
+//! `transport`, `vty` and `vtysh` are the I/O shell.
 
 mod plan;
 mod render;
 mod running;
+mod transport;
+mod vty;
+mod vty_frame;
 mod vtysh;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,6 +58,7 @@ use crate::config::{FrrSettings, ServiceConfig};
 
 pub use plan::{Plan, Problem};
 pub use running::RunningConfig;
+pub use vty::VtyError;
 pub use vtysh::VtyshError;
 
 /// A prefix in a VRF (`None`: the default VRF): what FRR announces.
@@ -110,6 +117,8 @@ pub enum FrrError {
     #[error(transparent)]
     Vtysh(#[from] VtyshError),
     #[error(transparent)]
+    Vty(#[from] VtyError),
+    #[error(transparent)]
     NotRunningConfig(#[from] running::NotRunningConfig),
     #[error("cannot record the warden's network statements in {path}: {source}")]
     Record {
@@ -120,7 +129,7 @@ pub enum FrrError {
     Problems(Vec<Problem>),
 }
 
-/// Drives one FRR through vtysh.
+/// Drives one FRR.
 pub struct FrrBackend {
     settings: FrrSettings,
     table: RouteTable,
@@ -170,7 +179,7 @@ impl FrrBackend {
                     "planning against the known running configuration");
                 (known.config, known.read_at)
             }
-            _ => (read_running(&self.settings).await?, now),
+            _ => (transport::read_running(&self.settings).await?, now),
         };
         let recorded = read_record(&self.record);
         let routes = self.table.routes(desired);
@@ -198,14 +207,7 @@ impl FrrBackend {
             if during != recorded {
                 write_record(&self.record, &during)?;
             }
-            let batch = render::batch(&plan, self.settings.tag);
-            vtysh::run(
-                &self.settings,
-                "configure",
-                &["-f", "/dev/stdin"],
-                Some(batch),
-            )
-            .await?;
+            transport::write(&self.settings, &plan).await?;
             info!(changes = %plan, "changed FRR's configuration");
         }
         let after = plan.networks_after();
@@ -236,24 +238,13 @@ impl Backend for FrrBackend {
     }
 }
 
-async fn read_running(settings: &FrrSettings) -> Result<RunningConfig, FrrError> {
-    let text = vtysh::run(
-        settings,
-        "show running-config",
-        &["-c", "show running-config"],
-        None,
-    )
-    .await?;
-    Ok(running::parse(&text)?)
-}
-
 /// What FRR announces for the warden now: its static routes and the recorded network
 /// statements that are present (for adopting services at start).
 pub async fn read_announced(
     settings: &FrrSettings,
     record: &Path,
 ) -> Result<BTreeSet<IpNet>, FrrError> {
-    let running = read_running(settings).await?;
+    let running = transport::read_running(settings).await?;
     let recorded = read_record(record);
     let statics = running
         .statics
@@ -434,6 +425,7 @@ exit 2
             )
             .unwrap();
             let settings = FrrSettings {
+                transport: crate::config::FrrTransport::Vtysh,
                 vtysh,
                 vty_socket: None,
                 pathspace: None,

@@ -1,5 +1,6 @@
-//! Renders a plan as one batch of configuration lines for `vtysh -f`: the whole apply in a
-//! single vtysh run. Pure.
+//! Renders a plan as the commands that make FRR carry it out: one batch of configuration
+//! lines for `vtysh -f` (the whole apply in a single vtysh run), or the command lists for
+//! bgpd's and staticd's vty sockets. Pure.
 //!
 //! Every word comes from validated data: prefixes are `IpNet` (printed by ipnet), VRF
 //! names passed `valid_vrf_name`, the AS and the tag are integers. Nothing a user typed is
@@ -24,9 +25,80 @@ type Instance<'a> = (&'a Option<String>, u32);
 pub fn batch(plan: &Plan, tag: u32) -> String {
     let mut out = String::new();
     for route in &plan.add_statics {
-        static_line(&mut out, "", route, tag);
+        writeln!(out, "{}", static_line("", route, tag)).ok();
     }
-    // Grouped by instance and address family: `router bgp ASN [vrf V]` once each.
+    for ((vrf, asn), lines) in &instances(plan) {
+        writeln!(out, "{}", router_line(vrf, *asn)).ok();
+        for (afi, family) in families(lines) {
+            writeln!(out, " address-family {afi} unicast").ok();
+            for line in family {
+                writeln!(out, "  {line}").ok();
+            }
+            writeln!(out, " exit-address-family").ok();
+        }
+        writeln!(out, "exit").ok();
+    }
+    for route in &plan.remove_statics {
+        writeln!(out, "{}", static_line("no ", route, tag)).ok();
+    }
+    out
+}
+
+/// The commands for `plan` as they go over FRR's vty sockets: each to the daemon that
+/// owns it, since no vtysh sorts them. Empty lists when there is nothing to change.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct VtyBatches {
+    /// `network` statements, for bgpd.
+    pub bgpd: Vec<String>,
+    /// Static routes, for staticd.
+    pub staticd: Vec<String>,
+}
+
+/// The vty commands for `plan`. A daemon's vty starts in view mode, so each list opens
+/// with `enable`. Every BGP instance is entered from the top (`end`, `configure
+/// terminal`), so a command the daemon refuses (say `router bgp` with the wrong AS) cannot
+/// leave the following ones in the wrong node: `exit` from a node that was never entered
+/// would climb one level too far.
+pub fn vty_batches(plan: &Plan, tag: u32) -> VtyBatches {
+    let mut batches = VtyBatches::default();
+    let statics: Vec<String> = plan
+        .add_statics
+        .iter()
+        .map(|route| static_line("", route, tag))
+        .chain(
+            plan.remove_statics
+                .iter()
+                .map(|route| static_line("no ", route, tag)),
+        )
+        .collect();
+    if !statics.is_empty() {
+        batches.staticd = ["enable", "configure terminal"]
+            .into_iter()
+            .map(str::to_string)
+            .chain(statics)
+            .chain(["end".to_string()])
+            .collect();
+    }
+    let instances = instances(plan);
+    if !instances.is_empty() {
+        batches.bgpd.push("enable".to_string());
+        for ((vrf, asn), lines) in &instances {
+            batches.bgpd.push("configure terminal".to_string());
+            batches.bgpd.push(router_line(vrf, *asn));
+            for (afi, family) in families(lines) {
+                batches.bgpd.push(format!("address-family {afi} unicast"));
+                batches.bgpd.extend(family);
+                batches.bgpd.push("exit-address-family".to_string());
+            }
+            batches.bgpd.push("end".to_string());
+        }
+    }
+    batches
+}
+
+/// The network changes grouped by instance: `router bgp ASN [vrf V]` once each, with its
+/// changes as (add, prefix).
+fn instances(plan: &Plan) -> BTreeMap<Instance<'_>, Vec<(bool, IpNet)>> {
     let mut instances: BTreeMap<Instance<'_>, Vec<(bool, IpNet)>> = BTreeMap::new();
     let changes = plan
         .add_networks
@@ -39,49 +111,51 @@ pub fn batch(plan: &Plan, tag: u32) -> String {
             .or_default()
             .push((add, route.prefix));
     }
-    for ((vrf, asn), lines) in &instances {
-        match vrf {
-            None => writeln!(out, "router bgp {asn}"),
-            Some(vrf) => writeln!(out, "router bgp {asn} vrf {vrf}"),
-        }
-        .ok();
-        for (afi, want_v4) in [("ipv4", true), ("ipv6", false)] {
+    instances
+}
+
+fn router_line(vrf: &Option<String>, asn: u32) -> String {
+    match vrf {
+        None => format!("router bgp {asn}"),
+        Some(vrf) => format!("router bgp {asn} vrf {vrf}"),
+    }
+}
+
+/// An instance's changes by address family (`ipv4`, `ipv6`; empty ones left out) as
+/// `[no ]network P` lines, additions first so a route that moves stays announced.
+fn families(lines: &[(bool, IpNet)]) -> Vec<(&'static str, Vec<String>)> {
+    [("ipv4", true), ("ipv6", false)]
+        .into_iter()
+        .filter_map(|(afi, want_v4)| {
             let family: Vec<&(bool, IpNet)> = lines
                 .iter()
                 .filter(|(_, p)| matches!(p, IpNet::V4(_)) == want_v4)
                 .collect();
-            if family.is_empty() {
-                continue;
-            }
-            writeln!(out, " address-family {afi} unicast").ok();
-            // Additions first, as for static routes.
-            for (_, prefix) in family.iter().filter(|(add, _)| *add) {
-                writeln!(out, "  network {prefix}").ok();
-            }
-            for (_, prefix) in family.iter().filter(|(add, _)| !*add) {
-                writeln!(out, "  no network {prefix}").ok();
-            }
-            writeln!(out, " exit-address-family").ok();
-        }
-        writeln!(out, "exit").ok();
-    }
-    for route in &plan.remove_statics {
-        static_line(&mut out, "no ", route, tag);
-    }
-    out
+            let additions = family
+                .iter()
+                .filter(|(add, _)| *add)
+                .map(|(_, p)| format!("network {p}"));
+            let removals = family
+                .iter()
+                .filter(|(add, _)| !*add)
+                .map(|(_, p)| format!("no network {p}"));
+            let rendered: Vec<String> = additions.chain(removals).collect();
+            (!rendered.is_empty()).then_some((afi, rendered))
+        })
+        .collect()
 }
 
 /// `[no ]ip route P Null0 tag T [vrf V]` (`ipv6 route` for IPv6).
-fn static_line(out: &mut String, no: &str, route: &Route, tag: u32) {
+fn static_line(no: &str, route: &Route, tag: u32) -> String {
     let family = match route.prefix {
         IpNet::V4(_) => "ip",
         IpNet::V6(_) => "ipv6",
     };
-    write!(out, "{no}{family} route {} Null0 tag {tag}", route.prefix).ok();
+    let mut line = format!("{no}{family} route {} Null0 tag {tag}", route.prefix);
     if let Some(vrf) = &route.vrf {
-        write!(out, " vrf {vrf}").ok();
+        write!(line, " vrf {vrf}").ok();
     }
-    out.push('\n');
+    line
 }
 
 #[cfg(test)]
@@ -155,5 +229,78 @@ mod tests {
     #[test]
     fn empty_plan_renders_nothing() {
         assert_eq!(batch(&Plan::default(), 1), "");
+        assert_eq!(vty_batches(&Plan::default(), 1), VtyBatches::default());
+    }
+
+    fn words(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn vty_batches_send_statics_to_staticd_and_networks_to_bgpd() {
+        let plan = Plan {
+            add_statics: vec![
+                route(None, "203.0.113.54/32"),
+                route(Some("blue"), "2001:db8::54/128"),
+            ],
+            remove_statics: vec![route(None, "203.0.113.55/32")],
+            add_networks: vec![
+                change(None, "203.0.113.53/32"),
+                change(None, "2001:db8::53/128"),
+                change(Some("blue"), "203.0.113.123/32"),
+            ],
+            remove_networks: vec![change(None, "203.0.113.56/32")],
+            ..Plan::default()
+        };
+        let batches = vty_batches(&plan, 4711);
+        assert_eq!(
+            batches.staticd,
+            words(&[
+                "enable",
+                "configure terminal",
+                "ip route 203.0.113.54/32 Null0 tag 4711",
+                "ipv6 route 2001:db8::54/128 Null0 tag 4711 vrf blue",
+                "no ip route 203.0.113.55/32 Null0 tag 4711",
+                "end",
+            ])
+        );
+        assert_eq!(
+            batches.bgpd,
+            words(&[
+                "enable",
+                "configure terminal",
+                "router bgp 65001",
+                "address-family ipv4 unicast",
+                "network 203.0.113.53/32",
+                "no network 203.0.113.56/32",
+                "exit-address-family",
+                "address-family ipv6 unicast",
+                "network 2001:db8::53/128",
+                "exit-address-family",
+                "end",
+                "configure terminal",
+                "router bgp 65001 vrf blue",
+                "address-family ipv4 unicast",
+                "network 203.0.113.123/32",
+                "exit-address-family",
+                "end",
+            ])
+        );
+    }
+
+    #[test]
+    fn vty_batches_leave_out_a_daemon_with_nothing_to_do() {
+        let statics_only = Plan {
+            add_statics: vec![route(None, "203.0.113.54/32")],
+            ..Plan::default()
+        };
+        assert!(vty_batches(&statics_only, 1).bgpd.is_empty());
+        let networks_only = Plan {
+            remove_networks: vec![change(None, "203.0.113.53/32")],
+            ..Plan::default()
+        };
+        let batches = vty_batches(&networks_only, 1);
+        assert!(batches.staticd.is_empty());
+        assert_eq!(batches.bgpd.len(), 7, "{:?}", batches.bgpd);
     }
 }

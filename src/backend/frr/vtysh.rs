@@ -125,6 +125,7 @@ mod tests {
 
     fn settings(vtysh: &str, timeout_ms: u64) -> FrrSettings {
         FrrSettings {
+            transport: crate::config::FrrTransport::Vtysh,
             vtysh: PathBuf::from(vtysh),
             vty_socket: None,
             pathspace: None,
