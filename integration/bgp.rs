@@ -380,3 +380,103 @@ fn a_restarted_peer_gets_the_current_set_again() {
         warden.log()
     );
 }
+
+/// Services for the interop tests: IPv4 and IPv6 prefixes with attributes.
+fn interop_services(lab: &Lab) -> String {
+    format!(
+        "{}{}",
+        service(
+            lab,
+            "dns",
+            "\"203.0.113.53/32\", \"2001:db8::53\"",
+            "communities = [\"65000:100\"]\nlarge_communities = [\"65000:1:1\"]\nmed = 100\nprepend = 1"
+        ),
+        service(lab, "ntp", "\"198.51.100.123/32\"", ""),
+    )
+}
+
+#[test]
+fn interop_with_bird2_as_the_peer() {
+    let Some(lab) = Lab::new_or_skip("bgp-bird2-peer", &[Need::Bird2]) else {
+        return;
+    };
+    let bird = lab.start_bird2_peer();
+    set_up(&lab, "dns", true);
+    set_up(&lab, "ntp", true);
+    let bgp = bgp_section(
+        HOST_AS,
+        ROUTER_V4,
+        &format!("next_hop = [\"{HOST_V6}\"]"),
+        "1s",
+    );
+    let warden = lab.start_warden(&config(&lab, &bgp, &interop_services(&lab)));
+    let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
+    bird.wait_for_rib(&all, SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = bird.routes_text();
+    for needle in [
+        "BGP.as_path: 65001 65001",
+        "BGP.med: 100",
+        "BGP.community: (65000,100)",
+        "BGP.large_community: (65000, 1, 1)",
+        &format!("BGP.next_hop: {HOST_V6}"),
+    ] {
+        assert!(text.contains(needle), "BIRD shows no {needle:?}:\n{text}");
+    }
+    set_up(&lab, "ntp", false);
+    bird.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Drain: BIRD sees 65535:0 on the routes, then the withdrawal.
+    warden.signal(Signal::SIGTERM).unwrap();
+    poll(CHANGE, Duration::from_millis(20), || {
+        bird.routes_text().contains("(65535,0)").then_some(())
+    })
+    .unwrap_or_else(|| panic!("BIRD never saw 65535:0:\n{}", bird.routes_text()));
+    bird.wait_for_rib(&nets(&[]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
+}
+
+#[test]
+fn interop_with_frr_as_the_peer() {
+    let Some(lab) = Lab::new_or_skip("bgp-frr-peer", &[Need::Frr]) else {
+        return;
+    };
+    let frr = lab.start_frr_peer();
+    set_up(&lab, "dns", true);
+    set_up(&lab, "ntp", true);
+    let bgp = bgp_section(
+        HOST_AS,
+        ROUTER_V4,
+        &format!("next_hop = [\"{HOST_V6}\"]"),
+        "1s",
+    );
+    let warden = lab.start_warden(&config(&lab, &bgp, &interop_services(&lab)));
+    let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
+    frr.wait_for_rib(&all, SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let detail = frr.json("ipv4", Some("203.0.113.53/32")).to_string();
+    for needle in ["65001 65001", "\"metric\":100", "65000:100", "65000:1:1"] {
+        assert!(detail.contains(needle), "FRR shows no {needle:?}: {detail}");
+    }
+    let detail6 = frr.json("ipv6", Some("2001:db8::53/128")).to_string();
+    assert!(detail6.contains(HOST_V6), "{detail6}");
+    set_up(&lab, "ntp", false);
+    frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    warden.signal(Signal::SIGTERM).unwrap();
+    poll(CHANGE, Duration::from_millis(20), || {
+        // FRR names the well-known community.
+        let text = frr.json("ipv4", Some("203.0.113.53/32")).to_string();
+        (text.contains("graceful-shutdown") || text.contains("65535:0")).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "FRR never saw 65535:0: {}",
+            frr.json("ipv4", Some("203.0.113.53/32"))
+        )
+    });
+    frr.wait_for_rib(&nets(&[]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
+}

@@ -32,6 +32,8 @@
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
+pub mod peers;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
