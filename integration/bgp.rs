@@ -480,3 +480,35 @@ fn interop_with_frr_as_the_peer() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
 }
+
+#[test]
+fn a_peer_that_is_down_blocks_no_other() {
+    with_router("bgp-dead-peer", |lab, router| {
+        set_up(lab, "dns", true);
+        let services = service(lab, "dns", "\"203.0.113.53/32\"", "");
+        // A second peer nobody answers for: its SYNs go unanswered (neighbor discovery
+        // fails on the link), the connect hangs until the retry timer gives up on it.
+        let bgp = format!(
+            "{}[[bgp.peer]]\naddress = \"2001:db8:1::99\"\nasn = 65099\nnext_hop = [\"{HOST_V4}\"]\n",
+            bgp_section(HOST_AS, ROUTER_V4, "", "0s")
+        );
+        let warden = lab.start_warden(&config(lab, &bgp, &services));
+        wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
+        for round in 0..3 {
+            let t = Instant::now();
+            set_up(lab, "dns", false);
+            wait_rib(router, &nets(&[]), CHANGE);
+            set_up(lab, "dns", true);
+            wait_rib(router, &nets(&["203.0.113.53/32"]), CHANGE);
+            eprintln!(
+                "bgp-dead-peer: round {round}: down and up again in {:?}",
+                t.elapsed()
+            );
+            assert!(
+                t.elapsed() < Duration::from_secs(3),
+                "the dead peer slowed the live one down"
+            );
+        }
+        assert!(warden.is_running());
+    });
+}

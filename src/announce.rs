@@ -546,4 +546,68 @@ mod tests {
         task.await.unwrap();
         assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
     }
+
+    /// A backend that drains for 3 s and records the order of drain, applies and close.
+    #[derive(Clone, Default)]
+    struct Draining {
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Backend for Draining {
+        fn apply<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.log.lock().unwrap().push(format!(
+                "apply {} at {:?}",
+                desired.len(),
+                Instant::now()
+            ));
+            Box::pin(async { Ok(()) })
+        }
+
+        fn drain<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+            draining: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("drain {}/{}", draining.len(), desired.len()));
+            Box::pin(async { Ok(Some(Duration::from_secs(3))) })
+        }
+
+        fn close(&mut self) -> BoxFuture<'_, ()> {
+            self.log.lock().unwrap().push("close".into());
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_drains_waits_then_withdraws_and_closes() {
+        let backend = Draining::default();
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::ZERO,
+        };
+        let task = tokio::spawn(run(
+            settings,
+            Box::new(backend.clone()),
+            DesiredRoutes::default(),
+            rx,
+        ));
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let asked = Instant::now();
+        assert!(shutdown(&tx).await);
+        task.await.unwrap();
+        let log = backend.log.lock().unwrap().clone();
+        let n = log.len();
+        assert_eq!(log[n - 3], "drain 1/1", "{log:?}");
+        assert!(log[n - 2].starts_with("apply 0"), "{log:?}");
+        assert_eq!(log[n - 1], "close");
+        // The withdrawal came after the drain time.
+        assert!(asked.elapsed() >= Duration::from_secs(3));
+    }
 }
