@@ -278,3 +278,102 @@ async fn a_malformed_update_is_answered_with_its_notification() {
     let e = s[0].last_error.as_ref().unwrap();
     assert!(e.sent && e.code == 3 && e.subcode == 3);
 }
+
+/// Reads messages until a NOTIFICATION or the end of the connection.
+async fn notification_or_close(peer: &mut Peer) -> Option<(u8, u8)> {
+    loop {
+        if let Ok(Some(len)) = message::message_len(&peer.buf)
+            && peer.buf.len() >= len
+        {
+            let rest = peer.buf.split_off(len);
+            let frame = std::mem::replace(&mut peer.buf, rest);
+            if let Ok(Message::Notification(n)) = message::decode(&frame, CODEC) {
+                return Some((n.code, n.subcode));
+            }
+            continue;
+        }
+        let mut chunk = [0u8; 4096];
+        match timeout(Duration::from_secs(5), peer.stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => peer.buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+fn peer_open(id: Ipv4Addr) -> Message {
+    Message::Open(Open::new(
+        65000,
+        30,
+        id,
+        vec![
+            Capability::family(Family::Ipv4Unicast),
+            Capability::RouteRefresh,
+        ],
+    ))
+}
+
+/// Both sides connect at once (RFC 4271 §6.8): the connection opened by the side with the
+/// higher BGP Identifier survives, the other is closed with Cease 6/7.
+#[tokio::test]
+async fn colliding_connections_keep_the_one_of_the_higher_identifier() {
+    for (peer_id, peers_connection_wins) in [
+        (Ipv4Addr::new(192, 0, 2, 2), true),
+        (Ipv4Addr::new(192, 0, 2, 0), false),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let speaker_port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut config = config(port);
+        config.listen = true;
+        config.listen_port = speaker_port;
+        let (status_tx, _status) = watch::channel(SpeakerStatus::new());
+        let speaker = Speaker::start(&config, status_tx);
+        speaker
+            .announce(routes(&["203.0.113.53/32"]), Duration::from_millis(1))
+            .await;
+        // The speaker's connection: its OPEN arrives, the peer does not answer yet.
+        let (stream, _) = timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut ours = Peer {
+            stream,
+            buf: vec![],
+        };
+        assert!(matches!(ours.read().await, Message::Open(_)));
+        // The peer's own connection to the speaker.
+        let stream = poll_connect(speaker_port).await;
+        let mut theirs = Peer {
+            stream,
+            buf: vec![],
+        };
+        assert!(matches!(theirs.read().await, Message::Open(_)));
+        theirs.send(peer_open(peer_id)).await;
+        ours.send(peer_open(peer_id)).await;
+        let (winner, loser) = if peers_connection_wins {
+            (&mut theirs, &mut ours)
+        } else {
+            (&mut ours, &mut theirs)
+        };
+        assert_eq!(notification_or_close(loser).await, Some((6, 7)));
+        assert_eq!(winner.read().await, Message::Keepalive);
+        winner.send(Message::Keepalive).await;
+        let table = winner.updates_until(|u| eors(u) == 1).await;
+        assert_eq!(announced(&table), nets(&["203.0.113.53/32"]));
+        speaker.stop(Duration::from_secs(1)).await;
+    }
+}
+
+/// Connects to the speaker's listener once it is up.
+async fn poll_connect(port: u16) -> TcpStream {
+    for _ in 0..100 {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)).await {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the speaker does not listen on {port}");
+}
