@@ -275,6 +275,7 @@ fn ipv6_session_with_a_four_octet_as() {
             peer_as: AS4,
             password: None,
             families: V4V6,
+            graceful_restart: false,
         }],
     );
     set_up(&lab, "dns", true);
@@ -317,6 +318,7 @@ fn md5_session_comes_up_with_the_right_password_only() {
                 peer_as: HOST_AS,
                 password: Some(theirs),
                 families: V4V6,
+                graceful_restart: false,
             }],
         );
         set_up(&lab, "dns", true);
@@ -511,4 +513,53 @@ fn a_peer_that_is_down_blocks_no_other() {
         }
         assert!(warden.is_running());
     });
+}
+
+#[test]
+fn graceful_restart_keeps_the_routes_across_a_crash_of_the_warden() {
+    let Some(lab) = Lab::new_or_skip("bgp-gr", &[Need::Gobgp]) else {
+        return;
+    };
+    let router = lab.start_router_with(
+        ROUTER_AS,
+        &[GobgpNeighbor {
+            address: HOST_V4,
+            peer_as: HOST_AS,
+            password: None,
+            families: V4V6,
+            graceful_restart: true,
+        }],
+    );
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V4, "", "0s").replacen(
+        "drain_time",
+        "graceful_restart = \"30s\"\ndrain_time",
+        1,
+    );
+    let text = config(&lab, &bgp, &services);
+    let warden = lab.start_warden(&text);
+    wait_rib(&router, &nets(&["203.0.113.53/32"]), SESSION);
+    warden.signal(Signal::SIGKILL).unwrap();
+    let _ = warden.wait_exit(CHANGE);
+    // The router keeps the (now stale) route through the restart time.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(router.rib().unwrap(), nets(&["203.0.113.53/32"]));
+    let p = path(&router, "203.0.113.53/32").unwrap();
+    assert_eq!(p["stale"], true, "{p}");
+    // The restarted warden announces it again; after its End-of-RIB it is fresh.
+    let again = lab.start_warden(&text);
+    poll(SESSION, Duration::from_millis(100), || {
+        let p = path(&router, "203.0.113.53/32")?;
+        (p["stale"] == false).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the route stayed stale: {:?}",
+            path(&router, "203.0.113.53/32")
+        )
+    });
+    // A clean stop still withdraws (a NOTIFICATION ends graceful restart).
+    again.signal(Signal::SIGTERM).unwrap();
+    wait_rib(&router, &nets(&[]), CHANGE);
 }

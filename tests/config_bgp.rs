@@ -97,7 +97,14 @@ fn more_than_one_backend_is_refused_at_the_table() {
 
 #[test]
 fn missing_and_bad_keys_point_at_their_place() {
-    let e = errors("[bgp]\nrouter_id = \"0.0.0.0\"\nhold_time = \"2s\"\n");
+    let e = errors(
+        "[bgp]\nrouter_id = \"0.0.0.0\"\nhold_time = \"2s\"\ngraceful_restart = \"5000s\"\n",
+    );
+    assert!(
+        e.iter().any(|e| e
+            .starts_with("w.toml:4:20: graceful_restart must be whole seconds, at most 4095 s")),
+        "{e:#?}"
+    );
     assert!(
         e.iter()
             .any(|e| e.starts_with("w.toml:1:1: [bgp] has no asn")),

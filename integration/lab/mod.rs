@@ -659,12 +659,18 @@ impl Lab {
                 writeln!(toml, "    auth-password = \"{pw}\"").unwrap();
             }
             toml.push_str("  [neighbors.timers.config]\n    connect-retry = 1\n");
+            if n.graceful_restart {
+                toml.push_str("  [neighbors.graceful-restart.config]\n    enabled = true\n");
+            }
             for f in n.families {
                 write!(
                     toml,
                     "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
                 )
                 .unwrap();
+                if n.graceful_restart {
+                    toml.push_str("    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n");
+                }
             }
         }
         self.spawn_router(&toml, neighbors.len())
@@ -1266,6 +1272,8 @@ pub struct GobgpNeighbor<'s> {
     pub password: Option<&'s str>,
     /// gobgp's afi-safi names, e.g. "ipv4-unicast".
     pub families: &'s [&'s str],
+    /// Graceful restart helper (RFC 4724): keep the neighbor's routes when it restarts.
+    pub graceful_restart: bool,
 }
 
 impl Router<'_> {

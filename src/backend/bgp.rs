@@ -35,7 +35,9 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
         connect_retry: settings.connect_retry,
         listen: settings.listen,
         listen_port: settings.listen_port,
-        graceful_restart: None,
+        graceful_restart: settings
+            .graceful_restart
+            .map(|d| d.as_secs().min(4095) as u16),
         peers: settings
             .peers
             .iter()

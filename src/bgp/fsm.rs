@@ -218,10 +218,19 @@ impl Fsm {
         let mut caps: Vec<Capability> = c.families.iter().map(|f| Capability::family(*f)).collect();
         caps.push(Capability::RouteRefresh);
         if let Some(time) = c.graceful_restart {
+            // Forwarding state "preserved" for every family: the routes live in the
+            // configuration, so a restarted warden announces the same ones again.
             caps.push(Capability::GracefulRestart {
                 restarting: false,
                 restart_time: time.min(4095),
-                families: vec![],
+                families: c
+                    .families
+                    .iter()
+                    .map(|f| {
+                        let (afi, safi) = f.afi_safi();
+                        (afi, safi, true)
+                    })
+                    .collect(),
             });
         }
         Open::new(c.local_as, c.hold_time, c.local_id, caps)

@@ -167,6 +167,21 @@ pub fn validate_bgp(
     .unwrap_or(DEFAULT_CONNECT_RETRY);
     let drain_time = duration(src, "drain_time", raw.drain_time.as_ref(), true, errors)
         .unwrap_or(DEFAULT_DRAIN_TIME);
+    let graceful_restart = duration(
+        src,
+        "graceful_restart",
+        raw.graceful_restart.as_ref(),
+        false,
+        errors,
+    );
+    if let (Some(d), Some(v)) = (graceful_restart, raw.graceful_restart.as_ref())
+        && (d.subsec_nanos() != 0 || d.as_secs() > 4095)
+    {
+        errors.push(
+            src.error(v.span(), "graceful_restart must be whole seconds, at most 4095 s")
+                .with_hint("write e.g. graceful_restart = \"120s\" (RFC 4724's restart time has 12 bits), or leave it out"),
+        );
+    }
     let listen_port = small_number(
         src,
         "listen_port",
@@ -210,6 +225,7 @@ pub fn validate_bgp(
         listen: raw.listen.is_none_or(Spanned::into_inner),
         listen_port,
         drain_time,
+        graceful_restart,
         peers,
     }
 }

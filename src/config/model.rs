@@ -386,6 +386,13 @@ pub struct BgpSettings {
     /// withdrawal ("0s": withdraw at once).
     #[serde(with = "duration_text")]
     pub drain_time: Duration,
+    /// Announce graceful restart (RFC 4724) with this restart time: after a crash or
+    /// SIGKILL the peers keep the routes this long. Unset: off.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "duration_text::serialize_some"
+    )]
+    pub graceful_restart: Option<Duration>,
     #[serde(rename = "peer")]
     pub peers: Vec<BgpPeer>,
 }

@@ -82,6 +82,7 @@ pub struct RawBgp {
     pub listen: Option<Spanned<bool>>,
     pub listen_port: Option<Spanned<i64>>,
     pub drain_time: Option<Spanned<RawDuration>>,
+    pub graceful_restart: Option<Spanned<RawDuration>>,
     #[serde(default)]
     pub peer: Vec<Spanned<RawBgpPeer>>,
 }
