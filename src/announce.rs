@@ -179,7 +179,7 @@ pub async fn run(
                     next = rx.try_recv().ok();
                 }
             }
-            () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+            () = wait_until(due), if due.is_some() => {
                 let started = Instant::now();
                 match backend.apply(&target).await {
                     Ok(()) if verifying => {
@@ -208,6 +208,17 @@ pub async fn run(
                 verify_at = backend.verify_interval().map(|every| Instant::now() + every);
             }
         }
+    }
+}
+
+/// Waits until `due`; returns at once when it has passed. (A tokio sleep whose deadline
+/// has already passed still waits for the timer's next 1 ms tick, which would be most of
+/// the built-in speaker's reaction time.)
+async fn wait_until(due: Option<Instant>) {
+    if let Some(due) = due
+        && due > Instant::now()
+    {
+        sleep_until(due).await;
     }
 }
 
