@@ -253,7 +253,9 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
             withdrawn - drained
         );
         assert!(
-            withdrawn - drained >= Duration::from_millis(1500),
+            // The whole drain time, timed from the signal (the sighting of 65535:0 can
+            // trail its arrival by a poll or two).
+            withdrawn - sent >= Duration::from_secs(2),
             "withdrawn before the drain time"
         );
         let status = warden.wait_exit(CHANGE).unwrap();

@@ -629,6 +629,8 @@ fn fresh() -> Value {
             (received(&router) >= n).then(|| t0.elapsed())
         })
         .expect("all received");
+        // tcpdump's lines reach the reader a little after the packets.
+        std::thread::sleep(Duration::from_millis(500));
         let updates = wire.updates_between(t0, t0 + counted);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let row = json!({

@@ -328,5 +328,34 @@ pub fn write(dir: &Path, out: &Path) {
         }
         md.push('\n');
     }
+
+    // The built-in speaker: a fresh router learns N prefixes.
+    for ((s, backend), v) in &results {
+        if s != "fresh" {
+            continue;
+        }
+        let r = &v["result"];
+        let _ = writeln!(
+            md,
+            "\n## Fresh peer ({backend}): N = {} prefixes to a router that just started\n\n\
+             The warden announces N prefixes; gobgpd restarts and learns them all from a new session.\n\
+             Times from gobgpd's API being up: the session Established, the table's first and last UPDATE\n\
+             segment on the wire, and gobgpd counting all N received. Target (issue 4): under 1 s.\n\n\
+             | run | session (ms) | first UPDATE (ms) | last UPDATE (ms) | all received (ms) |\n| --- | --- | --- | --- | --- |",
+            r["n"]
+        );
+        for (i, run) in r["runs"].as_array().into_iter().flatten().enumerate() {
+            let f = |k: &str| run[k].as_f64().map_or("–".into(), |x| format!("{x:.1}"));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                i + 1,
+                f("session_ms"),
+                f("first_update_ms"),
+                f("last_update_ms"),
+                f("received_ms")
+            );
+        }
+    }
     let _ = std::fs::write(out, md);
 }
