@@ -53,6 +53,9 @@ struct Supervisor {
     addresses: Arc<AddressBook>,
 }
 
+/// How often the warden looks for processes that escaped an exec check.
+const REAPER_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs until SIGTERM or SIGINT; then withdraws everything. Errors only when the final
 /// withdrawal did not reach the routing daemon.
 pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
@@ -63,6 +66,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut urgent = signal(SignalKind::from_raw(libc_sigurg())).context("cannot handle SIGURG")?;
+
+    // Reaps what exec checks leave behind outside their process groups; ends with the
+    // runtime.
+    let _reaper = crate::check::reaper::start(REAPER_SWEEP);
+    crate::check::exec_slots::set_limit(config.daemon.max_concurrent_exec);
 
     let existing = match backend::announced_before(&config).await {
         Ok(set) => set,

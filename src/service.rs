@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::announce::Command;
 use crate::check::address::AddressBook;
-use crate::check::{Check, CheckOutcome};
+use crate::check::{Check, CheckContext, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
 use crate::health::HealthMachine;
 use crate::schedule::Schedule;
@@ -56,11 +56,15 @@ impl ServiceTask {
             self.cancel.cancelled().await;
             return self.machine;
         }
+        let context = CheckContext {
+            service: self.config.name.clone(),
+            addresses: self.addresses.clone(),
+        };
         let checks: Vec<Check> = self
             .config
             .checks
             .iter()
-            .map(|spec| Check::from_spec(spec, &self.config.name))
+            .map(|config| Check::new(config, &context))
             .collect();
         let origin = Instant::now();
         let anchor = if self.splay.is_zero() {
@@ -229,20 +233,20 @@ fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CheckSpec, ExecCommand, ExecSpec};
+    use crate::config::{CheckConfig, CheckSpec, ExecCommand, ExecSpec};
 
     fn service(
         ip_check: bool,
         prefixes: &[&str],
         commands: &[&str],
     ) -> (ServiceConfig, Vec<Check>) {
-        let checks: Vec<CheckSpec> = commands
+        let checks: Vec<CheckConfig> = commands
             .iter()
             .map(|c| {
-                CheckSpec::Exec(ExecSpec {
+                CheckConfig::from(CheckSpec::Exec(ExecSpec {
                     command: ExecCommand::Shell(c.to_string()),
                     shell: true,
-                })
+                }))
             })
             .collect();
         let config = ServiceConfig {
@@ -261,7 +265,11 @@ mod tests {
             announce: Default::default(),
             origin: "test".into(),
         };
-        let runnable = checks.iter().map(|s| Check::from_spec(s, "svc")).collect();
+        let context = CheckContext {
+            service: "svc".into(),
+            addresses: AddressBook::uncached(),
+        };
+        let runnable = checks.iter().map(|s| Check::new(s, &context)).collect();
         (config, runnable)
     }
 
@@ -331,14 +339,14 @@ mod tests {
     ) {
         let flag = dir.join("up");
         let (mut config, _) = service(false, &["203.0.113.1/32"], &[]);
-        config.checks = vec![CheckSpec::Exec(ExecSpec {
+        config.checks = vec![CheckConfig::from(CheckSpec::Exec(ExecSpec {
             command: ExecCommand::Argv(vec![
                 "/bin/test".into(),
                 "-e".into(),
                 flag.display().to_string(),
             ]),
             shell: false,
-        })];
+        }))];
         config.interval = Duration::from_millis(interval_ms);
         config.fast_interval = fast_ms.map(Duration::from_millis);
         config.rise = rise;

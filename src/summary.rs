@@ -1,15 +1,11 @@
 //! The one-line-per-service summary printed by `anycast-warden check`.
 
-use crate::check::Check;
+use crate::check;
 use crate::config::{Config, FrrMode, OnDisabled, ServiceConfig, duration_text};
 
 pub fn service_line(s: &ServiceConfig) -> String {
     let prefixes: Vec<String> = s.prefixes.iter().map(ToString::to_string).collect();
-    let checks: Vec<String> = s
-        .checks
-        .iter()
-        .map(|c| Check::from_spec(c, &s.name).describe())
-        .collect();
+    let checks: Vec<String> = s.checks.iter().map(|c| check::describe(&c.spec)).collect();
     let mut line = format!(
         "{}: {} every {}",
         s.name,

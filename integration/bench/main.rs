@@ -9,7 +9,8 @@
 //!           ├─ writes integration/bench/results/<scenario>-<backend>.json
 //!           └─ rewrites BENCHMARKS.md and the SVG plots from every results file
 //! ```
-//! Scenarios: `reaction`, `confirm` (fast_interval), `burst`, `footprint`, `report`
+//! Scenarios: `reaction`, `confirm` (fast_interval), `burst`, `footprint`, `native` (tcp and
+//! http checks at up to 1,000 services), `report`
 //! (only rewrite the report), `all`. Backends: `bird2`, `bird1`, `frr-network` (FRR,
 //! `network` statements for addresses on `lo`), `frr-static` (FRR, tagged static routes for
 //! prefixes not on the host), `bgp` (the built-in speaker: the warden itself peers with the
@@ -19,6 +20,7 @@
 //! reaction cycles (default 50: 100 events), `AW_BENCH_MAX_N` the largest burst/footprint N.
 //! Needs root; never run in CI (numbers on a shared machine are for the record, not gates).
 
+mod http_server;
 #[path = "../lab/mod.rs"]
 mod lab;
 mod report;
@@ -65,14 +67,22 @@ fn main() {
         std::process::exit(2);
     }
     let scenarios: Vec<&str> = match scenario.as_str() {
-        "all" => vec!["reaction", "confirm", "burst", "footprint", "fresh"],
+        "all" => vec![
+            "reaction",
+            "confirm",
+            "burst",
+            "footprint",
+            "native",
+            "fresh",
+        ],
         "report" => vec![],
         s => vec![s],
     };
     for s in &scenarios {
         for &backend in &backends {
             // Backend-independent scenarios run once, on BIRD 2.
-            if matches!(*s, "confirm" | "footprint") && backend != Backend::Bird(BirdVariant::Bird2)
+            if matches!(*s, "confirm" | "footprint" | "native")
+                && backend != Backend::Bird(BirdVariant::Bird2)
             {
                 continue;
             }
@@ -86,10 +96,11 @@ fn main() {
                 "confirm" => confirm(),
                 "burst" => burst(backend),
                 "footprint" => footprint(),
+                "native" => native(),
                 "fresh" => fresh(),
                 other => {
                     eprintln!(
-                        "unknown scenario {other}: use reaction, confirm, burst, footprint, report or all"
+                        "unknown scenario {other}: use reaction, confirm, burst, footprint, native, fresh, report or all"
                     );
                     std::process::exit(2);
                 }
@@ -545,6 +556,8 @@ fn burst(backend: Backend) -> Value {
                 .unwrap_or_else(|e| panic!("{e}"));
             let rib_at = Instant::now();
             let rib_ms = (rib_at - t0).as_secs_f64() * 1e3;
+            // tcpdump's lines reach us a little after the packets: let them catch up.
+            std::thread::sleep(Duration::from_millis(300));
             // The last UPDATE segment to reach the router before its RIB showed all N
             // changes: when the router had them all, whatever its monitor says later.
             let wire_last_ms = wire
@@ -694,10 +707,6 @@ fn proc_sample(pid: i32) -> Option<ProcSample> {
 fn footprint() -> Value {
     let seconds = env_usize("AW_BENCH_SECONDS", 60) as u64;
     let max_n = env_usize("AW_BENCH_MAX_N", 10_000);
-    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
     let mut rows = Vec::new();
     for kind in ["tcp", "exec"] {
         for n in [1usize, 100, 1_000, 10_000]
@@ -709,75 +718,111 @@ fn footprint() -> Value {
                 rows.push(json!({"kind": kind, "n": n, "skipped": "10,000 process starts per second exceed a 2-core machine"}));
                 continue;
             }
-            let lab = Lab::new("benchfoot");
-            let list = prefixes(n);
-            let setup = setup(&lab, Backend::Bird(BirdVariant::Bird2), &list);
-            let router = &setup.router;
-            let _listener = lab.host_tcp_listener(PORT);
             let check = if kind == "tcp" {
                 tcp_check()
             } else {
                 "kind = \"exec\"\ncommand = [\"/bin/true\"]".to_string()
             };
-            let timing = "interval = \"1s\"\ntimeout = \"900ms\"\nrise = 2\nfall = 2";
-            let mut cfg = setup.config(&lab, &list, &check, timing);
-            // Spread the checks over the second, as a real fleet of services would be.
-            cfg = cfg.replacen("[defaults]", "splay = \"1s\"\n[defaults]", 1);
-            let monitor = router.monitor();
-            router
-                .wait_established(Duration::from_secs(60))
-                .expect("session");
-            let spawned = Instant::now();
-            let warden = lab.start_warden(&cfg);
-            let all: BTreeSet<IpNet> = list.iter().copied().collect();
-            router
-                .wait_for_rib(&all, Duration::from_secs(300))
-                .expect("all announced");
-            let all_in_rib = spawned.elapsed();
-            let first = monitor
-                .events()
-                .iter()
-                .filter(|e| !e.withdrawal && e.at > spawned)
-                .map(|e| e.at - spawned)
-                .min()
-                .unwrap_or_default();
-            let last = monitor
-                .events()
-                .iter()
-                .filter(|e| !e.withdrawal && e.at > spawned)
-                .map(|e| e.at - spawned)
-                .max()
-                .unwrap_or_default();
-            std::thread::sleep(Duration::from_secs(5));
-            let before = proc_sample(warden.pid).expect("proc sample");
-            let window_start = Instant::now();
-            let mut rss = Vec::new();
-            while window_start.elapsed() < Duration::from_secs(seconds) {
-                std::thread::sleep(Duration::from_secs(1));
-                if let Some(s) = proc_sample(warden.pid) {
-                    rss.push(s.rss_kib);
-                }
-            }
-            let after = proc_sample(warden.pid).expect("proc sample");
-            let window = window_start.elapsed().as_secs_f64();
-            let self_cpu = (after.self_ticks - before.self_ticks) as f64 / ticks_per_sec;
-            let child_cpu = (after.child_ticks - before.child_ticks) as f64 / ticks_per_sec;
-            let checks = n as f64 * window;
-            let rss_avg = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64;
-            let row = json!({
-                "kind": kind, "n": n, "window_s": window,
-                "rss_avg_mib": rss_avg / 1024.0,
-                "rss_max_mib": rss.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
-                "cpu_pct_of_one_core": self_cpu / window * 100.0,
-                "cpu_pct_with_check_processes": (self_cpu + child_cpu) / window * 100.0,
-                "cpu_us_per_check": (self_cpu + child_cpu) / checks * 1e6,
-                "startup_first_announcement_ms": first.as_secs_f64() * 1e3,
-                "startup_all_announced_ms": last.as_secs_f64() * 1e3,
-                "startup_all_in_rib_ms": all_in_rib.as_secs_f64() * 1e3,
-            });
-            eprintln!("   {row}");
-            rows.push(row);
+            let lab = Lab::new("benchfoot");
+            let _listener = lab.host_tcp_listener(PORT);
+            rows.push(measure(&lab, kind, n, &check, seconds));
         }
     }
     json!({"rows": rows, "interval": "1s", "splay": "1s"})
+}
+
+/// Scenario 5 (issue 3): the native tcp and http checks at N services, each against a
+/// local listener at 1 s, as the footprint scenario measures them.
+fn native() -> Value {
+    let seconds = env_usize("AW_BENCH_SECONDS", 60) as u64;
+    let max_n = env_usize("AW_BENCH_MAX_N", 10_000).min(1_000);
+    let mut rows = Vec::new();
+    for kind in ["tcp", "http"] {
+        for n in [1usize, 100, 1_000].into_iter().filter(|n| *n <= max_n) {
+            let lab = Lab::new("benchnative");
+            let (check, _tcp, _http) = if kind == "tcp" {
+                (tcp_check(), Some(lab.host_tcp_listener(PORT)), None)
+            } else {
+                (
+                    format!(
+                        "kind = \"http\"\nurl = \"http://127.0.0.1:{PORT}/health\"\nbody_contains = \"ok\""
+                    ),
+                    None,
+                    Some(http_server::NsHttpServer::open(&lab.host_ns, PORT)),
+                )
+            };
+            rows.push(measure(&lab, kind, n, &check, seconds));
+        }
+    }
+    json!({"rows": rows, "interval": "1s", "splay": "1s"})
+}
+
+/// Starts BIRD 2, the router and a warden with N services of one check each (1 s interval,
+/// spread by a 1 s splay), waits until all are announced, then samples /proc for `seconds`.
+fn measure(lab: &Lab, kind: &str, n: usize, check: &str, seconds: u64) -> Value {
+    let ticks_per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let list = prefixes(n);
+    let setup = setup(lab, Backend::Bird(BirdVariant::Bird2), &list);
+    let router = &setup.router;
+    let timing = "interval = \"1s\"\ntimeout = \"900ms\"\nrise = 2\nfall = 2";
+    let mut cfg = setup.config(lab, &list, check, timing);
+    // Spread the checks over the second, as a real fleet of services would be.
+    cfg = cfg.replacen("[defaults]", "splay = \"1s\"\n[defaults]", 1);
+    let monitor = router.monitor();
+    router
+        .wait_established(Duration::from_secs(60))
+        .expect("session");
+    let spawned = Instant::now();
+    let warden = lab.start_warden(&cfg);
+    let all: BTreeSet<IpNet> = list.iter().copied().collect();
+    router
+        .wait_for_rib(&all, Duration::from_secs(300))
+        .expect("all announced");
+    let all_in_rib = spawned.elapsed();
+    let announced = |pick: fn(Duration, Duration) -> Duration| {
+        monitor
+            .events()
+            .iter()
+            .filter(|e| !e.withdrawal && e.at > spawned)
+            .map(|e| e.at - spawned)
+            .reduce(pick)
+            .unwrap_or_default()
+    };
+    let first = announced(Duration::min);
+    let last = announced(Duration::max);
+    std::thread::sleep(Duration::from_secs(5));
+    let before = proc_sample(warden.pid).expect("proc sample");
+    let window_start = Instant::now();
+    let mut rss = Vec::new();
+    while window_start.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Some(s) = proc_sample(warden.pid) {
+            rss.push(s.rss_kib);
+        }
+    }
+    let after = proc_sample(warden.pid).expect("proc sample");
+    let window = window_start.elapsed().as_secs_f64();
+    let self_cpu = (after.self_ticks - before.self_ticks) as f64 / ticks_per_sec;
+    let child_cpu = (after.child_ticks - before.child_ticks) as f64 / ticks_per_sec;
+    let checks = n as f64 * window;
+    let rss_avg = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64;
+    // Every service must still be announced: a check that failed under load would show.
+    let still = router.rib().map(|rib| rib.len()).unwrap_or(0);
+    let row = json!({
+        "kind": kind, "n": n, "window_s": window,
+        "rss_avg_mib": rss_avg / 1024.0,
+        "rss_max_mib": rss.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
+        "cpu_pct_of_one_core": self_cpu / window * 100.0,
+        "cpu_pct_with_check_processes": (self_cpu + child_cpu) / window * 100.0,
+        "cpu_us_per_check": (self_cpu + child_cpu) / checks * 1e6,
+        "startup_first_announcement_ms": first.as_secs_f64() * 1e3,
+        "startup_all_announced_ms": last.as_secs_f64() * 1e3,
+        "startup_all_in_rib_ms": all_in_rib.as_secs_f64() * 1e3,
+        "announced_at_end": still,
+    });
+    eprintln!("   {row}");
+    row
 }

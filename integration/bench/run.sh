@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks against real BIRD or FRR and GoBGP in network namespaces and rewrites
 # BENCHMARKS.md and the plots in integration/bench/results/.
-#   integration/bench/run.sh [reaction|confirm|burst|footprint|report|all] \
+#   integration/bench/run.sh [reaction|confirm|burst|footprint|native|report|all] \
 #                            [bird2|bird1|frr-network|frr-static]
 # As root. Knobs: AW_BENCH_EVENTS (reaction cycles, default 50), AW_BENCH_SECONDS
 # (footprint window, default 60), AW_BENCH_MAX_N (largest N, default 10000).

@@ -858,6 +858,9 @@ protocol bgp rtr {{
             birdc: birdc.to_string(),
             ctl: ctl.to_path_buf(),
             log: log.to_path_buf(),
+            label: label.to_string(),
+            bird: bird.to_string(),
+            conf: conf.to_path_buf(),
         };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             assert!(self.is_running(pid), "{label} exited at start");
@@ -1499,6 +1502,10 @@ pub struct BirdDaemon {
     pub birdc: String,
     pub ctl: PathBuf,
     pub log: PathBuf,
+    /// How it was started, to start it again after a kill.
+    label: String,
+    bird: String,
+    conf: PathBuf,
 }
 
 /// The exact line BIRD (2.0.12 and 1.6.8) logs when a `configure` starts applying a new
@@ -1515,6 +1522,32 @@ pub struct Bird<'a> {
 }
 
 impl Bird<'_> {
+    /// Kills every daemon with SIGKILL, as a crash would, and waits until they are gone.
+    pub fn kill(&mut self) {
+        for d in &self.daemons {
+            let _ = self.lab.signal(d.pid, Signal::SIGKILL);
+            self.lab
+                .wait_exit(d.pid, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("{}: {e}", d.label));
+        }
+    }
+
+    /// Starts every daemon again from its configuration (after `kill`), as a supervisor
+    /// would; returns once each control socket answers.
+    pub fn start_again(&mut self) {
+        let again: Vec<BirdDaemon> = self
+            .daemons
+            .iter()
+            .map(|d| {
+                // A crash leaves the socket file behind; clear it as an init script would.
+                let _ = fs::remove_file(&d.ctl);
+                self.lab
+                    .start_bird_daemon(&d.label, &d.bird, &d.birdc, &d.conf, &d.ctl, &d.log)
+            })
+            .collect();
+        self.daemons = again;
+    }
+
     /// The (IPv4, for bird1) daemon.
     pub fn v4(&self) -> &BirdDaemon {
         &self.daemons[0]

@@ -128,6 +128,41 @@ impl AddressBook {
     }
 }
 
+/// `kind = "address"`: passes while `address` is assigned to `interface`, answered from
+/// the shared `AddressBook` (the same snapshot `ip_check` reads).
+#[derive(Debug, Clone)]
+pub struct AddressCheck {
+    address: IpAddr,
+    interface: String,
+    book: Arc<AddressBook>,
+}
+
+impl AddressCheck {
+    pub fn new(spec: &crate::config::AddressSpec, book: Arc<AddressBook>) -> Self {
+        AddressCheck {
+            address: spec.address,
+            interface: spec.interface.clone(),
+            book,
+        }
+    }
+
+    pub fn run(&self) -> super::CheckOutcome {
+        match self.book.missing(&self.interface, [self.address]) {
+            Ok(missing) if missing.is_empty() => {
+                super::CheckOutcome::pass(format!("{} on {}", self.address, self.interface))
+            }
+            Ok(_) => super::CheckOutcome::fail(format!(
+                "{} not assigned to {}",
+                self.address, self.interface
+            )),
+            Err(e) => super::CheckOutcome::fail(format!(
+                "cannot list the addresses of {}: {e}",
+                self.interface
+            )),
+        }
+    }
+}
+
 const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 
@@ -233,6 +268,28 @@ mod tests {
         assert_eq!(
             plain.addresses("lo").unwrap(),
             assigned_addresses("lo").unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn address_check_passes_only_for_an_assigned_address() {
+        let book = AddressBook::watch();
+        let spec = |address: &str, interface: &str| crate::config::AddressSpec {
+            address: address.parse().unwrap(),
+            interface: interface.into(),
+        };
+        assert!(
+            AddressCheck::new(&spec("127.0.0.1", "lo"), book.clone())
+                .run()
+                .passed
+        );
+        let out = AddressCheck::new(&spec("203.0.113.254", "lo"), book.clone()).run();
+        assert!(!out.passed);
+        assert_eq!(out.detail, "203.0.113.254 not assigned to lo");
+        assert!(
+            !AddressCheck::new(&spec("127.0.0.1", "no-such-if0"), book)
+                .run()
+                .passed
         );
     }
 }

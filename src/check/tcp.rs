@@ -27,9 +27,9 @@ impl TcpCheck {
         match tokio::time::timeout(timeout, self.connect()).await {
             Ok(outcome) => outcome,
             Err(_) => CheckOutcome::fail(format!(
-                "no connection to {} within {}",
+                "connect to {}: {}",
                 self.target,
-                humantime::format_duration(timeout)
+                super::timeout_reason(timeout)
             )),
         }
     }

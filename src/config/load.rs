@@ -81,13 +81,25 @@ fn read(path: &Path) -> Result<SourceText, ConfigError> {
 
 fn parse<T: DeserializeOwned>(src: &SourceText) -> Result<T, ConfigError> {
     toml::from_str::<T>(&src.text).map_err(|e| {
-        let message = e.message().trim().replace('\n', " ");
+        let mut message = e.message().trim().replace('\n', " ");
+        let unknown = unknown_field(&message);
+        if let Some(u) = &unknown
+            && u.in_check
+        {
+            // A check table accepts every kind's keys; listing all of them does not help.
+            message = format!("unknown field `{}` in a check", u.key);
+        }
         let mut err = match e.span() {
             Some(span) => src.error(span, message.clone()),
             None => ConfigError::whole_file(&src.path, message.clone()),
         };
-        if message.starts_with("unknown field") {
-            err = err.with_hint("check the spelling; the keys allowed here are listed above");
+        if let Some(u) = unknown {
+            let hint = match (&u.closest, u.in_check) {
+                (Some(near), _) => format!("did you mean `{near}`?"),
+                (None, true) => "see the keys of each check kind in README's configuration reference".to_string(),
+                (None, false) => "check the spelling; the keys allowed here are listed above".to_string(),
+            };
+            err = err.with_hint(hint);
         } else if message.contains("invalid type") {
             err = err.with_hint(
                 "durations and names are quoted strings (\"10s\"), counts are numbers (rise = 2), switches are true/false",
@@ -133,4 +145,68 @@ fn service_file_paths(paths: &ConfigPaths, errors: &mut Vec<ConfigError>) -> Vec
         .collect();
     files.sort();
     files
+}
+
+/// What serde's "unknown field `x`, expected one of `a`, `b`" says.
+#[derive(Debug, PartialEq, Eq)]
+struct UnknownField {
+    key: String,
+    /// An allowed key one or two edits away, if there is one.
+    closest: Option<String>,
+    /// The table is a `[[service.check]]` (its keys include `retry_interval`).
+    in_check: bool,
+}
+
+fn unknown_field(message: &str) -> Option<UnknownField> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let allowed: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let closest = allowed
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k.to_string());
+    Some(UnknownField {
+        key: key.to_string(),
+        closest,
+        in_check: allowed.contains(&"retry_interval"),
+    })
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_get_the_closest_key() {
+        let u = unknown_field(
+            "unknown field `statuss`, expected one of `kind`, `retry_interval`, `status`",
+        )
+        .unwrap();
+        assert_eq!(u.key, "statuss");
+        assert_eq!(u.closest.as_deref(), Some("status"));
+        assert!(u.in_check);
+        let u = unknown_field("unknown field `zzz`, expected `rise` or `fall`").unwrap();
+        assert_eq!(u.closest, None);
+        assert!(!u.in_check);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert!(unknown_field("invalid type").is_none());
+    }
 }

@@ -2,6 +2,7 @@
 //! form the program uses (`model`), with errors that point at `file:line:col` (`error`).
 
 pub mod bgp;
+pub mod check;
 pub mod error;
 pub mod load;
 pub mod model;

@@ -3,6 +3,7 @@
 //! Everything here has passed validation (see `validate.rs`), has every default filled in,
 //! and serialises back to TOML in the same vocabulary the user writes (`print-config`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -184,6 +185,8 @@ pub struct DaemonSettings {
     /// At start, keep announcing prefixes already in the include file for configured
     /// services until their first check result (a failure withdraws at once).
     pub adopt_on_start: bool,
+    /// At most this many exec checks run at once; the others wait for a slot.
+    pub max_concurrent_exec: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,7 +270,7 @@ pub struct ServiceConfig {
     pub disabled: bool,
     pub on_disabled: OnDisabled,
     #[serde(rename = "check")]
-    pub checks: Vec<CheckSpec>,
+    pub checks: Vec<CheckConfig>,
     /// Attributes of the service's routes (`[service.announce]`, built-in speaker only).
     #[serde(skip_serializing_if = "AnnounceAttrs::is_empty")]
     pub announce: AnnounceAttrs,
@@ -290,12 +293,47 @@ impl ServiceConfig {
     }
 }
 
-/// One `[[service.check]]`.
+/// One `[[service.check]]`: what to check, and how often to try within the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckConfig {
+    #[serde(flatten)]
+    pub spec: CheckSpec,
+    /// Attempts per round; the check passes if any of them passes within the timeout.
+    pub tries: u32,
+    /// Pause between two attempts.
+    #[serde(with = "duration_text")]
+    pub retry_interval: Duration,
+}
+
+impl From<CheckSpec> for CheckConfig {
+    /// One attempt per round: the behaviour when `tries` is not written.
+    fn from(spec: CheckSpec) -> Self {
+        CheckConfig {
+            spec,
+            tries: 1,
+            retry_interval: DEFAULT_RETRY_INTERVAL,
+        }
+    }
+}
+
+/// Pause between attempts when `retry_interval` is not written.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What one check looks at, by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum CheckSpec {
     Exec(ExecSpec),
     Tcp(TcpSpec),
+    File(FileSpec),
+    Udp(UdpSpec),
+    Tftp(TftpSpec),
+    Address(AddressSpec),
+    Http(Box<HttpSpec>),
+    Tls(Box<TlsSpec>),
+    Dns(Box<DnsSpec>),
+    Icmp(IcmpSpec),
+    Cabourotte(CabourotteSpec),
 }
 
 impl CheckSpec {
@@ -303,6 +341,15 @@ impl CheckSpec {
         match self {
             CheckSpec::Exec(_) => "exec",
             CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::File(_) => "file",
+            CheckSpec::Udp(_) => "udp",
+            CheckSpec::Tftp(_) => "tftp",
+            CheckSpec::Address(_) => "address",
+            CheckSpec::Http(_) => "http",
+            CheckSpec::Tls(_) => "tls",
+            CheckSpec::Dns(_) => "dns",
+            CheckSpec::Icmp(_) => "icmp",
+            CheckSpec::Cabourotte(_) => "cabourotte",
         }
     }
 }
@@ -337,6 +384,252 @@ impl std::fmt::Display for ExecCommand {
 pub struct TcpSpec {
     /// `address:port` or `host:port`.
     pub target: String,
+}
+
+/// Passes while `path` exists (or, with `absent`, while it does not): a maintenance switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSpec {
+    pub path: PathBuf,
+    pub absent: bool,
+}
+
+/// Sends `payload` to `target` over UDP; passes on a reply (containing `expect`, if set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UdpSpec {
+    pub target: String,
+    pub payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+}
+
+/// A TFTP read request (RFC 1350) for `file`; passes when the first data block arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TftpSpec {
+    pub target: String,
+    pub file: String,
+}
+
+/// Passes while `address` is assigned to `interface`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressSpec {
+    pub address: std::net::IpAddr,
+    /// The service's `interface` when not written.
+    pub interface: String,
+}
+
+/// An HTTP(S) request whose response must have an expected status (and body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpSpec {
+    /// `http://` or `https://`; with `host`, its host is the address to connect to.
+    pub url: String,
+    pub method: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Accepted statuses (default: 200-299).
+    pub status: Vec<StatusRange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// A valid regular expression (checked by validation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_regex: Option<String>,
+    /// The name to send (Host header, TLS SNI, certificate name) while connecting to the
+    /// URL's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Trust only the CAs in this PEM file instead of the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain (PEM) and its key, for servers that ask for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+    /// The local address to connect from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<std::net::IpAddr>,
+}
+
+/// The latest result of a check that Cabourotte runs, read from its HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CabourotteSpec {
+    /// The API's base URL.
+    pub url: String,
+    /// The check's name in Cabourotte.
+    pub name: String,
+}
+
+/// Echo requests to a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IcmpSpec {
+    /// An address, or a name resolved at each round.
+    pub host: String,
+    pub count: u32,
+    /// Percent of requests that may go unanswered.
+    pub max_loss: u32,
+    /// The highest acceptable average round trip.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "duration_text::serialize_some"
+    )]
+    pub max_rtt: Option<Duration>,
+}
+
+/// One DNS query to one server (never the system resolver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsSpec {
+    /// The name asked for.
+    pub query: String,
+    /// The record type, in capitals: "A", "AAAA", "TXT", "SOA", ...
+    pub record: String,
+    pub server: std::net::SocketAddr,
+    pub protocol: DnsProtocol,
+    /// Answers that must all be present (addresses, names or texts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<String>,
+    /// The expected response code, in capitals: "NOERROR", "NXDOMAIN", ...
+    pub rcode: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProtocol {
+    Udp,
+    Tcp,
+}
+
+/// Where the `tls` kind gets its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// A PEM file (the first certificate is the one checked).
+    File(PathBuf),
+    /// A TLS server at `host:port`, asked with this SNI name (none for an address).
+    Server {
+        target: String,
+        server_name: Option<String>,
+    },
+}
+
+/// A certificate's expiry and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    pub source: CertificateSource,
+    /// Fail this long before `not_after`.
+    pub min_validity: Duration,
+    pub common_name: Option<String>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// The issuer's common name, or its whole distinguished name ("CN=..., O=...").
+    pub issuer: Option<String>,
+}
+
+/// Written back in the keys a user writes (`file`, or `target` and `server_name`).
+impl Serialize for TlsSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match &self.source {
+            CertificateSource::File(path) => map.serialize_entry("file", path)?,
+            CertificateSource::Server {
+                target,
+                server_name,
+            } => {
+                map.serialize_entry("target", target)?;
+                if let Some(name) = server_name {
+                    map.serialize_entry("server_name", name)?;
+                }
+            }
+        }
+        map.serialize_entry("min_validity", &duration_text::format(self.min_validity))?;
+        if let Some(cn) = &self.common_name {
+            map.serialize_entry("common_name", cn)?;
+        }
+        if !self.dns_names.is_empty() {
+            map.serialize_entry("dns_names", &self.dns_names)?;
+        }
+        if !self.ip_addresses.is_empty() {
+            map.serialize_entry("ip_addresses", &self.ip_addresses)?;
+        }
+        if let Some(issuer) = &self.issuer {
+            map.serialize_entry("issuer", issuer)?;
+        }
+        map.end()
+    }
+}
+
+/// HTTP statuses from `first` to `last`, written "200" or "200-299".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl StatusRange {
+    /// Any 2xx: what `status` means when not written.
+    pub const SUCCESS: StatusRange = StatusRange {
+        first: 200,
+        last: 299,
+    };
+
+    pub fn contains(&self, status: u16) -> bool {
+        (self.first..=self.last).contains(&status)
+    }
+}
+
+impl std::str::FromStr for StatusRange {
+    type Err = ();
+    /// "200", "200-299" or "2xx"; statuses are 100 to 599.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        let code = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
+        let range = if let Some(class) = s.strip_suffix("xx").or(s.strip_suffix("XX")) {
+            let c = class
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (1..=5).contains(c))
+                .ok_or(())?;
+            StatusRange {
+                first: c * 100,
+                last: c * 100 + 99,
+            }
+        } else if let Some((a, b)) = s.split_once('-') {
+            StatusRange {
+                first: code(a).ok_or(())?,
+                last: code(b).ok_or(())?,
+            }
+        } else {
+            let c = code(s).ok_or(())?;
+            StatusRange { first: c, last: c }
+        };
+        if range.first > range.last {
+            return Err(());
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl Serialize for StatusRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
 }
 
 /// Durations print the way they are written: "250ms", "1s", "2m".
@@ -506,5 +799,45 @@ fn is_zero(n: &u8) -> bool {
 impl AnnounceAttrs {
     pub fn is_empty(&self) -> bool {
         *self == AnnounceAttrs::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatusRange;
+
+    #[test]
+    fn status_ranges() {
+        let r = |s: &str| s.parse::<StatusRange>();
+        assert_eq!(
+            r("200"),
+            Ok(StatusRange {
+                first: 200,
+                last: 200
+            })
+        );
+        assert_eq!(r("200-299"), Ok(StatusRange::SUCCESS));
+        assert_eq!(r("2xx"), Ok(StatusRange::SUCCESS));
+        assert_eq!(
+            r(" 301 - 302 "),
+            Ok(StatusRange {
+                first: 301,
+                last: 302
+            })
+        );
+        for bad in ["", "99", "600", "299-200", "abc", "6xx", "200-", "-1"] {
+            assert!(r(bad).is_err(), "{bad}");
+        }
+        assert!(StatusRange::SUCCESS.contains(204));
+        assert!(!StatusRange::SUCCESS.contains(301));
+        assert_eq!(StatusRange::SUCCESS.to_string(), "200-299");
+        assert_eq!(
+            StatusRange {
+                first: 404,
+                last: 404
+            }
+            .to_string(),
+            "404"
+        );
     }
 }

@@ -35,6 +35,7 @@ pub struct RawDaemon {
     pub log_format: Option<Spanned<String>>,
     pub batch_window: Option<Spanned<RawDuration>>,
     pub adopt_on_start: Option<Spanned<bool>>,
+    pub max_concurrent_exec: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,11 +178,84 @@ impl RawService {
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
     pub kind: Option<Spanned<String>>,
+    // every kind
+    pub tries: Option<Spanned<i64>>,
+    pub retry_interval: Option<Spanned<RawDuration>>,
     // exec
     pub command: Option<Spanned<RawCommand>>,
     pub shell: Option<Spanned<bool>>,
-    // tcp
+    // tcp, udp, tftp, tls
     pub target: Option<Spanned<String>>,
+    // file
+    pub path: Option<Spanned<String>>,
+    pub absent: Option<Spanned<bool>>,
+    // udp
+    pub payload: Option<Spanned<String>>,
+    // udp, dns
+    pub expect: Option<Spanned<RawExpect>>,
+    // tftp (the remote file), tls (a local PEM file)
+    pub file: Option<Spanned<String>>,
+    // address
+    pub address: Option<Spanned<String>>,
+    pub interface: Option<Spanned<String>>,
+    // http, cabourotte
+    pub url: Option<Spanned<String>>,
+    // http
+    pub method: Option<Spanned<String>>,
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+    pub body: Option<Spanned<String>>,
+    pub status: Option<Spanned<RawStatus>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub body_regex: Option<Spanned<String>>,
+    // http (the name to send), icmp (where to send)
+    pub host: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    pub source: Option<Spanned<String>>,
+    // tls
+    pub server_name: Option<Spanned<String>>,
+    pub min_validity: Option<Spanned<RawDuration>>,
+    pub common_name: Option<Spanned<String>>,
+    pub dns_names: Option<Spanned<Vec<String>>>,
+    pub ip_addresses: Option<Spanned<Vec<String>>>,
+    pub issuer: Option<Spanned<String>>,
+    // dns
+    pub query: Option<Spanned<String>>,
+    pub record: Option<Spanned<String>>,
+    pub server: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<String>>,
+    pub rcode: Option<Spanned<String>>,
+    // icmp (and `host`, shared with http)
+    pub count: Option<Spanned<i64>>,
+    pub max_loss: Option<Spanned<i64>>,
+    pub max_rtt: Option<Spanned<RawDuration>>,
+    // cabourotte
+    pub name: Option<Spanned<String>>,
+}
+
+/// `status = 200`, `status = "200-299"`, or a list of either.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatus {
+    One(RawStatusItem),
+    Many(Vec<RawStatusItem>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatusItem {
+    Code(i64),
+    Text(String),
+}
+
+/// `expect`: one string (udp) or a list of answers (dns).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawExpect {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A service prefix: `"203.0.113.53/32"`, or `{ prefix = "...", vrf = "..." }`.

@@ -28,7 +28,6 @@ pub const DEFAULT_DUMMY_PREFIX: &str = "192.0.2.255/32";
 pub const DEFAULT_DUMMY_PREFIX6: &str = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128";
 
 const MAX_RISE_FALL: i64 = 1000;
-const CHECK_KINDS: &str = "\"exec\", \"tcp\"";
 
 /// Validates a main file and the service files of the conf.d directory.
 pub fn validate(
@@ -204,8 +203,24 @@ fn validate_daemon(
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
             .unwrap_or(Duration::from_millis(100)),
         adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
+        max_concurrent_exec: match raw.max_concurrent_exec.as_ref() {
+            None => DEFAULT_MAX_CONCURRENT_EXEC,
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) if (1..=65_536).contains(&n) => n,
+                _ => {
+                    errors.push(
+                        src.error(v.span(), format!("max_concurrent_exec = {} is out of range", v.get_ref()))
+                            .with_hint(format!("write a number of processes from 1 to 65536, e.g. max_concurrent_exec = {DEFAULT_MAX_CONCURRENT_EXEC}")),
+                    );
+                    DEFAULT_MAX_CONCURRENT_EXEC
+                }
+            },
+        },
     }
 }
+
+/// Exec checks running at once unless `max_concurrent_exec` says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_EXEC: usize = 256;
 
 fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
     let variant = match raw.variant.as_ref() {
@@ -691,7 +706,13 @@ fn validate_service(
     let mut checks = Vec::new();
     for check in raw.check {
         let check_span = check.span();
-        if let Some(spec) = validate_check(src, check_span, check.into_inner(), errors) {
+        let service = super::check::ServiceContext {
+            timeout: keys.timeout,
+            interface: &keys.interface,
+        };
+        if let Some(spec) =
+            super::check::validate_check(src, check_span, check.into_inner(), &service, errors)
+        {
             checks.push(spec);
         }
     }
@@ -717,140 +738,6 @@ fn validate_service(
         announce,
         origin: src.place(span),
     })
-}
-
-fn validate_check(
-    src: &SourceText,
-    span: Range<usize>,
-    raw: RawCheck,
-    errors: &mut Vec<ConfigError>,
-) -> Option<CheckSpec> {
-    let Some(kind) = raw.kind.as_ref() else {
-        errors.push(
-            src.error(span, "check has no kind")
-                .with_hint(format!("add kind = \"tcp\" (one of {CHECK_KINDS})")),
-        );
-        return None;
-    };
-    // Keys that belong to another kind: say which kind takes them.
-    let present: [(&str, Option<Range<usize>>, &str); 3] = [
-        ("command", raw.command.as_ref().map(Spanned::span), "exec"),
-        ("shell", raw.shell.as_ref().map(Spanned::span), "exec"),
-        ("target", raw.target.as_ref().map(Spanned::span), "tcp"),
-    ];
-    let kind_name = kind.get_ref().as_str();
-    if !matches!(kind_name, "exec" | "tcp") {
-        errors.push(
-            src.error(kind.span(), format!("unknown check kind \"{kind_name}\""))
-                .with_hint(format!("write one of {CHECK_KINDS}")),
-        );
-        return None;
-    }
-    let before = errors.len();
-    for (key, key_span, owner) in &present {
-        if let Some(key_span) = key_span
-            && *owner != kind_name
-        {
-            errors.push(
-                src.error(
-                    key_span.clone(),
-                    format!("`{key}` does not apply to kind = \"{kind_name}\""),
-                )
-                .with_hint(format!(
-                    "`{key}` belongs to kind = \"{owner}\"; remove it or change the kind"
-                )),
-            );
-        }
-    }
-    let spec = match kind_name {
-        "exec" => {
-            let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
-            match raw.command.as_ref() {
-                None => {
-                    errors.push(src.error(span, "exec check has no command").with_hint(
-                        "add command = [\"/usr/bin/dig\", \"+short\", \"@127.0.0.1\", \"check.local\"]",
-                    ));
-                    None
-                }
-                Some(cmd) => match (cmd.get_ref(), shell) {
-                    (RawCommand::Argv(argv), false) => {
-                        if argv.first().is_none_or(String::is_empty) {
-                            errors.push(src.error(cmd.span(), "command is empty").with_hint(
-                                "the first element is the program, e.g. command = [\"/usr/bin/curl\", \"-fsS\", \"http://127.0.0.1/\"]",
-                            ));
-                            None
-                        } else {
-                            Some(CheckSpec::Exec(ExecSpec {
-                                command: ExecCommand::Argv(argv.clone()),
-                                shell: false,
-                            }))
-                        }
-                    }
-                    (RawCommand::Line(line), true) => {
-                        if line.trim().is_empty() {
-                            errors.push(src.error(cmd.span(), "command is empty").with_hint(
-                                "write a shell line, e.g. command = \"pgrep -x unbound\"",
-                            ));
-                            None
-                        } else {
-                            Some(CheckSpec::Exec(ExecSpec {
-                                command: ExecCommand::Shell(line.clone()),
-                                shell: true,
-                            }))
-                        }
-                    }
-                    (RawCommand::Line(line), false) => {
-                        let words: Vec<String> = line
-                            .split_whitespace()
-                            .map(|w| format!("\"{w}\""))
-                            .collect();
-                        errors.push(
-                            src.error(cmd.span(), "command is a string, but shell is not enabled")
-                                .with_hint(format!(
-                                    "write the arguments as a list, command = [{}], or set shell = true to run it with /bin/sh -c",
-                                    words.join(", ")
-                                )),
-                        );
-                        None
-                    }
-                    (RawCommand::Argv(argv), true) => {
-                        errors.push(
-                            src.error(
-                                cmd.span(),
-                                "with shell = true, command is one line for /bin/sh -c",
-                            )
-                            .with_hint(format!("write command = \"{}\"", argv.join(" "))),
-                        );
-                        None
-                    }
-                },
-            }
-        }
-        _ => {
-            match raw.target.as_ref() {
-                None => {
-                    errors.push(src.error(span, "tcp check has no target").with_hint(
-                        "add target = \"127.0.0.1:53\" (address or host name, and port)",
-                    ));
-                    None
-                }
-                Some(t) => {
-                    if valid_target(t.get_ref()) {
-                        Some(CheckSpec::Tcp(TcpSpec {
-                            target: t.get_ref().clone(),
-                        }))
-                    } else {
-                        errors.push(
-                        src.error(t.span(), format!("\"{}\" is not a host:port target", t.get_ref()))
-                            .with_hint("write target = \"127.0.0.1:53\", \"[2001:db8::53]:53\" or \"localhost:53\""),
-                    );
-                        None
-                    }
-                }
-            }
-        }
-    };
-    (errors.len() == before).then_some(spec).flatten()
 }
 
 /// `addr:port`, `[v6]:port` or `host:port`.
