@@ -194,11 +194,9 @@ fn sigkill_of_the_warden_drops_its_routes_at_the_peer() {
     with_router("bgp-sigkill", |lab, router| {
         set_up(lab, "dns", true);
         let services = service(lab, "dns", "\"203.0.113.53/32\"", "");
-        let warden = lab.start_warden(&config(
-            lab,
-            &bgp_section(HOST_AS, ROUTER_V4, "", "0s"),
-            &services,
-        ));
+        // Passive: the session is the one gobgpd opens to the warden's listener.
+        let bgp = bgp_section(HOST_AS, ROUTER_V4, "passive = true", "0s");
+        let warden = lab.start_warden(&config(lab, &bgp, &services));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
         let killed = Instant::now();
         warden.signal(Signal::SIGKILL).unwrap();
@@ -466,6 +464,15 @@ fn interop_with_frr_as_the_peer() {
     let detail6 = frr.json("ipv6", Some("2001:db8::53/128")).to_string();
     assert!(detail6.contains(HOST_V6), "{detail6}");
     set_up(&lab, "ntp", false);
+    frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // ROUTE-REFRESH (`clear bgp ... soft in` without soft-reconfiguration inbound): the
+    // warden sends the family's routes again; nothing changes at the peer.
+    frr.vtysh(&["-c", &format!("clear bgp ipv4 unicast {HOST_V4} soft in")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    warden
+        .wait_for_log("route refresh: sending the routes again", 1, CHANGE)
+        .unwrap();
     frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), CHANGE)
         .unwrap_or_else(|e| panic!("{e}"));
     warden.signal(Signal::SIGTERM).unwrap();
