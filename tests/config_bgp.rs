@@ -191,3 +191,17 @@ fn announce_attributes_are_checked_and_need_the_speaker() {
         "{e}"
     );
 }
+
+#[test]
+fn shipped_bgp_example_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
+    let paths = anycast_warden::config::ConfigPaths {
+        file: root.join("bgp.toml"),
+        dir: root.join("conf.d"),
+        dir_required: true,
+    };
+    let c = anycast_warden::config::load(&paths).unwrap_or_else(|e| panic!("{e}"));
+    let bgp = c.bgp.expect("[bgp]");
+    assert_eq!(bgp.peers.len(), 2);
+    assert!(c.services.iter().any(|s| !s.announce.is_empty()));
+}

@@ -354,7 +354,9 @@ impl Runner {
             }
             if before != after {
                 if w == Which::Main {
-                    debug!(peer = %self.peer(), from = %before, to = %after, "BGP state");
+                    // One line per transition; a peer that stays down adds one per retry,
+                    // and the retries back off to a minute.
+                    info!(peer = %self.peer(), from = %before, to = %after, "BGP session state");
                     self.set_status(|s| {
                         s.state = after;
                         if after != State::Established {
