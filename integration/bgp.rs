@@ -572,3 +572,33 @@ fn graceful_restart_keeps_the_routes_across_a_crash_of_the_warden() {
     again.signal(Signal::SIGTERM).unwrap();
     wait_rib(&router, &nets(&[]), CHANGE);
 }
+
+#[test]
+fn sighup_with_new_attributes_reaches_the_peer() {
+    with_router("bgp-reload", |lab, router| {
+        set_up(lab, "dns", true);
+        let bgp = bgp_section(HOST_AS, ROUTER_V4, "", "0s");
+        let before = service(
+            lab,
+            "dns",
+            "\"203.0.113.53/32\"",
+            "communities = [\"65000:100\"]",
+        );
+        let warden = lab.start_warden(&config(lab, &bgp, &before));
+        wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
+        let after = service(
+            lab,
+            "dns",
+            "\"203.0.113.53/32\"",
+            "communities = [\"65000:200\"]",
+        );
+        warden.write_config(&config(lab, &bgp, &after));
+        warden.signal(Signal::SIGHUP).unwrap();
+        poll(SESSION, Duration::from_millis(50), || {
+            let p = path(router, "203.0.113.53/32")?;
+            (communities(&p) == vec![(65000 << 16) | 200]).then_some(())
+        })
+        .unwrap_or_else(|| panic!("the router still has {:?}", path(router, "203.0.113.53/32")));
+        assert!(warden.is_running());
+    });
+}
