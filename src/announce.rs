@@ -43,6 +43,23 @@ pub trait Backend: Send {
     fn verify_interval(&self) -> Option<Duration> {
         None
     }
+
+    /// Announces `desired` with the `draining` part marked for graceful shutdown (the
+    /// speaker adds GRACEFUL_SHUTDOWN 65535:0, RFC 8326) and returns how long to wait
+    /// before withdrawing them. `None`: this backend cannot drain; withdraw at once.
+    /// SIGTERM drains everything; a per-service drain passes that service's prefixes.
+    fn drain<'a>(
+        &'a mut self,
+        _desired: &'a BTreeSet<IpNet>,
+        _draining: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Called once at exit, after the final withdrawal (the speaker closes its sessions).
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Messages to the announcer.
@@ -180,9 +197,11 @@ pub async fn run(
                             failures = 0;
                         }
                         Command::Shutdown { deadline, done } => {
+                            drain(backend.as_mut(), &desired.prefixes()).await;
                             desired.withdraw_all();
                             status.update(|s| s.backend.desired.clear());
                             let ok = withdraw_all(backend.as_mut(), deadline, &status).await;
+                            backend.close().await;
                             let _ = done.send(ok);
                             return;
                         }
@@ -190,7 +209,7 @@ pub async fn run(
                     next = rx.try_recv().ok();
                 }
             }
-            () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+            () = wait_until(due), if due.is_some() => {
                 let started = Instant::now();
                 let result = backend.apply(&target).await;
                 let error = result.as_ref().err().map(|e| e.to_string());
@@ -222,6 +241,34 @@ pub async fn run(
                 verify_at = backend.verify_interval().map(|every| Instant::now() + every);
             }
         }
+    }
+}
+
+/// Waits until `due`; returns at once when it has passed. (A tokio sleep whose deadline
+/// has already passed still waits for the timer's next 1 ms tick, which would be most of
+/// the built-in speaker's reaction time.)
+async fn wait_until(due: Option<Instant>) {
+    if let Some(due) = due
+        && due > Instant::now()
+    {
+        sleep_until(due).await;
+    }
+}
+
+/// Before the final withdrawal: re-announce everything marked for graceful shutdown and
+/// wait the backend's drain time, so that the peers move traffic away first.
+async fn drain(backend: &mut dyn Backend, announced: &BTreeSet<IpNet>) {
+    if announced.is_empty() {
+        return;
+    }
+    match backend.drain(announced, announced).await {
+        Ok(Some(wait)) => {
+            info!(prefixes = announced.len(), wait = %humantime::format_duration(wait),
+                "draining before the withdrawal");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "draining failed; withdrawing at once"),
     }
 }
 
@@ -574,5 +621,70 @@ mod tests {
         assert!(shutdown(&tx).await);
         task.await.unwrap();
         assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
+    }
+
+    /// A backend that drains for 3 s and records the order of drain, applies and close.
+    #[derive(Clone, Default)]
+    struct Draining {
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Backend for Draining {
+        fn apply<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.log.lock().unwrap().push(format!(
+                "apply {} at {:?}",
+                desired.len(),
+                Instant::now()
+            ));
+            Box::pin(async { Ok(()) })
+        }
+
+        fn drain<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+            draining: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("drain {}/{}", draining.len(), desired.len()));
+            Box::pin(async { Ok(Some(Duration::from_secs(3))) })
+        }
+
+        fn close(&mut self) -> BoxFuture<'_, ()> {
+            self.log.lock().unwrap().push("close".into());
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_drains_waits_then_withdraws_and_closes() {
+        let backend = Draining::default();
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::ZERO,
+        };
+        let task = tokio::spawn(run(
+            settings,
+            Box::new(backend.clone()),
+            DesiredRoutes::default(),
+            rx,
+            StatusBoard::default(),
+        ));
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let asked = Instant::now();
+        assert!(shutdown(&tx).await);
+        task.await.unwrap();
+        let log = backend.log.lock().unwrap().clone();
+        let n = log.len();
+        assert_eq!(log[n - 3], "drain 1/1", "{log:?}");
+        assert!(log[n - 2].starts_with("apply 0"), "{log:?}");
+        assert_eq!(log[n - 1], "close");
+        // The withdrawal came after the drain time.
+        assert!(asked.elapsed() >= Duration::from_secs(3));
     }
 }

@@ -29,6 +29,7 @@ use tracing::{error, info, warn};
 use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
 use crate::backend;
 use crate::backend::bird::atomic_write;
+use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
 use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
 use crate::control::{self, Request, Response};
@@ -53,6 +54,8 @@ struct RunningService {
 }
 
 struct Supervisor {
+    /// The built-in speaker's peers (empty with BIRD or FRR); for status and metrics.
+    bgp_status: watch::Sender<SpeakerStatus>,
     paths: ConfigPaths,
     config: Config,
     services: BTreeMap<String, RunningService>,
@@ -149,17 +152,19 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     );
 
     let (announcer, rx) = mpsc::channel(ANNOUNCER_QUEUE);
+    let (bgp_status, _) = watch::channel(SpeakerStatus::new());
     let announcer_task = tokio::spawn(announce::run(
         AnnouncerSettings {
             batch_window: config.daemon.batch_window,
         },
-        backend::for_config(&config),
+        backend::for_config_with_status(&config, &bgp_status),
         desired,
         rx,
         status.clone(),
     ));
     let (check_now, _) = watch::channel(CheckNow::default());
     let mut supervisor = Supervisor {
+        bgp_status,
         paths,
         config: config.clone(),
         services: BTreeMap::new(),
@@ -320,7 +325,10 @@ impl Supervisor {
                 info!("{why}: applying the current set through the new settings");
                 let _ = self
                     .announcer
-                    .send(Command::ReplaceBackend(backend::for_config(&new)))
+                    .send(Command::ReplaceBackend(backend::for_config_with_status(
+                        &new,
+                        &self.bgp_status,
+                    )))
                     .await;
             }
             backend::ReloadChange::NeedsRestart(why) => {
@@ -328,6 +336,7 @@ impl Supervisor {
                 // Keep comparing later reloads against the backend that actually runs.
                 new.bird = self.config.bird.clone();
                 new.frr = self.config.frr.clone();
+                new.bgp = self.config.bgp.clone();
             }
         }
         let new_services: BTreeMap<String, ServiceConfig> = new

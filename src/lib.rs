@@ -4,6 +4,7 @@
 pub mod announce;
 pub mod api;
 pub mod backend;
+pub mod bgp;
 pub mod check;
 pub mod cli;
 pub mod config;

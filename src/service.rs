@@ -332,6 +332,7 @@ mod tests {
             disabled: false,
             on_disabled: OnDisabled::Withdraw,
             checks: checks.clone(),
+            announce: Default::default(),
             origin: "test".into(),
         };
         let context = CheckContext {

@@ -24,13 +24,19 @@ pub enum WithdrawError {
 }
 
 /// BIRD: empty sets in the include file and a reconfigure; FRR: every route the warden
-/// owns removed (and only those).
+/// owns removed (and only those). The built-in speaker: nothing to do, since its routes
+/// left with its BGP sessions when the process ended (or, with graceful restart, leave
+/// when the peers' restart timer runs out).
 pub async fn withdraw_all(config: &Config) -> Result<(), WithdrawError> {
     let socket = &config.control.socket;
     if client::call(socket, &Request::Status, Duration::from_secs(2)).is_ok() {
         return Err(WithdrawError::DaemonRunning {
             socket: socket.display().to_string(),
         });
+    }
+    if config.bgp.is_some() {
+        tracing::info!("the built-in BGP speaker announces only over its own sessions, which end with the daemon; nothing to withdraw");
+        return Ok(());
     }
     let mut backend = backend::for_config(config);
     if announce::withdraw_all(backend.as_mut(), DEADLINE, &StatusBoard::default()).await {

@@ -32,6 +32,8 @@
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
+pub mod peers;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
@@ -604,7 +606,6 @@ impl Lab {
     /// carrying IPv4 and IPv6 unicast: how BIRD 2 peers) and, with `v6_session`, a second
     /// one over IPv6 for IPv6 unicast (how BIRD 1.6's bird6 peers). Waits for its API.
     pub fn start_router(&self, v6_session: bool) -> Router<'_> {
-        let sock = self.path("gobgp.sock");
         let mut toml = format!(
             r#"[global.config]
   as = {ROUTER_AS}
@@ -639,6 +640,45 @@ impl Lab {
             )
             .unwrap();
         }
+        self.spawn_router(&toml, if v6_session { 2 } else { 1 })
+    }
+
+    /// Starts gobgpd in the router namespace as AS `local_as` with the given neighbors
+    /// (for the built-in speaker's tests: other AS numbers, IPv6 sessions, MD5).
+    pub fn start_router_with(&self, local_as: u32, neighbors: &[GobgpNeighbor]) -> Router<'_> {
+        let mut toml =
+            format!("[global.config]\n  as = {local_as}\n  router-id = \"{ROUTER_V4}\"\n");
+        for n in neighbors {
+            write!(
+                toml,
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{}\"\n    peer-as = {}\n",
+                n.address, n.peer_as
+            )
+            .unwrap();
+            if let Some(pw) = n.password {
+                writeln!(toml, "    auth-password = \"{pw}\"").unwrap();
+            }
+            toml.push_str("  [neighbors.timers.config]\n    connect-retry = 1\n");
+            if n.graceful_restart {
+                toml.push_str("  [neighbors.graceful-restart.config]\n    enabled = true\n");
+            }
+            for f in n.families {
+                write!(
+                    toml,
+                    "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
+                )
+                .unwrap();
+                if n.graceful_restart {
+                    toml.push_str("    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n");
+                }
+            }
+        }
+        self.spawn_router(&toml, neighbors.len())
+    }
+
+    /// Runs gobgpd with `toml` and waits for its API.
+    fn spawn_router(&self, toml: &str, neighbors: usize) -> Router<'_> {
+        let sock = self.path("gobgp.sock");
         let conf = self.path("gobgpd.toml");
         fs::write(&conf, toml).expect("write gobgpd.toml");
         let target = format!("unix://{}", sock.display());
@@ -663,7 +703,7 @@ impl Lab {
             lab: self,
             pid,
             target,
-            neighbors: if v6_session { 2 } else { 1 },
+            neighbors,
         };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             assert!(self.is_running(pid), "gobgpd exited at start");
@@ -1225,6 +1265,18 @@ impl Router<'_> {
         monitor.events.lock().unwrap().clear();
         monitor
     }
+}
+
+/// One neighbor of [`Lab::start_router_with`].
+pub struct GobgpNeighbor<'s> {
+    pub address: &'s str,
+    pub peer_as: u32,
+    /// TCP MD5 (RFC 2385) password.
+    pub password: Option<&'s str>,
+    /// gobgp's afi-safi names, e.g. "ipv4-unicast".
+    pub families: &'s [&'s str],
+    /// Graceful restart helper (RFC 4724): keep the neighbor's routes when it restarts.
+    pub graceful_restart: bool,
 }
 
 impl Router<'_> {

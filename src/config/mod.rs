@@ -1,6 +1,7 @@
 //! Configuration: a raw serde form that keeps source positions (`raw`), validated into the
 //! form the program uses (`model`), with errors that point at `file:line:col` (`error`).
 
+pub mod bgp;
 pub mod check;
 pub mod error;
 pub mod load;

@@ -16,6 +16,8 @@ pub struct RawMainFile {
     pub control: Option<RawControl>,
     pub metrics: Option<RawMetrics>,
     pub api: Option<RawApi>,
+    /// `[bgp]`: the built-in speaker; spanned for the "more than one backend" error.
+    pub bgp: Option<Spanned<RawBgp>>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
 }
@@ -101,6 +103,56 @@ pub struct RawFrr {
     pub verify_interval: Option<Spanned<RawDuration>>,
 }
 
+/// `[bgp]`: the built-in BGP speaker.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBgp {
+    pub asn: Option<Spanned<i64>>,
+    pub router_id: Option<Spanned<String>>,
+    pub hold_time: Option<Spanned<RawDuration>>,
+    pub keepalive: Option<Spanned<RawDuration>>,
+    pub connect_retry: Option<Spanned<RawDuration>>,
+    pub listen: Option<Spanned<bool>>,
+    pub listen_port: Option<Spanned<i64>>,
+    pub drain_time: Option<Spanned<RawDuration>>,
+    pub graceful_restart: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub peer: Vec<Spanned<RawBgpPeer>>,
+}
+
+/// One `[[bgp.peer]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBgpPeer {
+    pub address: Option<Spanned<String>>,
+    pub asn: Option<Spanned<i64>>,
+    pub source: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub passive: Option<Spanned<bool>>,
+    pub md5_password: Option<Spanned<String>>,
+    pub multihop: Option<Spanned<i64>>,
+    pub families: Option<Spanned<Vec<Spanned<String>>>>,
+    pub next_hop: Option<Spanned<RawNextHop>>,
+}
+
+/// `next_hop = "self"`, one address, or a list of addresses (one per family).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNextHop {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `[service.announce]`: the attributes of a service's routes (built-in speaker only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounce {
+    pub communities: Option<Vec<Spanned<String>>>,
+    pub large_communities: Option<Vec<Spanned<String>>>,
+    pub med: Option<Spanned<i64>>,
+    pub prepend: Option<Spanned<i64>>,
+}
+
 /// Keys that a service may set and `[defaults]` may default.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +184,7 @@ pub struct RawService {
     pub on_disabled: Option<Spanned<String>>,
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
+    pub announce: Option<Spanned<RawAnnounce>>,
 }
 
 impl RawService {

@@ -53,6 +53,16 @@ pub fn validate(
         }
         validate_frr(main_src, raw.into_inner(), &mut errors)
     });
+    let bgp = main.bgp.map(|raw| {
+        if has_bird || frr.is_some() {
+            errors.push(
+                main_src
+                    .error(raw.span(), format!("the file has [bgp] and {}", if has_bird { "[bird]" } else { "[frr]" }))
+                    .with_hint("one backend announces the prefixes: [bgp] is the built-in speaker for hosts without a routing daemon; keep it or the routing daemon's table, not both"),
+            );
+        }
+        super::bgp::validate_bgp(main_src, raw, &mut errors)
+    });
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
     let control = validate_control(
         main_src,
@@ -65,6 +75,7 @@ pub fn validate(
 
     let mut collected = Collected {
         vrfs_allowed: frr.is_some(),
+        announce_allowed: bgp.is_some(),
         ..Collected::default()
     };
     collected.add(main_src, main.service, &defaults, &mut errors);
@@ -102,6 +113,7 @@ pub fn validate(
             control,
             metrics,
             api,
+            bgp,
             services,
         })
     } else {
@@ -119,6 +131,8 @@ struct Collected {
     owners: BTreeMap<IpNet, (String, String)>,
     /// Whether the chosen backend has VRFs (FRR does, BIRD's include file does not).
     vrfs_allowed: bool,
+    /// Whether `[service.announce]` means anything (the built-in speaker only).
+    announce_allowed: bool,
 }
 
 impl Collected {
@@ -137,6 +151,7 @@ impl Collected {
                 raw.into_inner(),
                 defaults,
                 self.vrfs_allowed,
+                self.announce_allowed,
                 errors,
             ) else {
                 continue;
@@ -755,6 +770,7 @@ fn validate_service(
     raw: RawService,
     defaults: &ServiceDefaults,
     vrfs_allowed: bool,
+    announce_allowed: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
     let before = errors.len();
@@ -834,6 +850,8 @@ fn validate_service(
                 .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
             );
     }
+    let announce =
+        super::bgp::validate_announce(src, raw.announce.as_ref(), announce_allowed, errors);
     let mut checks = Vec::new();
     for check in raw.check {
         let check_span = check.span();
@@ -866,6 +884,7 @@ fn validate_service(
         disabled: keys.disabled,
         on_disabled: keys.on_disabled,
         checks,
+        announce,
         origin: src.place(span),
     })
 }
