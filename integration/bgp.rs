@@ -186,6 +186,38 @@ fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
             "{}",
             warden.log()
         );
+
+        // `status --json` shows the session and what the peer has from us (ntp only).
+        let status = || -> serde_json::Value {
+            let out = std::process::Command::new(lab::WARDEN_BIN)
+                .arg("--config")
+                .arg(lab.path("warden.toml"))
+                .arg("--config-dir")
+                .arg(lab.path("conf.d"))
+                .args(["status", "--json"])
+                .output()
+                .expect("run status");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).expect("status JSON")
+        };
+        let deadline = Instant::now() + CHANGE;
+        let peer = loop {
+            let v = status();
+            assert_eq!(v["backend"]["kind"], "bgp", "{v}");
+            let peer = v["bgp_peers"][0].clone();
+            if peer["prefixes_announced"] == 1 || Instant::now() > deadline {
+                break peer;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(peer["address"], ROUTER_V4, "{peer}");
+        assert_eq!(peer["state"], "established", "{peer}");
+        assert_eq!(peer["prefixes_announced"], 1, "{peer}");
+        assert!(peer["updates_sent"].as_u64() >= Some(3), "{peer}");
     });
 }
 

@@ -90,7 +90,14 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         control::server::bind(&config.control.socket, config.control.group.as_deref())?;
     let status = StatusBoard::default();
     status.update(|s| {
-        s.backend.kind = if config.frr.is_some() { "frr" } else { "bird" }.to_string();
+        s.backend.kind = if config.bgp.is_some() {
+            "bgp"
+        } else if config.frr.is_some() {
+            "frr"
+        } else {
+            "bird"
+        }
+        .to_string();
         s.drain_all.clone_from(&drains.all);
     });
     let background = CancellationToken::new();
@@ -153,6 +160,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
 
     let (announcer, rx) = mpsc::channel(ANNOUNCER_QUEUE);
     let (bgp_status, _) = watch::channel(SpeakerStatus::new());
+    tokio::spawn(publish_bgp_peers(
+        bgp_status.subscribe(),
+        status.clone(),
+        background.clone(),
+    ));
     let announcer_task = tokio::spawn(announce::run(
         AnnouncerSettings {
             batch_window: config.daemon.batch_window,
@@ -210,6 +222,22 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("exited without confirming the withdrawal of every prefix")
+    }
+}
+
+/// Copies the speaker's peers onto the status board whenever they change.
+async fn publish_bgp_peers(
+    mut speaker: watch::Receiver<SpeakerStatus>,
+    board: StatusBoard,
+    cancel: CancellationToken,
+) {
+    loop {
+        let peers = crate::status::bgp_peers(&speaker.borrow_and_update());
+        board.update(|s| s.bgp_peers = peers);
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = speaker.changed() => if changed.is_err() { return },
+        }
     }
 }
 

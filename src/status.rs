@@ -177,6 +177,46 @@ impl BackendStatus {
     }
 }
 
+/// One peer of the built-in BGP speaker, as `status` and the metrics show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BgpPeer {
+    pub address: String,
+    pub asn: u32,
+    /// `idle`, `connect`, `active`, `opensent`, `openconfirm`, `established`.
+    pub state: String,
+    /// When the session became Established (Unix seconds).
+    pub established_since: Option<f64>,
+    /// How often the session left Established.
+    pub flaps: u64,
+    /// Prefixes the peer has from this side on the current session.
+    pub prefixes_announced: usize,
+    pub updates_sent: u64,
+    pub updates_received: u64,
+    /// The last NOTIFICATION, in either direction ("sent: Cease / ...").
+    pub last_error: Option<String>,
+}
+
+/// The speaker's peers as the snapshot keeps them. Pure.
+pub fn bgp_peers(speaker: &crate::bgp::status::SpeakerStatus) -> Vec<BgpPeer> {
+    speaker
+        .iter()
+        .map(|p| BgpPeer {
+            address: p.address.to_string(),
+            asn: p.asn,
+            state: p.state.as_str().to_string(),
+            established_since: p.established_since.map(unix_seconds),
+            flaps: p.flaps,
+            prefixes_announced: p.prefixes_announced,
+            updates_sent: p.sent.update,
+            updates_received: p.received.update,
+            last_error: p
+                .last_error
+                .as_ref()
+                .map(|e| format!("{}: {}", if e.sent { "sent" } else { "received" }, e.text)),
+        })
+        .collect()
+}
+
 /// Everything, as one consistent value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -187,6 +227,9 @@ pub struct Snapshot {
     pub services: BTreeMap<String, ServiceStatus>,
     /// `drain --all`: every service is withdrawn, including ones added later.
     pub drain_all: Option<Drain>,
+    /// The built-in BGP speaker's peers (empty with BIRD or FRR).
+    #[serde(default)]
+    pub bgp_peers: Vec<BgpPeer>,
 }
 
 impl Default for Snapshot {
@@ -197,6 +240,7 @@ impl Default for Snapshot {
             backend: BackendStatus::default(),
             services: BTreeMap::new(),
             drain_all: None,
+            bgp_peers: Vec::new(),
         }
     }
 }

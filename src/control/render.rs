@@ -81,6 +81,18 @@ pub fn table(s: &Snapshot, now: f64) -> String {
     out.push('\n');
     out.push_str(&backend_line(s, now));
     out.push('\n');
+    for p in &s.bgp_peers {
+        let mut line = format!("peer {} (AS {}): {}", p.address, p.asn, p.state);
+        if let Some(since) = p.established_since {
+            line.push_str(&format!(" for {}", age(now - since)));
+        }
+        line.push_str(&format!(", {} prefixes announced", p.prefixes_announced));
+        if let Some(e) = &p.last_error {
+            line.push_str(&format!("; last error {e}"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
 }
 
@@ -153,6 +165,23 @@ pub fn nagios(s: &Snapshot) -> (u8, String) {
             .and_then(|a| a.error.as_deref())
             .unwrap_or("unknown error");
         problems.push(format!("backend apply failing: {error}"));
+    }
+    let peers_down: Vec<&str> = s
+        .bgp_peers
+        .iter()
+        .filter(|p| p.state != "established")
+        .map(|p| p.address.as_str())
+        .collect();
+    if !peers_down.is_empty() {
+        code = code.max(if peers_down.len() == s.bgp_peers.len() {
+            NAGIOS_CRITICAL
+        } else {
+            NAGIOS_WARNING
+        });
+        problems.push(format!(
+            "BGP peers not established: {}",
+            peers_down.join(", ")
+        ));
     }
     if !down.is_empty() {
         code = code.max(if down.len() == enabled.len() {
@@ -314,6 +343,44 @@ mod tests {
         assert!(lines[2].contains(" - "), "ntp announces nothing: {text}");
         assert!(text.contains("bird: last apply"), "{text}");
         assert!(text.contains("desired 1, announced 1"), "{text}");
+    }
+
+    #[test]
+    fn bgp_peers_show_in_the_table_and_count_for_nagios() {
+        let mut s = snapshot(&[("dns", "203.0.113.53/32", Health::Up)]);
+        s.bgp_peers = vec![
+            crate::status::BgpPeer {
+                address: "192.0.2.2".into(),
+                asn: 65000,
+                state: "established".into(),
+                established_since: Some(s.started),
+                prefixes_announced: 1,
+                ..Default::default()
+            },
+            crate::status::BgpPeer {
+                address: "192.0.2.6".into(),
+                asn: 65000,
+                state: "active".into(),
+                last_error: Some("received: Cease / Administrative Shutdown (6/2)".into()),
+                ..Default::default()
+            },
+        ];
+        let text = table(&s, s.started + 90.0);
+        assert!(
+            text.contains(
+                "peer 192.0.2.2 (AS 65000): established for 1m 30s, 1 prefixes announced"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("peer 192.0.2.6 (AS 65000): active, 0 prefixes announced; last error received: Cease"), "{text}");
+        let (code, line) = nagios(&s);
+        assert_eq!(code, NAGIOS_WARNING, "{line}");
+        assert!(
+            line.contains("BGP peers not established: 192.0.2.6"),
+            "{line}"
+        );
+        s.bgp_peers[0].state = "idle".into();
+        assert_eq!(nagios(&s).0, NAGIOS_CRITICAL);
     }
 
     #[test]

@@ -312,6 +312,50 @@ impl Collector for SnapshotCollector {
             "Prefixes the last successful apply announced (-1: unknown, after a failure)",
             [(backend, b.applied.as_ref().map_or(-1.0, |a| a.len() as f64))],
         )?;
+
+        let peers = || s.bgp_peers.iter();
+        let peer = |p: &crate::status::BgpPeer| labels(&[("peer", &p.address)]);
+        gauges(
+            &mut e,
+            "bgp_peer_up",
+            "1 while the built-in speaker's session with the peer is Established",
+            peers().map(|p| {
+                (
+                    labels(&[("peer", &p.address), ("asn", &p.asn.to_string())]),
+                    f64::from(u8::from(p.state == "established")),
+                )
+            }),
+        )?;
+        gauges(
+            &mut e,
+            "bgp_peer_established_since_seconds",
+            "When the session became Established (Unix time; 0: not established)",
+            peers().map(|p| (peer(p), p.established_since.unwrap_or(0.0))),
+        )?;
+        counters(
+            &mut e,
+            "bgp_peer_flaps",
+            "How often the session left Established",
+            peers().map(|p| (peer(p), p.flaps)),
+        )?;
+        gauges(
+            &mut e,
+            "bgp_peer_prefixes_announced",
+            "Prefixes the peer has from this host on the current session",
+            peers().map(|p| (peer(p), p.prefixes_announced as f64)),
+        )?;
+        counters(
+            &mut e,
+            "bgp_peer_updates_sent",
+            "UPDATE messages sent to the peer",
+            peers().map(|p| (peer(p), p.updates_sent)),
+        )?;
+        counters(
+            &mut e,
+            "bgp_peer_updates_received",
+            "UPDATE messages received from the peer",
+            peers().map(|p| (peer(p), p.updates_received)),
+        )?;
         Ok(())
     }
 }
@@ -421,6 +465,46 @@ mod tests {
             (r#"anycast_warden_backend_up{backend="bird"}"#, 1.0),
             (r#"anycast_warden_desired_prefixes{backend="bird"}"#, 0.0),
             (r#"anycast_warden_applied_prefixes{backend="bird"}"#, 0.0),
+        ] {
+            assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn bgp_peers_of_the_speaker_become_series() {
+        let mut speaker = crate::bgp::status::PeerStatus::new("192.0.2.2".parse().unwrap(), 65000);
+        speaker.state = crate::bgp::fsm::State::Established;
+        speaker.flaps = 2;
+        speaker.prefixes_announced = 3;
+        speaker.sent.update = 7;
+        let mut s = Snapshot::default();
+        s.bgp_peers = crate::status::bgp_peers(&vec![speaker]);
+        let text = render(&s);
+        for (series, value) in [
+            (
+                r#"anycast_warden_bgp_peer_up{peer="192.0.2.2",asn="65000"}"#,
+                1.0,
+            ),
+            (
+                r#"anycast_warden_bgp_peer_flaps_total{peer="192.0.2.2"}"#,
+                2.0,
+            ),
+            (
+                r#"anycast_warden_bgp_peer_prefixes_announced{peer="192.0.2.2"}"#,
+                3.0,
+            ),
+            (
+                r#"anycast_warden_bgp_peer_updates_sent_total{peer="192.0.2.2"}"#,
+                7.0,
+            ),
+            (
+                r#"anycast_warden_bgp_peer_updates_received_total{peer="192.0.2.2"}"#,
+                0.0,
+            ),
+            (
+                r#"anycast_warden_bgp_peer_established_since_seconds{peer="192.0.2.2"}"#,
+                0.0,
+            ),
         ] {
             assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
         }
