@@ -477,8 +477,10 @@ mod tests {
         speaker.flaps = 2;
         speaker.prefixes_announced = 3;
         speaker.sent.update = 7;
-        let mut s = Snapshot::default();
-        s.bgp_peers = crate::status::bgp_peers(&vec![speaker]);
+        let s = Snapshot {
+            bgp_peers: crate::status::bgp_peers(&vec![speaker]),
+            ..Snapshot::default()
+        };
         let text = render(&s);
         for (series, value) in [
             (
