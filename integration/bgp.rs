@@ -54,6 +54,25 @@ fn service(lab: &Lab, name: &str, prefixes: &str, announce: &str) -> String {
     s
 }
 
+/// `anycast-warden status ARGS` against the lab's running warden; its stdout.
+fn status(lab: &Lab, args: &[&str]) -> String {
+    let out = std::process::Command::new(lab::WARDEN_BIN)
+        .arg("--config")
+        .arg(lab.path("warden.toml"))
+        .arg("--config-dir")
+        .arg(lab.path("conf.d"))
+        .arg("status")
+        .args(args)
+        .output()
+        .expect("run anycast-warden status");
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn set_up(lab: &Lab, name: &str, up: bool) {
     let file = lab.path(&format!("up-{name}"));
     if up {
@@ -157,6 +176,21 @@ fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
         assert!(
             attr(&plain, 4).is_none() && attr(&plain, 8).is_none(),
             "{plain}"
+        );
+
+        // The peer as `status` shows it.
+        let json = status(lab, &["--json"]);
+        let snapshot: serde_json::Value = serde_json::from_str(&json).expect("status --json");
+        let peer = &snapshot["bgp_peers"][0];
+        assert_eq!(peer["address"], ROUTER_V4, "{json}");
+        assert_eq!(peer["state"], "established", "{json}");
+        assert_eq!(peer["prefixes_announced"], 3, "{json}");
+        assert!(peer["sent"]["update"].as_u64() > Some(0), "{json}");
+        assert_eq!(snapshot["backend"]["kind"], "bgp", "{json}");
+        let table = status(lab, &[]);
+        assert!(
+            table.contains(&format!("peer {ROUTER_V4} (AS {ROUTER_AS}): established")),
+            "{table}"
         );
 
         // Health decides: ntp fails, then comes back.

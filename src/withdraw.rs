@@ -35,7 +35,9 @@ pub async fn withdraw_all(config: &Config) -> Result<(), WithdrawError> {
         });
     }
     if config.bgp.is_some() {
-        tracing::info!("the built-in BGP speaker announces only over its own sessions, which end with the daemon; nothing to withdraw");
+        tracing::info!(
+            "the built-in BGP speaker announces only over its own sessions, which end with the daemon; nothing to withdraw"
+        );
         return Ok(());
     }
     let mut backend = backend::for_config(config);
