@@ -316,32 +316,34 @@ mod tests {
 
     #[test]
     fn peers_of_the_speaker_get_a_line_each() {
-        let mut s = Snapshot::default();
-        s.bgp_peers = vec![
-            crate::status::BgpPeerView {
-                address: "192.0.2.2".into(),
-                asn: 65000,
-                state: "established".into(),
-                flaps: 1,
-                established_since: Some(100.0),
-                families: vec!["ipv4-unicast".into(), "ipv6-unicast".into()],
-                prefixes_announced: 3,
-                last_error: Some(crate::status::BgpErrorView {
-                    sent: false,
-                    code: 6,
-                    subcode: 2,
-                    text: "Cease / Administrative Shutdown (6/2)".into(),
-                    at: 40.0,
-                }),
-                ..Default::default()
-            },
-            crate::status::BgpPeerView {
-                address: "2001:db8:1::2".into(),
-                asn: 65010,
-                state: "active".into(),
-                ..Default::default()
-            },
-        ];
+        let s = Snapshot {
+            bgp_peers: vec![
+                crate::status::BgpPeerView {
+                    address: "192.0.2.2".into(),
+                    asn: 65000,
+                    state: "established".into(),
+                    flaps: 1,
+                    established_since: Some(100.0),
+                    families: vec!["ipv4-unicast".into(), "ipv6-unicast".into()],
+                    prefixes_announced: 3,
+                    last_error: Some(crate::status::BgpErrorView {
+                        sent: false,
+                        code: 6,
+                        subcode: 2,
+                        text: "Cease / Administrative Shutdown (6/2)".into(),
+                        at: 40.0,
+                    }),
+                    ..Default::default()
+                },
+                crate::status::BgpPeerView {
+                    address: "2001:db8:1::2".into(),
+                    asn: 65010,
+                    state: "active".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Snapshot::default()
+        };
         let text = table(&s, 160.0);
         assert!(
             text.contains("peer 192.0.2.2 (AS 65000): established for 1m, 3 prefixes announced (ipv4-unicast ipv6-unicast); 1 flaps; last NOTIFICATION received 2m ago: Cease / Administrative Shutdown (6/2)"),
