@@ -636,3 +636,80 @@ fn sighup_with_new_attributes_reaches_the_peer() {
         assert!(warden.is_running());
     });
 }
+
+#[test]
+fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores() {
+    with_router("bgp-drain-cli", |lab, router| {
+        set_up(lab, "dns", true);
+        set_up(lab, "ntp", true);
+        let services = format!(
+            "{}{}",
+            service(lab, "dns", "\"203.0.113.53/32\"", ""),
+            service(lab, "ntp", "\"198.51.100.123/32\"", "")
+        );
+        let warden = lab.start_warden(&config(
+            lab,
+            &bgp_section(HOST_AS, ROUTER_V4, "", "2s"),
+            &services,
+        ));
+        let both = nets(&["203.0.113.53/32", "198.51.100.123/32"]);
+        wait_rib(router, &both, SESSION);
+
+        // `drain` returns once the peer no longer has the prefix: after the drain time.
+        let asked = Instant::now();
+        let cli = std::thread::spawn({
+            let (config, dir) = (lab.path("warden.toml"), lab.path("conf.d"));
+            move || {
+                std::process::Command::new(lab::WARDEN_BIN)
+                    .arg("--config")
+                    .arg(config)
+                    .arg("--config-dir")
+                    .arg(dir)
+                    .args(["drain", "dns", "--reason", "kernel upgrade"])
+                    .output()
+                    .expect("run drain")
+            }
+        });
+        poll(CHANGE, Duration::from_millis(20), || {
+            communities(&path(router, "203.0.113.53/32")?)
+                .contains(&GRACEFUL_SHUTDOWN)
+                .then_some(())
+        })
+        .expect("the router saw 65535:0 on the drained prefix");
+        assert!(
+            !communities(&path(router, "198.51.100.123/32").expect("ntp"))
+                .contains(&GRACEFUL_SHUTDOWN),
+            "only the drained service is marked"
+        );
+        let out = cli.join().expect("drain thread");
+        let returned = asked.elapsed();
+        assert!(
+            out.status.success(),
+            "drain: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            returned >= Duration::from_secs(2),
+            "drain returned after {returned:?}"
+        );
+        assert_eq!(router.rib().unwrap(), nets(&["198.51.100.123/32"]));
+        eprintln!("bgp-drain-cli: drain returned {returned:?} after it was asked");
+
+        let undrain = std::process::Command::new(lab::WARDEN_BIN)
+            .arg("--config")
+            .arg(lab.path("warden.toml"))
+            .arg("--config-dir")
+            .arg(lab.path("conf.d"))
+            .args(["undrain", "dns"])
+            .output()
+            .expect("run undrain");
+        assert!(undrain.status.success());
+        wait_rib(router, &both, CHANGE);
+        assert!(
+            !communities(&path(router, "203.0.113.53/32").expect("dns back"))
+                .contains(&GRACEFUL_SHUTDOWN),
+            "announced again without the mark"
+        );
+        assert!(warden.is_running());
+    });
+}

@@ -112,6 +112,10 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
             (None, None) => "bird",
         }
         .to_string();
+        s.backend.drain_seconds = config
+            .bgp
+            .as_ref()
+            .map_or(0.0, |b| b.drain_time.as_secs_f64());
         s.drain_all.clone_from(&drains.all);
     });
     let background = CancellationToken::new();

@@ -167,6 +167,10 @@ pub struct BackendStatus {
     pub failures: u64,
     /// Failures since the last success (0 when the last apply worked).
     pub consecutive_failures: u32,
+    /// How long a drained service's prefixes stay announced with GRACEFUL_SHUTDOWN before
+    /// they are withdrawn (the built-in speaker's `drain_time`; 0: withdrawn at once).
+    #[serde(default)]
+    pub drain_seconds: f64,
     pub duration: Histogram,
 }
 
