@@ -81,19 +81,36 @@ pub fn table(s: &Snapshot, now: f64) -> String {
     out.push('\n');
     out.push_str(&backend_line(s, now));
     out.push('\n');
-    for p in &s.bgp_peers {
-        let mut line = format!("peer {} (AS {}): {}", p.address, p.asn, p.state);
-        if let Some(since) = p.established_since {
-            line.push_str(&format!(" for {}", age(now - since)));
-        }
-        line.push_str(&format!(", {} prefixes announced", p.prefixes_announced));
-        if let Some(e) = &p.last_error {
-            line.push_str(&format!("; last error {e}"));
-        }
-        out.push_str(&line);
+    for peer in &s.bgp_peers {
+        out.push_str(&peer_line(peer, now));
         out.push('\n');
     }
     out
+}
+
+/// One line about a peer of the built-in speaker.
+pub fn peer_line(p: &crate::status::BgpPeerView, now: f64) -> String {
+    let mut line = format!("peer {} (AS {}): {}", p.address, p.asn, p.state);
+    if let Some(since) = p.established_since {
+        let _ = write!(
+            line,
+            " for {}, {} prefixes announced ({})",
+            age(now - since),
+            p.prefixes_announced,
+            p.families.join(" ")
+        );
+    }
+    let _ = write!(line, "; {} flaps", p.flaps);
+    if let Some(n) = &p.last_error {
+        let _ = write!(
+            line,
+            "; last NOTIFICATION {} {} ago: {}",
+            if n.sent { "sent" } else { "received" },
+            age(now - n.at),
+            n.text
+        );
+    }
+    line
 }
 
 /// One line about the routing side.
@@ -165,23 +182,6 @@ pub fn nagios(s: &Snapshot) -> (u8, String) {
             .and_then(|a| a.error.as_deref())
             .unwrap_or("unknown error");
         problems.push(format!("backend apply failing: {error}"));
-    }
-    let peers_down: Vec<&str> = s
-        .bgp_peers
-        .iter()
-        .filter(|p| p.state != "established")
-        .map(|p| p.address.as_str())
-        .collect();
-    if !peers_down.is_empty() {
-        code = code.max(if peers_down.len() == s.bgp_peers.len() {
-            NAGIOS_CRITICAL
-        } else {
-            NAGIOS_WARNING
-        });
-        problems.push(format!(
-            "BGP peers not established: {}",
-            peers_down.join(", ")
-        ));
     }
     if !down.is_empty() {
         code = code.max(if down.len() == enabled.len() {
@@ -315,6 +315,47 @@ mod tests {
     }
 
     #[test]
+    fn peers_of_the_speaker_get_a_line_each() {
+        let s = Snapshot {
+            bgp_peers: vec![
+                crate::status::BgpPeerView {
+                    address: "192.0.2.2".into(),
+                    asn: 65000,
+                    state: "established".into(),
+                    flaps: 1,
+                    established_since: Some(100.0),
+                    families: vec!["ipv4-unicast".into(), "ipv6-unicast".into()],
+                    prefixes_announced: 3,
+                    last_error: Some(crate::status::BgpErrorView {
+                        sent: false,
+                        code: 6,
+                        subcode: 2,
+                        text: "Cease / Administrative Shutdown (6/2)".into(),
+                        at: 40.0,
+                    }),
+                    ..Default::default()
+                },
+                crate::status::BgpPeerView {
+                    address: "2001:db8:1::2".into(),
+                    asn: 65010,
+                    state: "active".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Snapshot::default()
+        };
+        let text = table(&s, 160.0);
+        assert!(
+            text.contains("peer 192.0.2.2 (AS 65000): established for 1m, 3 prefixes announced (ipv4-unicast ipv6-unicast); 1 flaps; last NOTIFICATION received 2m ago: Cease / Administrative Shutdown (6/2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("peer 2001:db8:1::2 (AS 65010): active; 0 flaps\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn table_shows_state_announced_prefixes_and_reasons() {
         let mut s = snapshot(&[
             ("dns", "203.0.113.53/32", Health::Up),
@@ -343,44 +384,6 @@ mod tests {
         assert!(lines[2].contains(" - "), "ntp announces nothing: {text}");
         assert!(text.contains("bird: last apply"), "{text}");
         assert!(text.contains("desired 1, announced 1"), "{text}");
-    }
-
-    #[test]
-    fn bgp_peers_show_in_the_table_and_count_for_nagios() {
-        let mut s = snapshot(&[("dns", "203.0.113.53/32", Health::Up)]);
-        s.bgp_peers = vec![
-            crate::status::BgpPeer {
-                address: "192.0.2.2".into(),
-                asn: 65000,
-                state: "established".into(),
-                established_since: Some(s.started),
-                prefixes_announced: 1,
-                ..Default::default()
-            },
-            crate::status::BgpPeer {
-                address: "192.0.2.6".into(),
-                asn: 65000,
-                state: "active".into(),
-                last_error: Some("received: Cease / Administrative Shutdown (6/2)".into()),
-                ..Default::default()
-            },
-        ];
-        let text = table(&s, s.started + 90.0);
-        assert!(
-            text.contains(
-                "peer 192.0.2.2 (AS 65000): established for 1m 30s, 1 prefixes announced"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("peer 192.0.2.6 (AS 65000): active, 0 prefixes announced; last error received: Cease"), "{text}");
-        let (code, line) = nagios(&s);
-        assert_eq!(code, NAGIOS_WARNING, "{line}");
-        assert!(
-            line.contains("BGP peers not established: 192.0.2.6"),
-            "{line}"
-        );
-        s.bgp_peers[0].state = "idle".into();
-        assert_eq!(nagios(&s).0, NAGIOS_CRITICAL);
     }
 
     #[test]
