@@ -39,12 +39,13 @@ pub fn render(snapshot: &Snapshot) -> String {
 }
 
 /// Starts the HTTP endpoint and the textfile writer, each when configured. Fails when the
-/// listen address cannot be bound (the daemon then does not start).
+/// listen address cannot be bound (the daemon then does not start). Returns the textfile
+/// writer, which removes its file once cancelled: the daemon waits for it at exit.
 pub async fn spawn(
     settings: &MetricsSettings,
     board: StatusBoard,
     cancel: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if let Some(addr) = settings.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -52,15 +53,16 @@ pub async fn spawn(
         tracing::info!(listen = %addr, "serving metrics on http://{addr}/metrics");
         tokio::spawn(http::serve(listener, board.clone(), cancel.clone()));
     }
+    let mut textfile_task = None;
     if let Some(path) = &settings.textfile {
-        tokio::spawn(textfile::run(
+        textfile_task = Some(tokio::spawn(textfile::run(
             path.clone(),
             settings.textfile_interval,
             board,
             cancel,
-        ));
+        )));
     }
-    Ok(())
+    Ok(textfile_task)
 }
 
 /// Encodes one snapshot.
