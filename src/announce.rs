@@ -72,6 +72,14 @@ pub enum Command {
     Forget { service: String },
     /// The backend settings changed (reload): apply the current set through the new one.
     ReplaceBackend(Box<dyn Backend>),
+    /// Announce a service's prefixes marked for graceful shutdown (the speaker adds
+    /// 65535:0) and reply how long to wait before withdrawing them (`None`: the backend
+    /// cannot drain; withdraw at once). The mark stays until they are withdrawn, so a
+    /// per-service drain is: `Drain`, wait the reply, then `Set { announce: false }`.
+    Drain {
+        service: String,
+        done: oneshot::Sender<Option<Duration>>,
+    },
     /// Withdraw everything, then stop. Replies whether the withdrawal reached the backend.
     Shutdown {
         deadline: Duration,
@@ -93,6 +101,14 @@ impl DesiredRoutes {
 
     pub fn forget(&mut self, service: &str) {
         self.services.remove(service);
+    }
+
+    /// The prefixes of `service` while it wants them announced (else none).
+    pub fn announced_by(&self, service: &str) -> BTreeSet<IpNet> {
+        match self.services.get(service) {
+            Some((prefixes, true)) => prefixes.iter().copied().collect(),
+            _ => BTreeSet::new(),
+        }
     }
 
     pub fn withdraw_all(&mut self) {
@@ -166,6 +182,26 @@ pub async fn run(
                             retry_at = None;
                             verify_at = None;
                             failures = 0;
+                        }
+                        Command::Drain { service, done } => {
+                            let draining = desired.announced_by(&service);
+                            let target = desired.prefixes();
+                            let wait = if draining.is_empty() {
+                                None
+                            } else {
+                                match backend.drain(&target, &draining).await {
+                                    Ok(Some(wait)) => {
+                                        applied = Some(target);
+                                        Some(wait)
+                                    }
+                                    Ok(None) => None,
+                                    Err(e) => {
+                                        warn!(service, error = %e, "draining failed; withdraw at once");
+                                        None
+                                    }
+                                }
+                            };
+                            let _ = done.send(wait);
                         }
                         Command::Shutdown { deadline, done } => {
                             drain(backend.as_mut(), &desired.prefixes()).await;
@@ -620,5 +656,43 @@ mod tests {
         assert_eq!(log[n - 1], "close");
         // The withdrawal came after the drain time.
         assert!(asked.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_drain_marks_only_its_prefixes_and_replies_the_wait() {
+        let backend = Draining::default();
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::ZERO,
+        };
+        tokio::spawn(run(
+            settings,
+            Box::new(backend.clone()),
+            DesiredRoutes::default(),
+            rx,
+        ));
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        set(&tx, "b", "203.0.113.2/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let (done, reply) = oneshot::channel();
+        tx.send(Command::Drain {
+            service: "a".into(),
+            done,
+        })
+        .await
+        .unwrap();
+        assert_eq!(reply.await.unwrap(), Some(Duration::from_secs(3)));
+        let log = backend.log.lock().unwrap().clone();
+        assert_eq!(log.last().unwrap(), "drain 1/2", "{log:?}");
+        // A service that is not announced has nothing to drain.
+        set(&tx, "b", "203.0.113.2/32", false).await;
+        let (done, reply) = oneshot::channel();
+        tx.send(Command::Drain {
+            service: "b".into(),
+            done,
+        })
+        .await
+        .unwrap();
+        assert_eq!(reply.await.unwrap(), None);
     }
 }
