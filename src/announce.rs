@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
+use crate::status::StatusBoard;
+
 /// Error of a backend apply, with the backend's own context.
 pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -70,6 +72,11 @@ pub enum Command {
     },
     /// A service was removed from the configuration.
     Forget { service: String },
+    /// The maintenance drains now in force (the whole set, not a change).
+    Drains {
+        all: bool,
+        services: BTreeSet<String>,
+    },
     /// The backend settings changed (reload): apply the current set through the new one.
     ReplaceBackend(Box<dyn Backend>),
     /// Announce a service's prefixes marked for graceful shutdown (the speaker adds
@@ -87,10 +94,14 @@ pub enum Command {
     },
 }
 
-/// What every service wants, by service name. Pure.
+/// What every service wants, by service name, less the drained ones. Pure.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DesiredRoutes {
     services: BTreeMap<String, (Vec<IpNet>, bool)>,
+    /// Services withdrawn for maintenance whatever their health.
+    drained: BTreeSet<String>,
+    /// Every service is drained (`drain --all`), also ones added later.
+    drain_all: bool,
 }
 
 impl DesiredRoutes {
@@ -106,9 +117,17 @@ impl DesiredRoutes {
     /// The prefixes of `service` while it wants them announced (else none).
     pub fn announced_by(&self, service: &str) -> BTreeSet<IpNet> {
         match self.services.get(service) {
-            Some((prefixes, true)) => prefixes.iter().copied().collect(),
+            Some((prefixes, true)) if !self.drain_all && !self.drained.contains(service) => {
+                prefixes.iter().copied().collect()
+            }
             _ => BTreeSet::new(),
         }
+    }
+
+    /// Replaces the drains in force.
+    pub fn set_drains(&mut self, all: bool, services: BTreeSet<String>) {
+        self.drain_all = all;
+        self.drained = services;
     }
 
     pub fn withdraw_all(&mut self) {
@@ -119,10 +138,13 @@ impl DesiredRoutes {
 
     /// The union of the prefixes of every service that wants to be announced.
     pub fn prefixes(&self) -> BTreeSet<IpNet> {
+        if self.drain_all {
+            return BTreeSet::new();
+        }
         self.services
-            .values()
-            .filter(|(_, announce)| *announce)
-            .flat_map(|(prefixes, _)| prefixes.iter().copied())
+            .iter()
+            .filter(|(name, (_, announce))| *announce && !self.drained.contains(*name))
+            .flat_map(|(_, (prefixes, _))| prefixes.iter().copied())
             .collect()
     }
 }
@@ -139,12 +161,14 @@ pub struct AnnouncerSettings {
     pub batch_window: Duration,
 }
 
-/// Runs the announcer until `Shutdown` (or until every sender is gone).
+/// Runs the announcer until `Shutdown` (or until every sender is gone). Publishes the
+/// desired set and every apply's result on `status`.
 pub async fn run(
     settings: AnnouncerSettings,
     mut backend: Box<dyn Backend>,
     mut desired: DesiredRoutes,
     mut rx: mpsc::Receiver<Command>,
+    status: StatusBoard,
 ) {
     // None: what the backend holds is unknown, so the first apply always runs (it purges
     // whatever no configured service owns).
@@ -154,8 +178,14 @@ pub async fn run(
     let mut retry_at: Option<Instant> = None;
     // When the unchanged set is due to be applied again (backends with a verify interval).
     let mut verify_at: Option<Instant> = None;
+    // The desired set last published on the status board.
+    let mut published: Option<BTreeSet<IpNet>> = None;
     loop {
         let target = desired.prefixes();
+        if published.as_ref() != Some(&target) {
+            status.update(|s| s.backend.desired.clone_from(&target));
+            published = Some(target.clone());
+        }
         let verifying = applied.as_ref() == Some(&target);
         let due = if verifying {
             retry_at = None;
@@ -176,6 +206,7 @@ pub async fn run(
                     match command {
                         Command::Set { service, prefixes, announce } => desired.set(&service, prefixes, announce),
                         Command::Forget { service } => desired.forget(&service),
+                        Command::Drains { all, services } => desired.set_drains(all, services),
                         Command::ReplaceBackend(new) => {
                             backend = new;
                             applied = None;
@@ -206,7 +237,8 @@ pub async fn run(
                         Command::Shutdown { deadline, done } => {
                             drain(backend.as_mut(), &desired.prefixes()).await;
                             desired.withdraw_all();
-                            let ok = withdraw_all(backend.as_mut(), deadline).await;
+                            status.update(|s| s.backend.desired.clear());
+                            let ok = withdraw_all(backend.as_mut(), deadline, &status).await;
                             backend.close().await;
                             let _ = done.send(ok);
                             return;
@@ -217,7 +249,10 @@ pub async fn run(
             }
             () = wait_until(due), if due.is_some() => {
                 let started = Instant::now();
-                match backend.apply(&target).await {
+                let result = backend.apply(&target).await;
+                let error = result.as_ref().err().map(|e| e.to_string());
+                status.update(|s| s.record_apply(&target, error.as_deref().map_or(Ok(()), Err), started.elapsed()));
+                match result {
                     Ok(()) if verifying => {
                         debug!(announced = target.len(), took = %format!("{:.1}ms", started.elapsed().as_secs_f64() * 1e3),
                             "verified the announced prefix set");
@@ -276,12 +311,26 @@ async fn drain(backend: &mut dyn Backend, announced: &BTreeSet<IpNet>) {
 }
 
 /// Applies the empty set, retrying until it works or `deadline` passes.
-async fn withdraw_all(backend: &mut dyn Backend, deadline: Duration) -> bool {
+pub async fn withdraw_all(
+    backend: &mut dyn Backend,
+    deadline: Duration,
+    status: &StatusBoard,
+) -> bool {
     let give_up = Instant::now() + deadline;
     let empty = BTreeSet::new();
     let mut failures = 0;
     loop {
-        match backend.apply(&empty).await {
+        let started = Instant::now();
+        let result = backend.apply(&empty).await;
+        let error = result.as_ref().err().map(|e| e.to_string());
+        status.update(|s| {
+            s.record_apply(
+                &empty,
+                error.as_deref().map_or(Ok(()), Err),
+                started.elapsed(),
+            )
+        });
+        match result {
             Ok(()) => {
                 info!("withdrew every prefix");
                 return true;
@@ -361,6 +410,22 @@ mod tests {
     }
 
     #[test]
+    fn drained_services_are_withdrawn_whatever_their_health() {
+        let mut d = DesiredRoutes::default();
+        d.set("a", vec![net("203.0.113.1/32")], true);
+        d.set("b", vec![net("203.0.113.2/32")], true);
+        d.set_drains(false, ["a".to_string()].into());
+        assert_eq!(d.prefixes(), [net("203.0.113.2/32")].into());
+        d.set_drains(true, BTreeSet::new());
+        assert!(d.prefixes().is_empty());
+        // A service added while everything is drained stays out too.
+        d.set("c", vec![net("203.0.113.3/32")], true);
+        assert!(d.prefixes().is_empty());
+        d.set_drains(false, BTreeSet::new());
+        assert_eq!(d.prefixes().len(), 3);
+    }
+
+    #[test]
     fn retry_backs_off_to_a_ceiling() {
         assert_eq!(retry_delay(1), Duration::from_millis(100));
         assert_eq!(retry_delay(2), Duration::from_millis(200));
@@ -407,6 +472,7 @@ mod tests {
             Box::new(rec.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         (tx, task)
     }
@@ -565,6 +631,7 @@ mod tests {
             Box::new(rec.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -643,6 +710,7 @@ mod tests {
             Box::new(backend.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -670,6 +738,7 @@ mod tests {
             Box::new(backend.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         set(&tx, "a", "203.0.113.1/32", true).await;
         set(&tx, "b", "203.0.113.2/32", true).await;

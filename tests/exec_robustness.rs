@@ -101,7 +101,7 @@ async fn a_check_that_ignores_sigterm_and_floods_stdout_is_killed_at_its_timeout
     let took = started.elapsed();
     assert!(!outcome.passed);
     assert!(
-        outcome.detail.starts_with("timed out after 300ms"),
+        outcome.detail.starts_with("timeout after 300ms"),
         "{}",
         outcome.detail
     );

@@ -1901,9 +1901,12 @@ impl Warden<'_> {
         self.lab.wait_exit(self.pid, timeout)
     }
 
-    /// What the warden logged so far.
+    /// What the warden logged so far: its log lines go to stdout, early errors (an
+    /// invalid configuration) to stderr.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
+        let mut text = fs::read_to_string(self.stderr.with_extension("out")).unwrap_or_default();
+        text.push_str(&fs::read_to_string(&self.stderr).unwrap_or_default());
+        text
     }
 
     /// How many times `needle` occurs in the log.

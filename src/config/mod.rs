@@ -10,5 +10,5 @@ pub mod raw;
 pub mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{ConfigPaths, load, load_str};
+pub use load::{ConfigPaths, REGISTERED_DIR, load, load_str, load_with};
 pub use model::*;

@@ -19,10 +19,51 @@ pub struct Config {
     pub bird: BirdSettings,
     /// How to drive FRRouting; `Some` when the file has `[frr]`, which selects that backend.
     pub frr: Option<FrrSettings>,
+    /// The control socket.
+    pub control: ControlSettings,
+    /// Metrics export (both off unless set).
+    pub metrics: MetricsSettings,
+    /// The HTTP API (off unless set).
+    pub api: ApiSettings,
     /// The built-in BGP speaker; `Some` when the file has `[bgp]`, which selects it.
     pub bgp: Option<BgpSettings>,
     /// Every service, from the main file and the conf.d directory, in load order.
     pub services: Vec<ServiceConfig>,
+}
+
+/// `[control]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlSettings {
+    /// The Unix socket of `status`, `check-now`, `drain`, `undrain`.
+    pub socket: PathBuf,
+    /// With a group, the socket is mode 0660 and owned by it; without, mode 0600.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApiSettings {
+    /// Serve the API on this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token every request must carry; required unless
+    /// `listen` is a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` over HTTP on this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Write the metrics to this file (node_exporter's textfile collector) atomically.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub textfile: Option<PathBuf>,
+    #[serde(with = "duration_text")]
+    pub textfile_interval: Duration,
 }
 
 /// By hand, so that `print-config` shows only the chosen backend's table: a file with both
@@ -30,8 +71,13 @@ pub struct Config {
 impl Serialize for Config {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("Config", 3)?;
+        let mut out = s.serialize_struct("Config", 6)?;
         out.serialize_field("daemon", &self.daemon)?;
+        out.serialize_field("control", &self.control)?;
+        out.serialize_field("metrics", &self.metrics)?;
+        if self.api.listen.is_some() {
+            out.serialize_field("api", &self.api)?;
+        }
         match (&self.frr, &self.bgp) {
             (_, Some(bgp)) => out.serialize_field("bgp", bgp)?,
             (Some(frr), None) => out.serialize_field("frr", frr)?,
@@ -187,6 +233,16 @@ pub struct DaemonSettings {
     pub adopt_on_start: bool,
     /// At most this many exec checks run at once; the others wait for a slot.
     pub max_concurrent_exec: usize,
+    /// Also log to this file, rotated by size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// Rotate `log_file` when it would grow past this many bytes.
+    pub log_max_bytes: u64,
+    /// How many rotated files (`log_file.1` ...) to keep.
+    pub log_backups: u32,
+    /// Also send each log line to this UDP syslog server (`host:port`), RFC 5424.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_server: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

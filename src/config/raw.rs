@@ -13,10 +13,38 @@ pub struct RawMainFile {
     pub bird: Option<RawBird>,
     /// Spanned as a whole so "both [bird] and [frr]" can point at the table.
     pub frr: Option<Spanned<RawFrr>>,
+    pub control: Option<RawControl>,
+    pub metrics: Option<RawMetrics>,
+    pub api: Option<RawApi>,
     /// `[bgp]`: the built-in speaker; spanned for the "more than one backend" error.
     pub bgp: Option<Spanned<RawBgp>>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
+}
+
+/// `[control]`: the control socket of `status`, `drain`, ...
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawControl {
+    pub socket: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
+}
+
+/// `[api]`: the HTTP API (the control socket's operations over HTTP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+}
+
+/// `[metrics]`: Prometheus endpoint and node_exporter textfile.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
+    pub textfile: Option<Spanned<String>>,
+    pub textfile_interval: Option<Spanned<RawDuration>>,
 }
 
 /// A file in the conf.d directory: services only.
@@ -36,6 +64,10 @@ pub struct RawDaemon {
     pub batch_window: Option<Spanned<RawDuration>>,
     pub adopt_on_start: Option<Spanned<bool>>,
     pub max_concurrent_exec: Option<Spanned<i64>>,
+    pub log_file: Option<Spanned<String>>,
+    pub log_max_bytes: Option<Spanned<i64>>,
+    pub log_backups: Option<Spanned<i64>>,
+    pub log_server: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
