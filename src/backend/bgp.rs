@@ -45,7 +45,14 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
                 address: p.address,
                 asn: p.asn,
                 port: p.port,
-                source: p.source,
+                source: match &p.source {
+                    Some(crate::config::BgpSource::Address(a)) => Some(*a),
+                    _ => None,
+                },
+                interface: match &p.source {
+                    Some(crate::config::BgpSource::Interface(name)) => Some(name.clone()),
+                    _ => None,
+                },
                 passive: p.passive,
                 md5_password: p.md5_password.clone(),
                 ttl: p.multihop,
