@@ -54,6 +54,25 @@ fn service(lab: &Lab, name: &str, prefixes: &str, announce: &str) -> String {
     s
 }
 
+/// `anycast-warden status ARGS` against the lab's running warden; its stdout.
+fn status(lab: &Lab, args: &[&str]) -> String {
+    let out = std::process::Command::new(lab::WARDEN_BIN)
+        .arg("--config")
+        .arg(lab.path("warden.toml"))
+        .arg("--config-dir")
+        .arg(lab.path("conf.d"))
+        .arg("status")
+        .args(args)
+        .output()
+        .expect("run anycast-warden status");
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn set_up(lab: &Lab, name: &str, up: bool) {
     let file = lab.path(&format!("up-{name}"));
     if up {
@@ -158,6 +177,21 @@ fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
         assert!(
             attr(&plain, 4).is_none() && attr(&plain, 8).is_none(),
             "{plain}"
+        );
+
+        // The peer as `status` shows it.
+        let json = status(lab, &["--json"]);
+        let snapshot: serde_json::Value = serde_json::from_str(&json).expect("status --json");
+        let peer = &snapshot["bgp_peers"][0];
+        assert_eq!(peer["address"], ROUTER_V4, "{json}");
+        assert_eq!(peer["state"], "established", "{json}");
+        assert_eq!(peer["prefixes_announced"], 3, "{json}");
+        assert!(peer["sent"]["update"].as_u64() > Some(0), "{json}");
+        assert_eq!(snapshot["backend"]["kind"], "bgp", "{json}");
+        let table = status(lab, &[]);
+        assert!(
+            table.contains(&format!("peer {ROUTER_V4} (AS {ROUTER_AS}): established")),
+            "{table}"
         );
 
         // Health decides: ntp fails, then comes back.
@@ -600,6 +634,83 @@ fn sighup_with_new_attributes_reaches_the_peer() {
             (communities(&p) == vec![(65000 << 16) | 200]).then_some(())
         })
         .unwrap_or_else(|| panic!("the router still has {:?}", path(router, "203.0.113.53/32")));
+        assert!(warden.is_running());
+    });
+}
+
+#[test]
+fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores() {
+    with_router("bgp-drain-cli", |lab, router| {
+        set_up(lab, "dns", true);
+        set_up(lab, "ntp", true);
+        let services = format!(
+            "{}{}",
+            service(lab, "dns", "\"203.0.113.53/32\"", ""),
+            service(lab, "ntp", "\"198.51.100.123/32\"", "")
+        );
+        let warden = lab.start_warden(&config(
+            lab,
+            &bgp_section(HOST_AS, ROUTER_V4, "", "2s"),
+            &services,
+        ));
+        let both = nets(&["203.0.113.53/32", "198.51.100.123/32"]);
+        wait_rib(router, &both, SESSION);
+
+        // `drain` returns once the peer no longer has the prefix: after the drain time.
+        let asked = Instant::now();
+        let cli = std::thread::spawn({
+            let (config, dir) = (lab.path("warden.toml"), lab.path("conf.d"));
+            move || {
+                std::process::Command::new(lab::WARDEN_BIN)
+                    .arg("--config")
+                    .arg(config)
+                    .arg("--config-dir")
+                    .arg(dir)
+                    .args(["drain", "dns", "--reason", "kernel upgrade"])
+                    .output()
+                    .expect("run drain")
+            }
+        });
+        poll(CHANGE, Duration::from_millis(20), || {
+            communities(&path(router, "203.0.113.53/32")?)
+                .contains(&GRACEFUL_SHUTDOWN)
+                .then_some(())
+        })
+        .expect("the router saw 65535:0 on the drained prefix");
+        assert!(
+            !communities(&path(router, "198.51.100.123/32").expect("ntp"))
+                .contains(&GRACEFUL_SHUTDOWN),
+            "only the drained service is marked"
+        );
+        let out = cli.join().expect("drain thread");
+        let returned = asked.elapsed();
+        assert!(
+            out.status.success(),
+            "drain: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            returned >= Duration::from_secs(2),
+            "drain returned after {returned:?}"
+        );
+        assert_eq!(router.rib().unwrap(), nets(&["198.51.100.123/32"]));
+        eprintln!("bgp-drain-cli: drain returned {returned:?} after it was asked");
+
+        let undrain = std::process::Command::new(lab::WARDEN_BIN)
+            .arg("--config")
+            .arg(lab.path("warden.toml"))
+            .arg("--config-dir")
+            .arg(lab.path("conf.d"))
+            .args(["undrain", "dns"])
+            .output()
+            .expect("run undrain");
+        assert!(undrain.status.success());
+        wait_rib(router, &both, CHANGE);
+        assert!(
+            !communities(&path(router, "203.0.113.53/32").expect("dns back"))
+                .contains(&GRACEFUL_SHUTDOWN),
+            "announced again without the mark"
+        );
         assert!(warden.is_running());
     });
 }

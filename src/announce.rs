@@ -79,14 +79,6 @@ pub enum Command {
     },
     /// The backend settings changed (reload): apply the current set through the new one.
     ReplaceBackend(Box<dyn Backend>),
-    /// Announce a service's prefixes marked for graceful shutdown (the speaker adds
-    /// 65535:0) and reply how long to wait before withdrawing them (`None`: the backend
-    /// cannot drain; withdraw at once). The mark stays until they are withdrawn, so a
-    /// per-service drain is: `Drain`, wait the reply, then `Set { announce: false }`.
-    Drain {
-        service: String,
-        done: oneshot::Sender<Option<Duration>>,
-    },
     /// Withdraw everything, then stop. Replies whether the withdrawal reached the backend.
     Shutdown {
         deadline: Duration,
@@ -114,16 +106,6 @@ impl DesiredRoutes {
         self.services.remove(service);
     }
 
-    /// The prefixes of `service` while it wants them announced (else none).
-    pub fn announced_by(&self, service: &str) -> BTreeSet<IpNet> {
-        match self.services.get(service) {
-            Some((prefixes, true)) if !self.drain_all && !self.drained.contains(service) => {
-                prefixes.iter().copied().collect()
-            }
-            _ => BTreeSet::new(),
-        }
-    }
-
     /// Replaces the drains in force.
     pub fn set_drains(&mut self, all: bool, services: BTreeSet<String>) {
         self.drain_all = all;
@@ -134,6 +116,15 @@ impl DesiredRoutes {
         for (_, announce) in self.services.values_mut() {
             *announce = false;
         }
+    }
+
+    /// The prefixes of every healthy service, drained or not.
+    pub fn healthy_prefixes(&self) -> BTreeSet<IpNet> {
+        self.services
+            .values()
+            .filter(|(_, announce)| *announce)
+            .flat_map(|(prefixes, _)| prefixes.iter().copied())
+            .collect()
     }
 
     /// The union of the prefixes of every service that wants to be announced.
@@ -180,8 +171,17 @@ pub async fn run(
     let mut verify_at: Option<Instant> = None;
     // The desired set last published on the status board.
     let mut published: Option<BTreeSet<IpNet>> = None;
+    // Prefixes of services drained for maintenance that stay announced, marked for
+    // graceful shutdown, until their deadline: the peers move traffic away first.
+    let mut holding: BTreeMap<IpNet, Instant> = BTreeMap::new();
     loop {
-        let target = desired.prefixes();
+        let now = Instant::now();
+        let healthy = desired.healthy_prefixes();
+        // A held prefix goes at its deadline, or at once when its service fails.
+        holding.retain(|p, until| *until > now && healthy.contains(p));
+        let next_release = holding.values().min().copied();
+        let mut target = desired.prefixes();
+        target.extend(holding.keys().copied());
         if published.as_ref() != Some(&target) {
             status.update(|s| s.backend.desired.clone_from(&target));
             published = Some(target.clone());
@@ -206,7 +206,21 @@ pub async fn run(
                     match command {
                         Command::Set { service, prefixes, announce } => desired.set(&service, prefixes, announce),
                         Command::Forget { service } => desired.forget(&service),
-                        Command::Drains { all, services } => desired.set_drains(all, services),
+                        Command::Drains { all, services } => {
+                            let before = desired.prefixes();
+                            desired.set_drains(all, services);
+                            let ok = drain_gracefully(
+                                backend.as_mut(),
+                                &before,
+                                &desired,
+                                applied.as_ref(),
+                                &mut holding,
+                            )
+                            .await;
+                            if let Some(announced) = ok {
+                                applied = Some(announced);
+                            }
+                        }
                         Command::ReplaceBackend(new) => {
                             backend = new;
                             applied = None;
@@ -214,28 +228,10 @@ pub async fn run(
                             verify_at = None;
                             failures = 0;
                         }
-                        Command::Drain { service, done } => {
-                            let draining = desired.announced_by(&service);
-                            let target = desired.prefixes();
-                            let wait = if draining.is_empty() {
-                                None
-                            } else {
-                                match backend.drain(&target, &draining).await {
-                                    Ok(Some(wait)) => {
-                                        applied = Some(target);
-                                        Some(wait)
-                                    }
-                                    Ok(None) => None,
-                                    Err(e) => {
-                                        warn!(service, error = %e, "draining failed; withdraw at once");
-                                        None
-                                    }
-                                }
-                            };
-                            let _ = done.send(wait);
-                        }
                         Command::Shutdown { deadline, done } => {
-                            drain(backend.as_mut(), &desired.prefixes()).await;
+                            let mut announced = desired.prefixes();
+                            announced.extend(holding.keys().copied());
+                            drain(backend.as_mut(), &announced).await;
                             desired.withdraw_all();
                             status.update(|s| s.backend.desired.clear());
                             let ok = withdraw_all(backend.as_mut(), deadline, &status).await;
@@ -247,6 +243,8 @@ pub async fn run(
                     next = rx.try_recv().ok();
                 }
             }
+            // A held prefix's deadline: the next round withdraws it.
+            () = wait_until(next_release), if next_release.is_some() && next_release != due => {}
             () = wait_until(due), if due.is_some() => {
                 let started = Instant::now();
                 let result = backend.apply(&target).await;
@@ -290,6 +288,59 @@ async fn wait_until(due: Option<Instant>) {
         && due > Instant::now()
     {
         sleep_until(due).await;
+    }
+}
+
+/// After the drains changed (`before`: what was wanted until then): prefixes of newly
+/// drained services that are announced now are re-announced marked for graceful shutdown
+/// and held until the backend's drain time has passed; held prefixes of services drained
+/// no more lose the mark. Returns the set the backend announces now, when it was told
+/// one; `None` when nothing changed or the backend cannot drain (the next apply then
+/// withdraws at once).
+async fn drain_gracefully(
+    backend: &mut dyn Backend,
+    before: &BTreeSet<IpNet>,
+    desired: &DesiredRoutes,
+    applied: Option<&BTreeSet<IpNet>>,
+    holding: &mut BTreeMap<IpNet, Instant>,
+) -> Option<BTreeSet<IpNet>> {
+    let after = desired.prefixes();
+    let leaving: BTreeSet<IpNet> = before
+        .difference(&after)
+        .filter(|p| applied.is_some_and(|a| a.contains(p)))
+        .copied()
+        .collect();
+    let returning: Vec<IpNet> = holding
+        .keys()
+        .filter(|p| after.contains(p))
+        .copied()
+        .collect();
+    if leaving.is_empty() && returning.is_empty() {
+        return None;
+    }
+    for p in &returning {
+        holding.remove(p);
+    }
+    let mut marked: BTreeSet<IpNet> = holding.keys().copied().collect();
+    marked.extend(leaving.iter().copied());
+    let mut announce = after;
+    announce.extend(marked.iter().copied());
+    match backend.drain(&announce, &marked).await {
+        Ok(Some(wait)) => {
+            let until = Instant::now() + wait;
+            for p in leaving {
+                holding.insert(p, until);
+            }
+            info!(draining = marked.len(), wait = %humantime::format_duration(wait),
+                "drained prefixes stay announced with GRACEFUL_SHUTDOWN until the wait is over");
+            Some(announce)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "draining failed; withdrawing at once");
+            holding.clear();
+            None
+        }
     }
 }
 
@@ -726,42 +777,89 @@ mod tests {
         assert!(asked.elapsed() >= Duration::from_secs(3));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_service_drain_marks_only_its_prefixes_and_replies_the_wait() {
-        let backend = Draining::default();
+    async fn drains(tx: &mpsc::Sender<Command>, services: &[&str]) {
+        tx.send(Command::Drains {
+            all: false,
+            services: services.iter().map(ToString::to_string).collect(),
+        })
+        .await
+        .unwrap();
+    }
+
+    fn start_draining(backend: &Draining) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(16);
-        let settings = AnnouncerSettings {
-            batch_window: Duration::ZERO,
-        };
-        tokio::spawn(run(
-            settings,
+        let task = tokio::spawn(run(
+            AnnouncerSettings {
+                batch_window: Duration::ZERO,
+            },
             Box::new(backend.clone()),
             DesiredRoutes::default(),
             rx,
             StatusBoard::default(),
         ));
+        (tx, task)
+    }
+
+    fn log_since(backend: &Draining, from: usize) -> Vec<String> {
+        backend.log.lock().unwrap()[from..]
+            .iter()
+            .map(|l| l.split(" at ").next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_service_stays_announced_for_the_drain_time_then_goes() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
         set(&tx, "a", "203.0.113.1/32", true).await;
         set(&tx, "b", "203.0.113.2/32", true).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let (done, reply) = oneshot::channel();
-        tx.send(Command::Drain {
-            service: "a".into(),
-            done,
-        })
-        .await
-        .unwrap();
-        assert_eq!(reply.await.unwrap(), Some(Duration::from_secs(3)));
-        let log = backend.log.lock().unwrap().clone();
-        assert_eq!(log.last().unwrap(), "drain 1/2", "{log:?}");
-        // A service that is not announced has nothing to drain.
-        set(&tx, "b", "203.0.113.2/32", false).await;
-        let (done, reply) = oneshot::channel();
-        tx.send(Command::Drain {
-            service: "b".into(),
-            done,
-        })
-        .await
-        .unwrap();
-        assert_eq!(reply.await.unwrap(), None);
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(2_900)).await;
+        // Re-announced with a's prefix marked; nothing withdrawn yet.
+        assert_eq!(log_since(&backend, n), vec!["drain 1/2"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(log_since(&backend, n), vec!["drain 1/2", "apply 1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn undrained_in_time_it_stays_and_loses_the_mark() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drains(&tx, &[]).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Marked, then unmarked; never withdrawn.
+        assert_eq!(log_since(&backend, n), vec!["drain 1/1", "drain 0/1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_service_that_fails_goes_at_once() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        set(&tx, "a", "203.0.113.1/32", false).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(log_since(&backend, n), vec!["drain 1/1", "apply 0"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_that_cannot_drain_withdraws_at_once() {
+        let rec = Recorder::default();
+        let (tx, _task) = start(&rec, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
     }
 }

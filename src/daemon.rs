@@ -66,6 +66,22 @@ struct Supervisor {
     drains: DrainState,
 }
 
+/// Copies the speaker's peer states into the status board whenever they change; ends
+/// with the speaker's channel.
+async fn publish_bgp_peers(mut peers: watch::Receiver<SpeakerStatus>, status: StatusBoard) {
+    loop {
+        let views: Vec<crate::status::BgpPeerView> = peers
+            .borrow_and_update()
+            .iter()
+            .map(crate::status::BgpPeerView::of)
+            .collect();
+        status.update(|s| s.bgp_peers = views);
+        if peers.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// How often the warden looks for processes that escaped an exec check.
 const REAPER_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -90,7 +106,16 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         control::server::bind(&config.control.socket, config.control.group.as_deref())?;
     let status = StatusBoard::default();
     status.update(|s| {
-        s.backend.kind = if config.frr.is_some() { "frr" } else { "bird" }.to_string();
+        s.backend.kind = match (&config.frr, &config.bgp) {
+            (_, Some(_)) => "bgp",
+            (Some(_), None) => "frr",
+            (None, None) => "bird",
+        }
+        .to_string();
+        s.backend.drain_seconds = config
+            .bgp
+            .as_ref()
+            .map_or(0.0, |b| b.drain_time.as_secs_f64());
         s.drain_all.clone_from(&drains.all);
     });
     let background = CancellationToken::new();
@@ -153,6 +178,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
 
     let (announcer, rx) = mpsc::channel(ANNOUNCER_QUEUE);
     let (bgp_status, _) = watch::channel(SpeakerStatus::new());
+    tokio::spawn(publish_bgp_peers(bgp_status.subscribe(), status.clone()));
     let announcer_task = tokio::spawn(announce::run(
         AnnouncerSettings {
             batch_window: config.daemon.batch_window,

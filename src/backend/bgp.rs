@@ -185,7 +185,8 @@ impl Backend for BgpBackend {
             if self.drain_time.is_zero() || !anyone {
                 return Ok(None);
             }
-            self.draining.extend(draining.iter().copied());
+            // Exactly these are marked: a service drained no more loses the mark.
+            self.draining.clone_from(draining);
             self.announce(desired).await;
             info!(
                 prefixes = draining.len(),

@@ -110,10 +110,17 @@ pub fn drain(socket: &Path, service: Option<String>, reason: Option<String>) -> 
     ) {
         return code;
     }
-    let until = Instant::now() + WITHDRAW_WAIT;
+    let mut until = Instant::now() + WITHDRAW_WAIT;
+    let mut waited_for_drain = false;
     loop {
         match fetch_status(socket) {
             Ok(s) => {
+                // The built-in speaker keeps drained prefixes announced with
+                // GRACEFUL_SHUTDOWN for its drain time before withdrawing them.
+                if !waited_for_drain && s.backend.drain_seconds > 0.0 {
+                    until += Duration::from_secs_f64(s.backend.drain_seconds);
+                    waited_for_drain = true;
+                }
                 let nets: Vec<_> = match &service {
                     Some(name) => s
                         .services
@@ -134,7 +141,7 @@ pub fn drain(socket: &Path, service: Option<String>, reason: Option<String>) -> 
         }
         if Instant::now() >= until {
             eprintln!(
-                "anycast-warden: drained, but the routing daemon has not confirmed the withdrawal within {}s (see `anycast-warden status`)",
+                "anycast-warden: drained, but the routing daemon has not confirmed the withdrawal within {}s after the drain time (see `anycast-warden status`)",
                 WITHDRAW_WAIT.as_secs()
             );
             return 1;

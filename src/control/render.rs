@@ -81,7 +81,36 @@ pub fn table(s: &Snapshot, now: f64) -> String {
     out.push('\n');
     out.push_str(&backend_line(s, now));
     out.push('\n');
+    for peer in &s.bgp_peers {
+        out.push_str(&peer_line(peer, now));
+        out.push('\n');
+    }
     out
+}
+
+/// One line about a peer of the built-in speaker.
+pub fn peer_line(p: &crate::status::BgpPeerView, now: f64) -> String {
+    let mut line = format!("peer {} (AS {}): {}", p.address, p.asn, p.state);
+    if let Some(since) = p.established_since {
+        let _ = write!(
+            line,
+            " for {}, {} prefixes announced ({})",
+            age(now - since),
+            p.prefixes_announced,
+            p.families.join(" ")
+        );
+    }
+    let _ = write!(line, "; {} flaps", p.flaps);
+    if let Some(n) = &p.last_error {
+        let _ = write!(
+            line,
+            "; last NOTIFICATION {} {} ago: {}",
+            if n.sent { "sent" } else { "received" },
+            age(now - n.at),
+            n.text
+        );
+    }
+    line
 }
 
 /// One line about the routing side.
@@ -282,6 +311,47 @@ mod tests {
         assert!(
             line.contains("backend apply failing: BIRD: syntax error"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn peers_of_the_speaker_get_a_line_each() {
+        let s = Snapshot {
+            bgp_peers: vec![
+                crate::status::BgpPeerView {
+                    address: "192.0.2.2".into(),
+                    asn: 65000,
+                    state: "established".into(),
+                    flaps: 1,
+                    established_since: Some(100.0),
+                    families: vec!["ipv4-unicast".into(), "ipv6-unicast".into()],
+                    prefixes_announced: 3,
+                    last_error: Some(crate::status::BgpErrorView {
+                        sent: false,
+                        code: 6,
+                        subcode: 2,
+                        text: "Cease / Administrative Shutdown (6/2)".into(),
+                        at: 40.0,
+                    }),
+                    ..Default::default()
+                },
+                crate::status::BgpPeerView {
+                    address: "2001:db8:1::2".into(),
+                    asn: 65010,
+                    state: "active".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Snapshot::default()
+        };
+        let text = table(&s, 160.0);
+        assert!(
+            text.contains("peer 192.0.2.2 (AS 65000): established for 1m, 3 prefixes announced (ipv4-unicast ipv6-unicast); 1 flaps; last NOTIFICATION received 2m ago: Cease / Administrative Shutdown (6/2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("peer 2001:db8:1::2 (AS 65010): active; 0 flaps\n"),
+            "{text}"
         );
     }
 

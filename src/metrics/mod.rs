@@ -67,6 +67,16 @@ pub async fn spawn(
 #[derive(Debug)]
 struct SnapshotCollector(Snapshot);
 
+/// The session states of RFC 4271, as `bgp_peer_state` labels them.
+const BGP_STATES: [&str; 6] = [
+    "idle",
+    "connect",
+    "active",
+    "opensent",
+    "openconfirm",
+    "established",
+];
+
 fn labels(pairs: &[(&'static str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
 }
@@ -312,6 +322,86 @@ impl Collector for SnapshotCollector {
             "Prefixes the last successful apply announced (-1: unknown, after a failure)",
             [(backend, b.applied.as_ref().map_or(-1.0, |a| a.len() as f64))],
         )?;
+
+        // The built-in speaker's peers (no samples with BIRD or FRR).
+        let peers = || s.bgp_peers.iter();
+        let peer = |p: &crate::status::BgpPeerView| labels(&[("peer", p.address.as_str())]);
+        gauges(
+            &mut e,
+            "bgp_peer_up",
+            "1 while the session with the peer is Established",
+            peers().map(|p| (peer(p), f64::from(u8::from(p.state == "established")))),
+        )?;
+        gauges(
+            &mut e,
+            "bgp_peer_state",
+            "The session's state: 1 for the current one (idle, connect, active, opensent, openconfirm, established), 0 for the others",
+            peers().flat_map(|p| {
+                BGP_STATES.map(|state| {
+                    (
+                        labels(&[("peer", p.address.as_str()), ("state", state)]),
+                        f64::from(u8::from(p.state == state)),
+                    )
+                })
+            }),
+        )?;
+        counters(
+            &mut e,
+            "bgp_peer_flaps",
+            "Times the session left Established",
+            peers().map(|p| (peer(p), p.flaps)),
+        )?;
+        gauges(
+            &mut e,
+            "bgp_peer_prefixes_announced",
+            "Prefixes the peer has from the warden on the current session",
+            peers().map(|p| (peer(p), p.prefixes_announced as f64)),
+        )?;
+        for (name, help, pick) in [
+            (
+                "bgp_messages_sent",
+                "BGP messages sent to the peer, by type",
+                (|p: &crate::status::BgpPeerView| &p.sent)
+                    as fn(&crate::status::BgpPeerView) -> &std::collections::BTreeMap<String, u64>,
+            ),
+            (
+                "bgp_messages_received",
+                "BGP messages received from the peer, by type",
+                |p: &crate::status::BgpPeerView| &p.received,
+            ),
+        ] {
+            counters(
+                &mut e,
+                name,
+                help,
+                peers().flat_map(|p| {
+                    pick(p).iter().map(move |(kind, n)| {
+                        (
+                            labels(&[("peer", p.address.as_str()), ("type", kind.as_str())]),
+                            *n,
+                        )
+                    })
+                }),
+            )?;
+        }
+        gauges(
+            &mut e,
+            "bgp_peer_last_notification_seconds",
+            "When the session's last NOTIFICATION was sent or received (Unix time), with its code, subcode and direction (sent, received)",
+            peers().filter_map(|p| {
+                p.last_error.as_ref().map(|n| {
+                    (
+                        labels(&[
+                            ("peer", p.address.as_str()),
+                            ("code", &n.code.to_string()),
+                            ("subcode", &n.subcode.to_string()),
+                            ("direction", if n.sent { "sent" } else { "received" }),
+                        ]),
+                        n.at,
+                    )
+                })
+            }),
+        )?;
         Ok(())
     }
 }
@@ -329,6 +419,64 @@ mod tests {
             .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn speaker_peers_become_series() {
+        let mut s = Snapshot::default();
+        s.backend.kind = "bgp".into();
+        s.bgp_peers = vec![crate::status::BgpPeerView {
+            address: "192.0.2.2".into(),
+            asn: 65000,
+            state: "established".into(),
+            flaps: 2,
+            established_since: Some(1.0),
+            families: vec!["ipv4-unicast".into()],
+            sent: [("update".to_string(), 7), ("keepalive".to_string(), 3)].into(),
+            received: [("keepalive".to_string(), 4)].into(),
+            prefixes_announced: 5,
+            last_error: Some(crate::status::BgpErrorView {
+                sent: true,
+                code: 6,
+                subcode: 2,
+                text: "Cease".into(),
+                at: 42.0,
+            }),
+        }];
+        let text = render(&s);
+        let p = "peer=\"192.0.2.2\"";
+        for (series, want) in [
+            (format!("anycast_warden_bgp_peer_up{{{p}}}"), 1.0),
+            (
+                format!("anycast_warden_bgp_peer_state{{{p},state=\"established\"}}"),
+                1.0,
+            ),
+            (
+                format!("anycast_warden_bgp_peer_state{{{p},state=\"idle\"}}"),
+                0.0,
+            ),
+            (format!("anycast_warden_bgp_peer_flaps_total{{{p}}}"), 2.0),
+            (
+                format!("anycast_warden_bgp_peer_prefixes_announced{{{p}}}"),
+                5.0,
+            ),
+            (
+                format!("anycast_warden_bgp_messages_sent_total{{{p},type=\"update\"}}"),
+                7.0,
+            ),
+            (
+                format!("anycast_warden_bgp_messages_received_total{{{p},type=\"keepalive\"}}"),
+                4.0,
+            ),
+            (
+                format!(
+                    "anycast_warden_bgp_peer_last_notification_seconds{{{p},code=\"6\",subcode=\"2\",direction=\"sent\"}}"
+                ),
+                42.0,
+            ),
+        ] {
+            assert_eq!(sample(&text, &series), Some(want), "{series}\n{text}");
+        }
     }
 
     #[test]
