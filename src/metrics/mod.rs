@@ -39,12 +39,14 @@ pub fn render(snapshot: &Snapshot) -> String {
 }
 
 /// Starts the HTTP endpoint and the textfile writer, each when configured. Fails when the
-/// listen address cannot be bound (the daemon then does not start).
+/// listen address cannot be bound (the daemon then does not start). Returns the textfile
+/// writer, which the daemon awaits at exit: it removes the file once `cancel` fires, and
+/// a runtime shutting down under it would leave the file (or recreate it mid-write).
 pub async fn spawn(
     settings: &MetricsSettings,
     board: StatusBoard,
     cancel: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if let Some(addr) = settings.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -52,15 +54,14 @@ pub async fn spawn(
         tracing::info!(listen = %addr, "serving metrics on http://{addr}/metrics");
         tokio::spawn(http::serve(listener, board.clone(), cancel.clone()));
     }
-    if let Some(path) = &settings.textfile {
+    Ok(settings.textfile.as_ref().map(|path| {
         tokio::spawn(textfile::run(
             path.clone(),
             settings.textfile_interval,
             board,
             cancel,
-        ));
-    }
-    Ok(())
+        ))
+    }))
 }
 
 /// Encodes one snapshot.
