@@ -168,7 +168,7 @@ EOF
 sed 's/^/    /' "$D/config.toml"
 # Its log goes to the terminal as it happens, beside the router's view.
 ip netns exec "$HOST" "$BIN" run --config "$D/config.toml" --config-dir "$D/conf.d" \
-    2> >(sed -u 's/^/    warden| /' >&2) &
+    > >(sed -u 's/^/    warden| /' >&2) 2>&1 &
 WARDEN=$!
 PIDS+=("$WARDEN")
 

@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
+use crate::status::StatusBoard;
+
 /// Error of a backend apply, with the backend's own context.
 pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -41,6 +43,23 @@ pub trait Backend: Send {
     fn verify_interval(&self) -> Option<Duration> {
         None
     }
+
+    /// Announces `desired` with the `draining` part marked for graceful shutdown (the
+    /// speaker adds GRACEFUL_SHUTDOWN 65535:0, RFC 8326) and returns how long to wait
+    /// before withdrawing them. `None`: this backend cannot drain; withdraw at once.
+    /// SIGTERM drains everything; a per-service drain passes that service's prefixes.
+    fn drain<'a>(
+        &'a mut self,
+        _desired: &'a BTreeSet<IpNet>,
+        _draining: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Called once at exit, after the final withdrawal (the speaker closes its sessions).
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Messages to the announcer.
@@ -53,6 +72,11 @@ pub enum Command {
     },
     /// A service was removed from the configuration.
     Forget { service: String },
+    /// The maintenance drains now in force (the whole set, not a change).
+    Drains {
+        all: bool,
+        services: BTreeSet<String>,
+    },
     /// The backend settings changed (reload): apply the current set through the new one.
     ReplaceBackend(Box<dyn Backend>),
     /// Withdraw everything, then stop. Replies whether the withdrawal reached the backend.
@@ -62,10 +86,14 @@ pub enum Command {
     },
 }
 
-/// What every service wants, by service name. Pure.
+/// What every service wants, by service name, less the drained ones. Pure.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DesiredRoutes {
     services: BTreeMap<String, (Vec<IpNet>, bool)>,
+    /// Services withdrawn for maintenance whatever their health.
+    drained: BTreeSet<String>,
+    /// Every service is drained (`drain --all`), also ones added later.
+    drain_all: bool,
 }
 
 impl DesiredRoutes {
@@ -78,18 +106,36 @@ impl DesiredRoutes {
         self.services.remove(service);
     }
 
+    /// Replaces the drains in force.
+    pub fn set_drains(&mut self, all: bool, services: BTreeSet<String>) {
+        self.drain_all = all;
+        self.drained = services;
+    }
+
     pub fn withdraw_all(&mut self) {
         for (_, announce) in self.services.values_mut() {
             *announce = false;
         }
     }
 
-    /// The union of the prefixes of every service that wants to be announced.
-    pub fn prefixes(&self) -> BTreeSet<IpNet> {
+    /// The prefixes of every healthy service, drained or not.
+    pub fn healthy_prefixes(&self) -> BTreeSet<IpNet> {
         self.services
             .values()
             .filter(|(_, announce)| *announce)
             .flat_map(|(prefixes, _)| prefixes.iter().copied())
+            .collect()
+    }
+
+    /// The union of the prefixes of every service that wants to be announced.
+    pub fn prefixes(&self) -> BTreeSet<IpNet> {
+        if self.drain_all {
+            return BTreeSet::new();
+        }
+        self.services
+            .iter()
+            .filter(|(name, (_, announce))| *announce && !self.drained.contains(*name))
+            .flat_map(|(_, (prefixes, _))| prefixes.iter().copied())
             .collect()
     }
 }
@@ -106,12 +152,14 @@ pub struct AnnouncerSettings {
     pub batch_window: Duration,
 }
 
-/// Runs the announcer until `Shutdown` (or until every sender is gone).
+/// Runs the announcer until `Shutdown` (or until every sender is gone). Publishes the
+/// desired set and every apply's result on `status`.
 pub async fn run(
     settings: AnnouncerSettings,
     mut backend: Box<dyn Backend>,
     mut desired: DesiredRoutes,
     mut rx: mpsc::Receiver<Command>,
+    status: StatusBoard,
 ) {
     // None: what the backend holds is unknown, so the first apply always runs (it purges
     // whatever no configured service owns).
@@ -121,8 +169,23 @@ pub async fn run(
     let mut retry_at: Option<Instant> = None;
     // When the unchanged set is due to be applied again (backends with a verify interval).
     let mut verify_at: Option<Instant> = None;
+    // The desired set last published on the status board.
+    let mut published: Option<BTreeSet<IpNet>> = None;
+    // Prefixes of services drained for maintenance that stay announced, marked for
+    // graceful shutdown, until their deadline: the peers move traffic away first.
+    let mut holding: BTreeMap<IpNet, Instant> = BTreeMap::new();
     loop {
-        let target = desired.prefixes();
+        let now = Instant::now();
+        let healthy = desired.healthy_prefixes();
+        // A held prefix goes at its deadline, or at once when its service fails.
+        holding.retain(|p, until| *until > now && healthy.contains(p));
+        let next_release = holding.values().min().copied();
+        let mut target = desired.prefixes();
+        target.extend(holding.keys().copied());
+        if published.as_ref() != Some(&target) {
+            status.update(|s| s.backend.desired.clone_from(&target));
+            published = Some(target.clone());
+        }
         let verifying = applied.as_ref() == Some(&target);
         let due = if verifying {
             retry_at = None;
@@ -143,6 +206,21 @@ pub async fn run(
                     match command {
                         Command::Set { service, prefixes, announce } => desired.set(&service, prefixes, announce),
                         Command::Forget { service } => desired.forget(&service),
+                        Command::Drains { all, services } => {
+                            let before = desired.prefixes();
+                            desired.set_drains(all, services);
+                            let ok = drain_gracefully(
+                                backend.as_mut(),
+                                &before,
+                                &desired,
+                                applied.as_ref(),
+                                &mut holding,
+                            )
+                            .await;
+                            if let Some(announced) = ok {
+                                applied = Some(announced);
+                            }
+                        }
                         Command::ReplaceBackend(new) => {
                             backend = new;
                             applied = None;
@@ -151,8 +229,13 @@ pub async fn run(
                             failures = 0;
                         }
                         Command::Shutdown { deadline, done } => {
+                            let mut announced = desired.prefixes();
+                            announced.extend(holding.keys().copied());
+                            drain(backend.as_mut(), &announced).await;
                             desired.withdraw_all();
-                            let ok = withdraw_all(backend.as_mut(), deadline).await;
+                            status.update(|s| s.backend.desired.clear());
+                            let ok = withdraw_all(backend.as_mut(), deadline, &status).await;
+                            backend.close().await;
                             let _ = done.send(ok);
                             return;
                         }
@@ -160,9 +243,14 @@ pub async fn run(
                     next = rx.try_recv().ok();
                 }
             }
-            () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+            // A held prefix's deadline: the next round withdraws it.
+            () = wait_until(next_release), if next_release.is_some() && next_release != due => {}
+            () = wait_until(due), if due.is_some() => {
                 let started = Instant::now();
-                match backend.apply(&target).await {
+                let result = backend.apply(&target).await;
+                let error = result.as_ref().err().map(|e| e.to_string());
+                status.update(|s| s.record_apply(&target, error.as_deref().map_or(Ok(()), Err), started.elapsed()));
+                match result {
                     Ok(()) if verifying => {
                         debug!(announced = target.len(), took = %format!("{:.1}ms", started.elapsed().as_secs_f64() * 1e3),
                             "verified the announced prefix set");
@@ -192,13 +280,108 @@ pub async fn run(
     }
 }
 
+/// Waits until `due`; returns at once when it has passed. (A tokio sleep whose deadline
+/// has already passed still waits for the timer's next 1 ms tick, which would be most of
+/// the built-in speaker's reaction time.)
+async fn wait_until(due: Option<Instant>) {
+    if let Some(due) = due
+        && due > Instant::now()
+    {
+        sleep_until(due).await;
+    }
+}
+
+/// After the drains changed (`before`: what was wanted until then): prefixes of newly
+/// drained services that are announced now are re-announced marked for graceful shutdown
+/// and held until the backend's drain time has passed; held prefixes of services drained
+/// no more lose the mark. Returns the set the backend announces now, when it was told
+/// one; `None` when nothing changed or the backend cannot drain (the next apply then
+/// withdraws at once).
+async fn drain_gracefully(
+    backend: &mut dyn Backend,
+    before: &BTreeSet<IpNet>,
+    desired: &DesiredRoutes,
+    applied: Option<&BTreeSet<IpNet>>,
+    holding: &mut BTreeMap<IpNet, Instant>,
+) -> Option<BTreeSet<IpNet>> {
+    let after = desired.prefixes();
+    let leaving: BTreeSet<IpNet> = before
+        .difference(&after)
+        .filter(|p| applied.is_some_and(|a| a.contains(p)))
+        .copied()
+        .collect();
+    let returning: Vec<IpNet> = holding
+        .keys()
+        .filter(|p| after.contains(p))
+        .copied()
+        .collect();
+    if leaving.is_empty() && returning.is_empty() {
+        return None;
+    }
+    for p in &returning {
+        holding.remove(p);
+    }
+    let mut marked: BTreeSet<IpNet> = holding.keys().copied().collect();
+    marked.extend(leaving.iter().copied());
+    let mut announce = after;
+    announce.extend(marked.iter().copied());
+    match backend.drain(&announce, &marked).await {
+        Ok(Some(wait)) => {
+            let until = Instant::now() + wait;
+            for p in leaving {
+                holding.insert(p, until);
+            }
+            info!(draining = marked.len(), wait = %humantime::format_duration(wait),
+                "drained prefixes stay announced with GRACEFUL_SHUTDOWN until the wait is over");
+            Some(announce)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "draining failed; withdrawing at once");
+            holding.clear();
+            None
+        }
+    }
+}
+
+/// Before the final withdrawal: re-announce everything marked for graceful shutdown and
+/// wait the backend's drain time, so that the peers move traffic away first.
+async fn drain(backend: &mut dyn Backend, announced: &BTreeSet<IpNet>) {
+    if announced.is_empty() {
+        return;
+    }
+    match backend.drain(announced, announced).await {
+        Ok(Some(wait)) => {
+            info!(prefixes = announced.len(), wait = %humantime::format_duration(wait),
+                "draining before the withdrawal");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "draining failed; withdrawing at once"),
+    }
+}
+
 /// Applies the empty set, retrying until it works or `deadline` passes.
-async fn withdraw_all(backend: &mut dyn Backend, deadline: Duration) -> bool {
+pub async fn withdraw_all(
+    backend: &mut dyn Backend,
+    deadline: Duration,
+    status: &StatusBoard,
+) -> bool {
     let give_up = Instant::now() + deadline;
     let empty = BTreeSet::new();
     let mut failures = 0;
     loop {
-        match backend.apply(&empty).await {
+        let started = Instant::now();
+        let result = backend.apply(&empty).await;
+        let error = result.as_ref().err().map(|e| e.to_string());
+        status.update(|s| {
+            s.record_apply(
+                &empty,
+                error.as_deref().map_or(Ok(()), Err),
+                started.elapsed(),
+            )
+        });
+        match result {
             Ok(()) => {
                 info!("withdrew every prefix");
                 return true;
@@ -278,6 +461,22 @@ mod tests {
     }
 
     #[test]
+    fn drained_services_are_withdrawn_whatever_their_health() {
+        let mut d = DesiredRoutes::default();
+        d.set("a", vec![net("203.0.113.1/32")], true);
+        d.set("b", vec![net("203.0.113.2/32")], true);
+        d.set_drains(false, ["a".to_string()].into());
+        assert_eq!(d.prefixes(), [net("203.0.113.2/32")].into());
+        d.set_drains(true, BTreeSet::new());
+        assert!(d.prefixes().is_empty());
+        // A service added while everything is drained stays out too.
+        d.set("c", vec![net("203.0.113.3/32")], true);
+        assert!(d.prefixes().is_empty());
+        d.set_drains(false, BTreeSet::new());
+        assert_eq!(d.prefixes().len(), 3);
+    }
+
+    #[test]
     fn retry_backs_off_to_a_ceiling() {
         assert_eq!(retry_delay(1), Duration::from_millis(100));
         assert_eq!(retry_delay(2), Duration::from_millis(200));
@@ -324,6 +523,7 @@ mod tests {
             Box::new(rec.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         (tx, task)
     }
@@ -482,6 +682,7 @@ mod tests {
             Box::new(rec.clone()),
             DesiredRoutes::default(),
             rx,
+            StatusBoard::default(),
         ));
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -508,6 +709,157 @@ mod tests {
         *rec.fail_first.lock().unwrap() = 2;
         assert!(shutdown(&tx).await);
         task.await.unwrap();
+        assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
+    }
+
+    /// A backend that drains for 3 s and records the order of drain, applies and close.
+    #[derive(Clone, Default)]
+    struct Draining {
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Backend for Draining {
+        fn apply<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<(), ApplyError>> {
+            self.log.lock().unwrap().push(format!(
+                "apply {} at {:?}",
+                desired.len(),
+                Instant::now()
+            ));
+            Box::pin(async { Ok(()) })
+        }
+
+        fn drain<'a>(
+            &'a mut self,
+            desired: &'a BTreeSet<IpNet>,
+            draining: &'a BTreeSet<IpNet>,
+        ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("drain {}/{}", draining.len(), desired.len()));
+            Box::pin(async { Ok(Some(Duration::from_secs(3))) })
+        }
+
+        fn close(&mut self) -> BoxFuture<'_, ()> {
+            self.log.lock().unwrap().push("close".into());
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_drains_waits_then_withdraws_and_closes() {
+        let backend = Draining::default();
+        let (tx, rx) = mpsc::channel(16);
+        let settings = AnnouncerSettings {
+            batch_window: Duration::ZERO,
+        };
+        let task = tokio::spawn(run(
+            settings,
+            Box::new(backend.clone()),
+            DesiredRoutes::default(),
+            rx,
+            StatusBoard::default(),
+        ));
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let asked = Instant::now();
+        assert!(shutdown(&tx).await);
+        task.await.unwrap();
+        let log = backend.log.lock().unwrap().clone();
+        let n = log.len();
+        assert_eq!(log[n - 3], "drain 1/1", "{log:?}");
+        assert!(log[n - 2].starts_with("apply 0"), "{log:?}");
+        assert_eq!(log[n - 1], "close");
+        // The withdrawal came after the drain time.
+        assert!(asked.elapsed() >= Duration::from_secs(3));
+    }
+
+    async fn drains(tx: &mpsc::Sender<Command>, services: &[&str]) {
+        tx.send(Command::Drains {
+            all: false,
+            services: services.iter().map(ToString::to_string).collect(),
+        })
+        .await
+        .unwrap();
+    }
+
+    fn start_draining(backend: &Draining) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(
+            AnnouncerSettings {
+                batch_window: Duration::ZERO,
+            },
+            Box::new(backend.clone()),
+            DesiredRoutes::default(),
+            rx,
+            StatusBoard::default(),
+        ));
+        (tx, task)
+    }
+
+    fn log_since(backend: &Draining, from: usize) -> Vec<String> {
+        backend.log.lock().unwrap()[from..]
+            .iter()
+            .map(|l| l.split(" at ").next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_service_stays_announced_for_the_drain_time_then_goes() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        set(&tx, "b", "203.0.113.2/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(2_900)).await;
+        // Re-announced with a's prefix marked; nothing withdrawn yet.
+        assert_eq!(log_since(&backend, n), vec!["drain 1/2"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(log_since(&backend, n), vec!["drain 1/2", "apply 1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn undrained_in_time_it_stays_and_loses_the_mark() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drains(&tx, &[]).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Marked, then unmarked; never withdrawn.
+        assert_eq!(log_since(&backend, n), vec!["drain 1/1", "drain 0/1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_service_that_fails_goes_at_once() {
+        let backend = Draining::default();
+        let (tx, _task) = start_draining(&backend);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let n = backend.log.lock().unwrap().len();
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        set(&tx, "a", "203.0.113.1/32", false).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(log_since(&backend, n), vec!["drain 1/1", "apply 0"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_that_cannot_drain_withdraws_at_once() {
+        let rec = Recorder::default();
+        let (tx, _task) = start(&rec, 0);
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drains(&tx, &["a"]).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(rec.applies.lock().unwrap().last().unwrap().is_empty());
     }
 }

@@ -3,13 +3,16 @@
 //!
 //! ```text
 //!   signals ──▶ supervisor ──spawn/cancel──▶ service task (one per service)
-//!   (TERM,INT,     │  │                          │ Set{service, prefixes, announce}
-//!    HUP,URG)      │  └──check_now (watch)──▶    ▼
-//!                  └──Shutdown/ReplaceBackend──▶ announcer ──whole set──▶ backend ──▶ BIRD
+//!   (TERM,INT,  ▲  │  │                          │ Set{service, prefixes, announce}
+//!    HUP,URG)   │  │  └──check_now (watch)──▶    ▼
+//!   control ────┘  └──Drains/Shutdown/Backend──▶ announcer ──whole set──▶ backend ──▶ BIRD
+//!   socket (Call)
+//!        service tasks, announcer ──publish──▶ StatusBoard ──▶ control socket, metrics, sd_notify
 //! ```
-//! The supervisor owns the running configuration and the service tasks; the announcer owns
-//! the desired prefix set; each service task owns its state machine. They talk only
-//! through channels.
+//! The supervisor owns the running configuration, the service tasks and the drains; the
+//! announcer owns the desired prefix set; each service task owns its state machine. They
+//! talk only through channels; the status board is written by each owner for its part and
+//! only read by everyone else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,15 +28,24 @@ use tracing::{error, info, warn};
 
 use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
 use crate::backend;
+use crate::backend::bird::atomic_write;
+use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
-use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load};
+use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
+use crate::control::{self, Request, Response};
+use crate::drain::DrainState;
 use crate::health::HealthMachine;
-use crate::service::ServiceTask;
+use crate::register::{self, Registration};
+use crate::service::{CheckNow, ServiceTask};
+use crate::status::{ServiceRegistration, StatusBoard};
+use crate::{metrics, notify};
 
 /// How long the final withdrawal may keep retrying at exit.
 const WITHDRAW_DEADLINE: Duration = Duration::from_secs(10);
 /// Room in the announcer's queue; senders wait when it is full.
 const ANNOUNCER_QUEUE: usize = 4096;
+/// Control requests waiting for the supervisor.
+const CONTROL_QUEUE: usize = 64;
 
 struct RunningService {
     config: ServiceConfig,
@@ -42,13 +54,36 @@ struct RunningService {
 }
 
 struct Supervisor {
+    /// The built-in speaker's peers (empty with BIRD or FRR); for status and metrics.
+    bgp_status: watch::Sender<SpeakerStatus>,
     paths: ConfigPaths,
     config: Config,
     services: BTreeMap<String, RunningService>,
     announcer: mpsc::Sender<Command>,
-    check_now: watch::Sender<u64>,
+    check_now: watch::Sender<CheckNow>,
     addresses: Arc<AddressBook>,
+    status: StatusBoard,
+    drains: DrainState,
 }
+
+/// Copies the speaker's peer states into the status board whenever they change; ends
+/// with the speaker's channel.
+async fn publish_bgp_peers(mut peers: watch::Receiver<SpeakerStatus>, status: StatusBoard) {
+    loop {
+        let views: Vec<crate::status::BgpPeerView> = peers
+            .borrow_and_update()
+            .iter()
+            .map(crate::status::BgpPeerView::of)
+            .collect();
+        status.update(|s| s.bgp_peers = views);
+        if peers.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How often the warden looks for processes that escaped an exec check.
+const REAPER_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs until SIGTERM or SIGINT; then withdraws everything. Errors only when the final
 /// withdrawal did not reach the routing daemon.
@@ -61,6 +96,51 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut urgent = signal(SignalKind::from_raw(libc_sigurg())).context("cannot handle SIGURG")?;
 
+    // Reaps what exec checks leave behind outside their process groups; ends with the
+    // runtime.
+    let _reaper = crate::check::reaper::start(REAPER_SWEEP);
+    crate::check::exec_slots::set_limit(config.daemon.max_concurrent_exec);
+    let drains = DrainState::load(&config.daemon.state_dir)
+        .context("the drains of the last run are unknown; fix or remove the file")?;
+    let control_listener =
+        control::server::bind(&config.control.socket, config.control.group.as_deref())?;
+    let status = StatusBoard::default();
+    status.update(|s| {
+        s.backend.kind = match (&config.frr, &config.bgp) {
+            (_, Some(_)) => "bgp",
+            (Some(_), None) => "frr",
+            (None, None) => "bird",
+        }
+        .to_string();
+        s.backend.drain_seconds = config
+            .bgp
+            .as_ref()
+            .map_or(0.0, |b| b.drain_time.as_secs_f64());
+        s.drain_all.clone_from(&drains.all);
+    });
+    let background = CancellationToken::new();
+    let (calls, mut call_rx) = mpsc::channel(CONTROL_QUEUE);
+    crate::api::spawn(
+        &config.api,
+        status.clone(),
+        calls.clone(),
+        background.clone(),
+    )
+    .await?;
+    tokio::spawn(control::server::serve(
+        control_listener,
+        status.clone(),
+        calls,
+        background.clone(),
+    ));
+    metrics::spawn(&config.metrics, status.clone(), background.clone()).await?;
+    let notifier = notify::Notifier::from_env();
+    tokio::spawn(notify::run(
+        notifier.clone(),
+        status.clone(),
+        background.clone(),
+    ));
+
     let existing = match backend::announced_before(&config).await {
         Ok(set) => set,
         Err(e) => {
@@ -70,6 +150,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     };
     let machines = initial_machines(&config, &existing);
     let mut desired = DesiredRoutes::default();
+    desired.set_drains(drains.all.is_some(), drains.names());
     for service in &config.services {
         let announce = wants_announce(service, &machines[&service.name]);
         desired.set(&service.name, service.nets(), announce);
@@ -84,32 +165,44 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         .filter(|(_, m)| m.announce())
         .map(|(name, _)| name.as_str())
         .collect();
+    let drained: Vec<&str> = drains.services.keys().map(String::as_str).collect();
     info!(
         version = env!("CARGO_PKG_VERSION"),
         services = config.services.len(),
         adopted = %adopted.join(" "),
         purged = %purged.join(" "),
+        drained = %if drains.all.is_some() { "all".to_string() } else { drained.join(" ") },
+        control = %config.control.socket.display(),
         "anycast-warden started"
     );
 
     let (announcer, rx) = mpsc::channel(ANNOUNCER_QUEUE);
+    let (bgp_status, _) = watch::channel(SpeakerStatus::new());
+    tokio::spawn(publish_bgp_peers(bgp_status.subscribe(), status.clone()));
     let announcer_task = tokio::spawn(announce::run(
         AnnouncerSettings {
             batch_window: config.daemon.batch_window,
         },
-        backend::for_config(&config),
+        backend::for_config_with_status(&config, &bgp_status),
         desired,
         rx,
+        status.clone(),
     ));
-    let (check_now, _) = watch::channel(0u64);
+    let (check_now, _) = watch::channel(CheckNow::default());
     let mut supervisor = Supervisor {
+        bgp_status,
         paths,
         config: config.clone(),
         services: BTreeMap::new(),
         announcer,
         check_now,
         addresses: AddressBook::watch(),
+        status,
+        drains,
     };
+    // The watchdog pings come from this loop: a hung supervisor stops them.
+    let mut watchdog =
+        tokio::time::interval(notifier.watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut machines = machines;
     for service in config.services {
         let machine = machines
@@ -125,10 +218,18 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
             _ = hangup.recv() => supervisor.reload().await,
             _ = urgent.recv() => {
                 info!("SIGURG: running every check now");
-                supervisor.check_now.send_modify(|n| *n = n.wrapping_add(1));
+                supervisor.check_now.send_modify(|n| n.bump(None));
+            }
+            _ = watchdog.tick(), if notifier.watchdog.is_some() => notifier.watchdog_ping(),
+            Some(call) = call_rx.recv() => {
+                let response = supervisor.control(call.request).await;
+                let _ = call.reply.send(response);
             }
         }
     }
+    notifier.stopping();
+    background.cancel();
+    let _ = std::fs::remove_file(&supervisor.config.control.socket);
     let withdrawn = supervisor.shutdown().await;
     let _ = announcer_task.await;
     if withdrawn {
@@ -174,6 +275,22 @@ fn wants_announce(service: &ServiceConfig, machine: &HealthMachine) -> bool {
 
 impl Supervisor {
     fn start(&mut self, config: ServiceConfig, machine: HealthMachine) {
+        let drained = self.drains.services.get(&config.name).cloned();
+        self.status.update(|s| {
+            s.register(
+                &config.name,
+                ServiceRegistration {
+                    prefixes: config.prefixes.iter().map(ToString::to_string).collect(),
+                    nets: config.nets(),
+                    state: machine.state(),
+                    disabled: config.disabled,
+                    wants_announce: wants_announce(&config, &machine),
+                },
+            );
+            if let Some(entry) = s.services.get_mut(&config.name) {
+                entry.drained = drained;
+            }
+        });
         let cancel = CancellationToken::new();
         let task = ServiceTask {
             config: config.clone(),
@@ -183,6 +300,7 @@ impl Supervisor {
             check_now: self.check_now.subscribe(),
             cancel: cancel.clone(),
             addresses: self.addresses.clone(),
+            status: self.status.clone(),
         };
         let name = config.name.clone();
         let task = tokio::spawn(task.run());
@@ -206,17 +324,26 @@ impl Supervisor {
     /// SIGHUP: load the files again; a bad configuration is refused and the running one
     /// stays. Unchanged services keep running untouched; changed ones keep their health.
     async fn reload(&mut self) {
-        let mut new = match load(&self.paths) {
-            Ok(new) => new,
+        match load(&self.paths) {
+            Ok(new) => self.switch_to(new).await,
             Err(errors) => {
                 for e in &errors.0 {
                     error!(problem = %e, "configuration reload refused; the running configuration stays");
                 }
-                return;
             }
-        };
-        if new.daemon != self.config.daemon {
-            warn!("changes in [daemon] take effect at the next restart");
+        }
+    }
+
+    /// Runs a new, valid configuration.
+    async fn switch_to(&mut self, mut new: Config) {
+        if new.daemon != self.config.daemon
+            || new.control != self.config.control
+            || new.metrics != self.config.metrics
+            || new.api != self.config.api
+        {
+            warn!(
+                "changes in [daemon], [control], [metrics] and [api] take effect at the next restart"
+            );
         }
         match backend::reload_change(&self.config, &new) {
             backend::ReloadChange::None => {}
@@ -224,7 +351,10 @@ impl Supervisor {
                 info!("{why}: applying the current set through the new settings");
                 let _ = self
                     .announcer
-                    .send(Command::ReplaceBackend(backend::for_config(&new)))
+                    .send(Command::ReplaceBackend(backend::for_config_with_status(
+                        &new,
+                        &self.bgp_status,
+                    )))
                     .await;
             }
             backend::ReloadChange::NeedsRestart(why) => {
@@ -232,6 +362,7 @@ impl Supervisor {
                 // Keep comparing later reloads against the backend that actually runs.
                 new.bird = self.config.bird.clone();
                 new.frr = self.config.frr.clone();
+                new.bgp = self.config.bgp.clone();
             }
         }
         let new_services: BTreeMap<String, ServiceConfig> = new
@@ -245,6 +376,9 @@ impl Supervisor {
             match new_services.get(&name) {
                 None => {
                     self.stop(&name).await;
+                    self.status.update(|s| {
+                        s.services.remove(&name);
+                    });
                     let _ = self
                         .announcer
                         .send(Command::Forget {
@@ -280,6 +414,155 @@ impl Supervisor {
             "configuration reloaded"
         );
         self.config = new;
+    }
+
+    /// A request from the control socket (other than `status`, which the server answers).
+    async fn control(&mut self, request: Request) -> Response {
+        match request {
+            Request::Status => Response {
+                ok: true,
+                message: None,
+                status: Some(Box::new(self.status.snapshot())),
+            },
+            Request::CheckNow { service } => {
+                if let Some(name) = &service
+                    && !self.services.contains_key(name)
+                {
+                    return self.unknown_service(name);
+                }
+                info!(
+                    service = service.as_deref().unwrap_or("all"),
+                    "check-now: running the checks now"
+                );
+                let what = service.clone().unwrap_or_else(|| "every service".into());
+                self.check_now.send_modify(|n| n.bump(service));
+                Response::done(format!("running the checks of {what} now"))
+            }
+            Request::Drain { service, reason } => {
+                if let Some(name) = &service
+                    && !self.services.contains_key(name)
+                {
+                    return self.unknown_service(name);
+                }
+                let mut next = self.drains.clone();
+                next.drain(service.as_deref(), reason.as_deref().unwrap_or(""));
+                let what = service.as_deref().unwrap_or("every service");
+                self.change_drains(next, format!("drained {what}"), reason.as_deref())
+                    .await
+            }
+            Request::Register(registration) => self.register(registration).await,
+            Request::Deregister { service } => self.deregister(&service).await,
+            Request::Undrain { service } => {
+                if let Some(name) = &service
+                    && self.drains.all.is_some()
+                {
+                    return Response::refused(format!(
+                        "every service is drained (drain --all); undrain --all first, then drain the others again (asked to undrain \"{name}\")"
+                    ));
+                }
+                let mut next = self.drains.clone();
+                if !next.undrain(service.as_deref()) {
+                    let what = service.as_deref().unwrap_or("any service");
+                    return Response::done(format!("{what} was not drained"));
+                }
+                let what = service.as_deref().unwrap_or("every service");
+                self.change_drains(next, format!("undrained {what}"), None)
+                    .await
+            }
+        }
+    }
+
+    /// Validates the service with the whole configuration (the same code as for the
+    /// files), writes its file, then runs the configuration as a reload would.
+    async fn register(&mut self, registration: Registration) -> Response {
+        let state_dir = self.config.daemon.state_dir.clone();
+        let (path, text) = match register::path(&state_dir, &registration.name)
+            .and_then(|p| register::file_text(&registration).map(|t| (p, t)))
+        {
+            Ok(v) => v,
+            Err(e) => return Response::refused(e.to_string()),
+        };
+        let new = match load_with(&self.paths, Some((&path, Some(&text)))) {
+            Ok(new) => new,
+            Err(errors) => return Response::refused(format!("not registered:\n{errors}")),
+        };
+        let replaced = path.exists();
+        if let Err(e) = atomic_write::write(&path, text.as_bytes(), 0) {
+            return Response::refused(format!("not registered: {e}"));
+        }
+        info!(service = %registration.name, prefixes = %registration.prefixes.join(" "), file = %path.display(),
+            "registered service {}", registration.name);
+        self.switch_to(new).await;
+        Response::done(format!(
+            "{} {} ({})",
+            if replaced { "replaced" } else { "registered" },
+            registration.name,
+            path.display()
+        ))
+    }
+
+    async fn deregister(&mut self, name: &str) -> Response {
+        let path = match register::path(&self.config.daemon.state_dir, name) {
+            Ok(p) if p.exists() => p,
+            _ => {
+                return Response::refused(match self.services.get(name) {
+                    Some(s) => format!(
+                        "\"{name}\" was not registered; it is defined at {} (edit that file and reload)",
+                        s.config.origin
+                    ),
+                    None => format!("no registered service \"{name}\""),
+                });
+            }
+        };
+        let new = match load_with(&self.paths, Some((&path, None))) {
+            Ok(new) => new,
+            Err(errors) => return Response::refused(format!("not deregistered:\n{errors}")),
+        };
+        if let Err(e) = std::fs::remove_file(&path) {
+            return Response::refused(format!("cannot remove {}: {e}", path.display()));
+        }
+        info!(service = %name, "deregistered service {name}");
+        self.switch_to(new).await;
+        Response::done(format!("deregistered {name}; its prefixes are withdrawn"))
+    }
+
+    fn unknown_service(&self, name: &str) -> Response {
+        let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+        Response::refused(format!(
+            "no service \"{name}\" (configured: {})",
+            known.join(", ")
+        ))
+    }
+
+    /// Persists the new drains first (a drain the file does not hold would be lost at the
+    /// next start), then applies them.
+    async fn change_drains(
+        &mut self,
+        next: DrainState,
+        what: String,
+        reason: Option<&str>,
+    ) -> Response {
+        if let Err(e) = next.save(&self.config.daemon.state_dir) {
+            error!(error = %e, "{what}: refused, the drains could not be saved");
+            return Response::refused(format!("not done: {e}"));
+        }
+        self.drains = next;
+        info!(reason = reason.unwrap_or(""), "{what}");
+        let _ = self
+            .announcer
+            .send(Command::Drains {
+                all: self.drains.all.is_some(),
+                services: self.drains.names(),
+            })
+            .await;
+        let drains = &self.drains;
+        self.status.update(|s| {
+            s.drain_all.clone_from(&drains.all);
+            for (name, entry) in s.services.iter_mut() {
+                entry.drained = drains.services.get(name).cloned();
+            }
+        });
+        Response::done(what)
     }
 
     /// Withdraws everything and stops every task. Returns whether BIRD confirmed it.

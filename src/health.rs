@@ -15,7 +15,8 @@
 use std::fmt;
 
 /// Health of a service as the state machine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Health {
     /// No verdict yet (start, or a new service).
     Unknown,

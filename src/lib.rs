@@ -2,13 +2,23 @@
 //! services behind them are healthy.
 
 pub mod announce;
+pub mod api;
 pub mod backend;
+pub mod bgp;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
+pub mod drain;
 pub mod health;
+pub mod http;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
+pub mod register;
 pub mod schedule;
 pub mod service;
+pub mod status;
 pub mod summary;
+pub mod withdraw;

@@ -1,53 +1,159 @@
 //! Entry point: parses the command line and wires the pieces; no logic of its own.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anycast_warden::cli::{Cli, Commands};
-use anycast_warden::config::load;
-use anycast_warden::{daemon, logging, summary};
-use clap::Parser;
+use anycast_warden::cli::{Cli, Commands, SocketArg};
+use anycast_warden::config::{Config, ConfigPaths, load};
+use anycast_warden::control::commands::{self, StatusFormat};
+use anycast_warden::control::render::NAGIOS_UNKNOWN;
+use anycast_warden::register::Registration;
+use anycast_warden::{daemon, logging, summary, withdraw};
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = cli.paths();
-    let config = match load(&paths) {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!(
-                "anycast-warden: the configuration is not valid ({} problem{})",
-                errors.0.len(),
-                if errors.0.len() == 1 { "" } else { "s" }
-            );
-            return ExitCode::from(2);
-        }
-    };
     match cli.command {
-        Commands::Check => {
-            summary::print(&config);
+        Commands::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "anycast-warden",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
         }
-        Commands::PrintConfig => match toml::to_string_pretty(&config) {
-            Ok(text) => {
-                print!("{text}");
+        Commands::Man { dir } => {
+            let written = match dir {
+                Some(dir) => clap_mangen::generate_to(Cli::command(), dir),
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()),
+            };
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("anycast-warden: cannot write the manual page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Commands::Status {
+            json,
+            nagios,
+            socket,
+        } => {
+            let format = if nagios {
+                StatusFormat::Nagios
+            } else if json {
+                StatusFormat::Json
+            } else {
+                StatusFormat::Table
+            };
+            let unusable = if nagios { NAGIOS_UNKNOWN } else { 2 };
+            match socket_path(&paths, socket, unusable) {
+                Ok(path) => ExitCode::from(commands::status(&path, format)),
+                Err(code) => {
+                    if nagios {
+                        // The plugin's answer is its first line on stdout.
+                        println!(
+                            "ANYCAST-WARDEN UNKNOWN - the configuration is not valid (see stderr)"
+                        );
+                    }
+                    code
+                }
+            }
+        }
+        Commands::CheckNow { service, socket } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::check_now(&path, service)),
+            Err(code) => code,
+        },
+        Commands::Drain {
+            service,
+            all: _,
+            reason,
+            socket,
+        } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::drain(&path, service, reason)),
+            Err(code) => code,
+        },
+        Commands::Undrain {
+            service,
+            all: _,
+            socket,
+        } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::undrain(&path, service)),
+            Err(code) => code,
+        },
+        Commands::Register {
+            name,
+            prefixes,
+            checks,
+            interval,
+            rise,
+            fall,
+            socket,
+        } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::register(
+                &path,
+                Registration {
+                    name,
+                    prefixes,
+                    checks,
+                    interval,
+                    rise,
+                    fall,
+                },
+            )),
+            Err(code) => code,
+        },
+        Commands::Deregister { name, socket } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::deregister(&path, name)),
+            Err(code) => code,
+        },
+        Commands::Check => match load_or_report(&paths, 2) {
+            Ok(config) => {
+                summary::print(&config);
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("anycast-warden: cannot print the configuration: {e}");
-                ExitCode::FAILURE
-            }
+            Err(code) => code,
         },
-        Commands::Run => {
-            logging::init(config.daemon.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("anycast-warden: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
+        Commands::PrintConfig => match load_or_report(&paths, 2) {
+            Ok(config) => match toml::to_string_pretty(&config) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
                 }
+                Err(e) => {
+                    eprintln!("anycast-warden: cannot print the configuration: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
+        Commands::WithdrawAll => {
+            let config = match load_or_report(&paths, 2) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            logging::init(&config.daemon);
+            match runtime().map(|rt| rt.block_on(withdraw::withdraw_all(&config))) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    tracing::error!("{e}");
+                    ExitCode::FAILURE
+                }
+                Err(code) => code,
+            }
+        }
+        Commands::Run => {
+            let config = match load_or_report(&paths, 2) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            logging::init(&config.daemon);
+            let runtime = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
             };
             match runtime.block_on(daemon::run(paths, config)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -57,5 +163,36 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("anycast-warden: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Loads the configuration, or prints every problem and returns `invalid` as exit code.
+fn load_or_report(paths: &ConfigPaths, invalid: u8) -> Result<Config, ExitCode> {
+    load(paths).map_err(|errors| {
+        eprintln!("{errors}");
+        eprintln!(
+            "anycast-warden: the configuration is not valid ({} problem{})",
+            errors.0.len(),
+            if errors.0.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(invalid)
+    })
+}
+
+/// `--socket`, else `[control] socket` of the configuration.
+fn socket_path(paths: &ConfigPaths, arg: SocketArg, invalid: u8) -> Result<PathBuf, ExitCode> {
+    match arg.socket {
+        Some(path) => Ok(path),
+        None => load_or_report(paths, invalid).map(|c| c.control.socket),
     }
 }

@@ -18,8 +18,9 @@ use crate::announce::Command;
 use crate::check::address::AddressBook;
 use crate::check::{Check, CheckContext, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
-use crate::health::HealthMachine;
+use crate::health::{HealthMachine, Transition};
 use crate::schedule::Schedule;
+use crate::status::{RoundReport, ServiceRegistration, StatusBoard};
 
 /// Extra time past the check timeout before a check that ignores it is abandoned.
 const OVERRUN_GRACE: Duration = Duration::from_secs(1);
@@ -31,11 +32,34 @@ pub struct ServiceTask {
     /// Maximum random delay of the first round.
     pub splay: Duration,
     pub announcer: mpsc::Sender<Command>,
-    /// Bumped to ask for an immediate round (SIGURG).
-    pub check_now: watch::Receiver<u64>,
+    /// Bumped to ask for an immediate round (SIGURG, `check-now`).
+    pub check_now: watch::Receiver<CheckNow>,
     pub cancel: CancellationToken,
     /// The host's addresses, for `ip_check`.
     pub addresses: Arc<AddressBook>,
+    /// Where the task publishes its state, rounds and check results.
+    pub status: StatusBoard,
+}
+
+/// A request for an immediate round: every service, or one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckNow {
+    /// Bumped at every request, so that two requests in a row are both seen.
+    pub seq: u64,
+    /// `None`: every service.
+    pub service: Option<String>,
+}
+
+impl CheckNow {
+    /// The next request, for `service` (or every service).
+    pub fn bump(&mut self, service: Option<String>) {
+        self.seq = self.seq.wrapping_add(1);
+        self.service = service;
+    }
+
+    fn concerns(&self, name: &str) -> bool {
+        self.service.as_deref().is_none_or(|s| s == name)
+    }
 }
 
 /// The result of one round.
@@ -44,12 +68,33 @@ pub struct RoundResult {
     pub passed: bool,
     /// Why the round failed: each failing check with its reason.
     pub reason: String,
+    /// Each check's description and outcome (empty when `ip_check` failed first).
+    pub outcomes: Vec<(String, CheckOutcome)>,
+    /// Whether the address check failed (then the other checks did not run).
+    pub ip_check_failed: bool,
 }
 
 impl ServiceTask {
     /// Runs until cancelled; returns the state machine so a reload can carry it over.
     pub async fn run(mut self) -> HealthMachine {
         let mut announced = self.wants_announce();
+        self.status.update(|s| {
+            s.register(
+                &self.config.name,
+                ServiceRegistration {
+                    prefixes: self
+                        .config
+                        .prefixes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    nets: self.config.nets(),
+                    state: self.machine.state(),
+                    disabled: self.config.disabled,
+                    wants_announce: announced,
+                },
+            )
+        });
         self.report(announced).await;
         if self.config.disabled {
             info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
@@ -82,6 +127,8 @@ impl ServiceTask {
                 () = sleep_until(next) => false,
                 changed = self.check_now.changed() => {
                     if changed.is_err() { break; }
+                    // A `check-now` for another service: keep waiting for this one's turn.
+                    if !self.check_now.borrow_and_update().concerns(&self.config.name) { continue; }
                     true
                 }
             };
@@ -90,8 +137,22 @@ impl ServiceTask {
                 () = self.cancel.cancelled() => break,
                 round = run_round(&self.config, &checks, &self.addresses) => round,
             };
-            self.judge(&round, &mut last_failure);
+            let transition = self.judge(&round, &mut last_failure);
             let wants = self.wants_announce();
+            self.status.update(|s| {
+                s.record_round(
+                    &self.config.name,
+                    &RoundReport {
+                        passed: round.passed,
+                        reason: &round.reason,
+                        transition,
+                        wants_announce: wants,
+                        ip_check: self.config.ip_check,
+                        ip_check_failure: round.ip_check_failed.then_some(round.reason.as_str()),
+                        outcomes: &round.outcomes,
+                    },
+                )
+            });
             if wants != announced {
                 announced = wants;
                 self.report(announced).await;
@@ -128,10 +189,11 @@ impl ServiceTask {
     }
 
     /// Feeds the round through the state machine and logs what an operator needs.
-    fn judge(&mut self, round: &RoundResult, last_failure: &mut String) {
+    fn judge(&mut self, round: &RoundResult, last_failure: &mut String) -> Option<Transition> {
         let name = &self.config.name;
         let prefixes = prefix_list(&self.config);
-        match self.machine.observe(round.passed) {
+        let transition = self.machine.observe(round.passed);
+        match transition {
             Some(t) => {
                 let why = if round.passed {
                     format!("{} consecutive passing rounds", t.streak)
@@ -143,7 +205,7 @@ impl ServiceTask {
                         t.streak, round.reason
                     )
                 };
-                info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, why = %why,
+                info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, state = %t.to, reason = %why,
                     "service {name} is {}", t.to);
             }
             None if !round.passed && round.reason != *last_failure => {
@@ -159,6 +221,7 @@ impl ServiceTask {
         } else {
             last_failure.clone_from(&round.reason);
         }
+        transition
     }
 }
 
@@ -183,6 +246,8 @@ pub async fn run_round(
         return RoundResult {
             passed: false,
             reason,
+            outcomes: Vec::new(),
+            ip_check_failed: true,
         };
     }
     let outcomes = join_all(checks.iter().map(|check| async move {
@@ -207,6 +272,11 @@ pub async fn run_round(
     RoundResult {
         passed: failures.is_empty(),
         reason: failures.join("; "),
+        outcomes: outcomes
+            .into_iter()
+            .map(|(check, o)| (check.describe(), o))
+            .collect(),
+        ip_check_failed: false,
     }
 }
 
@@ -262,6 +332,7 @@ mod tests {
             disabled: false,
             on_disabled: OnDisabled::Withdraw,
             checks: checks.clone(),
+            announce: Default::default(),
             origin: "test".into(),
         };
         let context = CheckContext {
@@ -332,7 +403,7 @@ mod tests {
         fall: u32,
     ) -> (
         mpsc::Receiver<Command>,
-        watch::Sender<u64>,
+        watch::Sender<CheckNow>,
         CancellationToken,
         tokio::task::JoinHandle<HealthMachine>,
     ) {
@@ -351,7 +422,7 @@ mod tests {
         config.rise = rise;
         config.fall = fall;
         let (tx, rx) = mpsc::channel(16);
-        let (check_now, check_rx) = watch::channel(0);
+        let (check_now, check_rx) = watch::channel(CheckNow::default());
         let cancel = CancellationToken::new();
         let task = ServiceTask {
             machine: HealthMachine::new(rise, fall),
@@ -361,6 +432,7 @@ mod tests {
             check_now: check_rx,
             cancel: cancel.clone(),
             addresses: AddressBook::uncached(),
+            status: StatusBoard::default(),
         };
         (rx, check_now, cancel, tokio::spawn(task.run()))
     }
@@ -417,10 +489,30 @@ mod tests {
         // The first round ran at start (flag absent: down). The next is an hour away.
         tokio::time::sleep(Duration::from_millis(100)).await;
         std::fs::write(dir.path().join("up"), "").unwrap();
-        now.send_modify(|n| *n += 1);
+        now.send_modify(|n| n.bump(None));
         assert!(
             next_announce(&mut rx).await,
             "SIGURG-style round announced it"
+        );
+    }
+
+    #[tokio::test]
+    async fn check_now_for_another_service_runs_no_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut rx, now, _cancel, _task) = spawn_task(dir.path(), 3_600_000, None, 1, 1);
+        assert!(!next_announce(&mut rx).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::write(dir.path().join("up"), "").unwrap();
+        now.send_modify(|n| n.bump(Some("other".into())));
+        let nothing = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+        assert!(
+            nothing.is_err(),
+            "a round ran for another service's check-now"
+        );
+        now.send_modify(|n| n.bump(Some("svc".into())));
+        assert!(
+            next_announce(&mut rx).await,
+            "its own check-now ran a round"
         );
     }
 
@@ -431,7 +523,7 @@ mod tests {
             config.disabled = true;
             config.on_disabled = policy;
             let (tx, mut rx) = mpsc::channel(4);
-            let (_now, check_rx) = watch::channel(0);
+            let (_now, check_rx) = watch::channel(CheckNow::default());
             let cancel = CancellationToken::new();
             let task = tokio::spawn(
                 ServiceTask {
@@ -442,6 +534,7 @@ mod tests {
                     check_now: check_rx,
                     cancel: cancel.clone(),
                     addresses: AddressBook::uncached(),
+                    status: StatusBoard::default(),
                 }
                 .run(),
             );

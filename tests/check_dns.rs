@@ -54,9 +54,21 @@ fn answer(query: &Message, udp: bool) -> Option<Message> {
 }
 
 async fn dns_server() -> (SocketAddr, Seen) {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // One port for both: the UDP port the kernel picks may be taken for TCP (another
+    // test's connection), so pick again until both bind.
+    let mut attempt = 0;
+    let (udp, addr, tcp) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => break (udp, addr, tcp),
+            Err(e) if attempt < 100 => {
+                attempt += 1;
+                eprintln!("port {addr} taken for TCP ({e}); another");
+            }
+            Err(e) => panic!("no port free for both UDP and TCP: {e}"),
+        }
+    };
     let seen: Seen = Arc::default();
     let s = seen.clone();
     tokio::spawn(async move {

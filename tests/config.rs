@@ -59,6 +59,7 @@ target = "127.0.0.1:53"
     assert_eq!(c.daemon.log_format, LogFormat::Text);
     assert_eq!(c.daemon.batch_window, Duration::from_millis(100));
     assert!(c.daemon.adopt_on_start);
+    assert_eq!(c.daemon.max_concurrent_exec, 256);
     assert_eq!(c.bird.variant, BirdVariant::Bird2);
     assert_eq!(c.bird.dummy_prefix, None);
     assert_eq!(c.bird.reconfigure_timeout, Duration::from_secs(5));
@@ -548,4 +549,20 @@ fn shipped_example_configuration_is_valid() {
     };
     let c = load(&paths).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.services.len(), 3);
+}
+
+#[test]
+fn max_concurrent_exec_is_a_positive_count() {
+    for bad in ["0", "-3", "100000"] {
+        let e = one_error(&format!("[daemon]\nmax_concurrent_exec = {bad}\n"));
+        assert!(
+            e.contains(&format!(
+                "2:23: max_concurrent_exec = {bad} is out of range"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("max_concurrent_exec = 256"), "{e}");
+    }
+    let c = load_str(Path::new("x"), "[daemon]\nmax_concurrent_exec = 8\n").unwrap();
+    assert_eq!(c.daemon.max_concurrent_exec, 8);
 }

@@ -13,7 +13,9 @@
 //! http checks at up to 1,000 services), `report`
 //! (only rewrite the report), `all`. Backends: `bird2`, `bird1`, `frr-network` (FRR,
 //! `network` statements for addresses on `lo`), `frr-static` (FRR, tagged static routes for
-//! prefixes not on the host).
+//! prefixes not on the host), `bgp` (the built-in speaker: the warden itself peers with the
+//! router; no routing daemon on the host). Scenario `fresh` (bgp only): 10,000 prefixes to a
+//! router that starts while the warden already announces them.
 //! `AW_BENCH_SECONDS` sets the footprint window (default 60 s), `AW_BENCH_EVENTS` the
 //! reaction cycles (default 50: 100 events), `AW_BENCH_MAX_N` the largest burst/footprint N.
 //! Needs root; never run in CI (numbers on a shared machine are for the record, not gates).
@@ -32,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 use lab::{
-    Bird, BirdVariant, FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden,
+    Bird, BirdVariant, FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, poll,
 };
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
@@ -65,7 +67,14 @@ fn main() {
         std::process::exit(2);
     }
     let scenarios: Vec<&str> = match scenario.as_str() {
-        "all" => vec!["reaction", "confirm", "burst", "footprint", "native"],
+        "all" => vec![
+            "reaction",
+            "confirm",
+            "burst",
+            "footprint",
+            "native",
+            "fresh",
+        ],
         "report" => vec![],
         s => vec![s],
     };
@@ -77,6 +86,9 @@ fn main() {
             {
                 continue;
             }
+            if *s == "fresh" && backend != Backend::Builtin {
+                continue;
+            }
             let backend_name = backend.name();
             eprintln!("== {s} on {backend_name}");
             let result = match *s {
@@ -85,9 +97,10 @@ fn main() {
                 "burst" => burst(backend),
                 "footprint" => footprint(),
                 "native" => native(),
+                "fresh" => fresh(),
                 other => {
                     eprintln!(
-                        "unknown scenario {other}: use reaction, confirm, burst, footprint, native, report or all"
+                        "unknown scenario {other}: use reaction, confirm, burst, footprint, native, fresh, report or all"
                     );
                     std::process::exit(2);
                 }
@@ -151,17 +164,20 @@ enum Backend {
     Bird(BirdVariant),
     /// FRR through vtysh.
     Frr(FrrMode),
+    /// The built-in BGP speaker.
+    Builtin,
 }
 
 impl Backend {
     /// Every backend, in the report's order.
-    const ALL: [Backend; 4] = [
+    const ALL: [Backend; 5] = [
         Backend::Bird(BirdVariant::Bird2),
         Backend::Bird(BirdVariant::Bird1),
         Backend::Frr(FrrMode::Network),
         Backend::Frr(FrrMode::Static),
+        Backend::Builtin,
     ];
-    const NAMES: [&str; 4] = ["bird2", "bird1", "frr-network", "frr-static"];
+    const NAMES: [&str; 5] = ["bird2", "bird1", "frr-network", "frr-static", "bgp"];
 
     fn name(self) -> &'static str {
         let i = Backend::ALL
@@ -181,6 +197,7 @@ impl Backend {
             Backend::Bird(BirdVariant::Bird2) => [Need::Bird2, Need::Gobgp],
             Backend::Bird(BirdVariant::Bird1) => [Need::Bird1, Need::Gobgp],
             Backend::Frr(_) => [Need::Frr, Need::Gobgp],
+            Backend::Builtin => [Need::Gobgp, Need::Gobgp],
         }
     }
 
@@ -196,6 +213,20 @@ impl Backend {
 enum Speaker<'a> {
     Bird(Bird<'a>),
     Frr(Frr<'a>),
+    /// No routing daemon: the warden speaks BGP itself.
+    Builtin,
+}
+
+/// The warden's `[bgp]` for the lab's router (no drain at exit: the lab stops it).
+fn bgp_section() -> String {
+    format!(
+        "[bgp]\nasn = {}\nrouter_id = \"{}\"\nconnect_retry = \"500ms\"\ndrain_time = \"0s\"\n[[bgp.peer]]\naddress = \"{}\"\nasn = {}\nnext_hop = [\"{}\"]\n",
+        lab::HOST_AS,
+        lab::HOST_V4,
+        lab::ROUTER_V4,
+        lab::ROUTER_AS,
+        lab::HOST_V6
+    )
 }
 
 impl Speaker<'_> {
@@ -203,7 +234,8 @@ impl Speaker<'_> {
         match (self, backend) {
             (Speaker::Bird(bird), _) => bird.warden_section(true),
             (Speaker::Frr(frr), Backend::Frr(mode)) => frr.warden_section(mode),
-            (Speaker::Frr(_), Backend::Bird(_)) => unreachable!("FRR runs for FRR backends"),
+            (Speaker::Builtin, _) => bgp_section(),
+            (Speaker::Frr(_), _) => unreachable!("FRR runs for FRR backends"),
         }
     }
 
@@ -213,6 +245,8 @@ impl Speaker<'_> {
         match self {
             Speaker::Bird(bird) => bird.reconfigure_count(),
             Speaker::Frr(_) => warden.log_count(FRR_CHANGE_LOG_LINE),
+            // Each apply is one round of UPDATEs to the peer.
+            Speaker::Builtin => warden.log_count("applied prefix set"),
         }
     }
 }
@@ -236,6 +270,7 @@ fn setup<'a>(lab: &'a Lab, backend: Backend, prefixes: &[IpNet]) -> Setup<'a> {
         Backend::Bird(BirdVariant::Bird2) => Speaker::Bird(lab.start_bird2()),
         Backend::Bird(BirdVariant::Bird1) => Speaker::Bird(lab.start_bird1()),
         Backend::Frr(_) => Speaker::Frr(lab.start_frr(&FrrConf::default())),
+        Backend::Builtin => Speaker::Builtin,
     };
     Setup {
         router,
@@ -521,6 +556,8 @@ fn burst(backend: Backend) -> Value {
                 .unwrap_or_else(|e| panic!("{e}"));
             let rib_at = Instant::now();
             let rib_ms = (rib_at - t0).as_secs_f64() * 1e3;
+            // tcpdump's lines reach us a little after the packets: let them catch up.
+            std::thread::sleep(Duration::from_millis(300));
             // The last UPDATE segment to reach the router before its RIB showed all N
             // changes: when the router had them all, whatever its monitor says later.
             let wire_last_ms = wire
@@ -570,6 +607,73 @@ fn burst(backend: Backend) -> Value {
         rows.push(json!({"n": n, "startup_to_all_announced_ms": startup.as_secs_f64() * 1e3, "phases": phases}));
     }
     json!({"rows": rows, "check": "tcp, SIGURG-triggered round for all N at once, rise = fall = 1"})
+}
+
+/// Scenario `fresh` (built-in speaker): the warden announces N prefixes; the router
+/// restarts and has to learn them all from a new session. Time from starting gobgpd to the
+/// session, to the first and last UPDATE on the wire, and to gobgpd counting all N.
+fn fresh() -> Value {
+    let n = env_usize("AW_BENCH_MAX_N", 10_000);
+    let cycles = env_usize("AW_BENCH_FRESH_RUNS", 5);
+    let lab = Lab::new("benchfresh");
+    let list = prefixes(n);
+    let all: BTreeSet<IpNet> = list.iter().copied().collect();
+    let setup = setup(&lab, Backend::Builtin, &list);
+    let _listener = Some(lab.host_tcp_listener(PORT));
+    let timing = "interval = \"1h\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
+    let _warden = lab.start_warden(&setup.config(&lab, &list, &tcp_check(), timing));
+    setup
+        .router
+        .wait_for_rib(&all, Duration::from_secs(120))
+        .expect("all announced");
+    // The capture is on the router's interface, not gobgpd's: it outlives the restarts,
+    // and is listening before the new session exists.
+    let wire = setup.router.wire();
+    lab.stop(setup.router.pid, Duration::from_secs(5));
+    let mut runs = Vec::new();
+    for _ in 0..cycles {
+        // From the moment gobgpd is started: the session can be up before its API answers.
+        let t0 = Instant::now();
+        let router = lab.start_router(false);
+        router
+            .wait_established(Duration::from_secs(60))
+            .expect("session");
+        let est = t0.elapsed();
+        // gobgpd's own count of received routes: far cheaper to poll than its RIB.
+        let counted = poll(Duration::from_secs(120), Duration::from_millis(5), || {
+            (received(&router) >= n).then(|| t0.elapsed())
+        })
+        .expect("all received");
+        // tcpdump's lines reach the reader a little after the packets.
+        std::thread::sleep(Duration::from_millis(500));
+        let updates = wire.updates_between(t0, t0 + counted);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let row = json!({
+            "session_ms": ms(est),
+            "first_update_ms": updates.first().map(|at| ms(*at - t0)),
+            "last_update_ms": updates.last().map(|at| ms(*at - t0)),
+            "table_on_wire_ms": updates.first().zip(updates.last()).map(|(a, b)| ms(*b - *a)),
+            "received_ms": ms(counted),
+        });
+        eprintln!("   fresh router, N = {n}: {row}");
+        runs.push(row);
+        lab.stop(router.pid, Duration::from_secs(5));
+    }
+    json!({"n": n, "runs": runs})
+}
+
+/// How many routes gobgpd has received from its neighbors (all families).
+fn received(router: &Router) -> usize {
+    let Ok(out) = router.gobgp(&["neighbor", "-j"]) else {
+        return 0;
+    };
+    let json: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["afi_safis"].as_array().into_iter().flatten())
+        .filter_map(|a| a["state"]["received"].as_u64())
+        .sum::<u64>() as usize
 }
 
 /// /proc figures of one process.

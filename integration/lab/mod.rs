@@ -32,6 +32,8 @@
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
+pub mod peers;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
@@ -604,7 +606,6 @@ impl Lab {
     /// carrying IPv4 and IPv6 unicast: how BIRD 2 peers) and, with `v6_session`, a second
     /// one over IPv6 for IPv6 unicast (how BIRD 1.6's bird6 peers). Waits for its API.
     pub fn start_router(&self, v6_session: bool) -> Router<'_> {
-        let sock = self.path("gobgp.sock");
         let mut toml = format!(
             r#"[global.config]
   as = {ROUTER_AS}
@@ -639,6 +640,45 @@ impl Lab {
             )
             .unwrap();
         }
+        self.spawn_router(&toml, if v6_session { 2 } else { 1 })
+    }
+
+    /// Starts gobgpd in the router namespace as AS `local_as` with the given neighbors
+    /// (for the built-in speaker's tests: other AS numbers, IPv6 sessions, MD5).
+    pub fn start_router_with(&self, local_as: u32, neighbors: &[GobgpNeighbor]) -> Router<'_> {
+        let mut toml =
+            format!("[global.config]\n  as = {local_as}\n  router-id = \"{ROUTER_V4}\"\n");
+        for n in neighbors {
+            write!(
+                toml,
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{}\"\n    peer-as = {}\n",
+                n.address, n.peer_as
+            )
+            .unwrap();
+            if let Some(pw) = n.password {
+                writeln!(toml, "    auth-password = \"{pw}\"").unwrap();
+            }
+            toml.push_str("  [neighbors.timers.config]\n    connect-retry = 1\n");
+            if n.graceful_restart {
+                toml.push_str("  [neighbors.graceful-restart.config]\n    enabled = true\n");
+            }
+            for f in n.families {
+                write!(
+                    toml,
+                    "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
+                )
+                .unwrap();
+                if n.graceful_restart {
+                    toml.push_str("    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n");
+                }
+            }
+        }
+        self.spawn_router(&toml, neighbors.len())
+    }
+
+    /// Runs gobgpd with `toml` and waits for its API.
+    fn spawn_router(&self, toml: &str, neighbors: usize) -> Router<'_> {
+        let sock = self.path("gobgp.sock");
         let conf = self.path("gobgpd.toml");
         fs::write(&conf, toml).expect("write gobgpd.toml");
         let target = format!("unix://{}", sock.display());
@@ -663,7 +703,7 @@ impl Lab {
             lab: self,
             pid,
             target,
-            neighbors: if v6_session { 2 } else { 1 },
+            neighbors,
         };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             assert!(self.is_running(pid), "gobgpd exited at start");
@@ -818,6 +858,9 @@ protocol bgp rtr {{
             birdc: birdc.to_string(),
             ctl: ctl.to_path_buf(),
             log: log.to_path_buf(),
+            label: label.to_string(),
+            bird: bird.to_string(),
+            conf: conf.to_path_buf(),
         };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             assert!(self.is_running(pid), "{label} exited at start");
@@ -1224,6 +1267,18 @@ impl Router<'_> {
     }
 }
 
+/// One neighbor of [`Lab::start_router_with`].
+pub struct GobgpNeighbor<'s> {
+    pub address: &'s str,
+    pub peer_as: u32,
+    /// TCP MD5 (RFC 2385) password.
+    pub password: Option<&'s str>,
+    /// gobgp's afi-safi names, e.g. "ipv4-unicast".
+    pub families: &'s [&'s str],
+    /// Graceful restart helper (RFC 4724): keep the neighbor's routes when it restarts.
+    pub graceful_restart: bool,
+}
+
 impl Router<'_> {
     /// Starts recording, at the router's end of the link, when each BGP segment from the
     /// host arrives (tcpdump on the router's veth): the moment the router has the message,
@@ -1447,6 +1502,10 @@ pub struct BirdDaemon {
     pub birdc: String,
     pub ctl: PathBuf,
     pub log: PathBuf,
+    /// How it was started, to start it again after a kill.
+    label: String,
+    bird: String,
+    conf: PathBuf,
 }
 
 /// The exact line BIRD (2.0.12 and 1.6.8) logs when a `configure` starts applying a new
@@ -1463,6 +1522,32 @@ pub struct Bird<'a> {
 }
 
 impl Bird<'_> {
+    /// Kills every daemon with SIGKILL, as a crash would, and waits until they are gone.
+    pub fn kill(&mut self) {
+        for d in &self.daemons {
+            let _ = self.lab.signal(d.pid, Signal::SIGKILL);
+            self.lab
+                .wait_exit(d.pid, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("{}: {e}", d.label));
+        }
+    }
+
+    /// Starts every daemon again from its configuration (after `kill`), as a supervisor
+    /// would; returns once each control socket answers.
+    pub fn start_again(&mut self) {
+        let again: Vec<BirdDaemon> = self
+            .daemons
+            .iter()
+            .map(|d| {
+                // A crash leaves the socket file behind; clear it as an init script would.
+                let _ = fs::remove_file(&d.ctl);
+                self.lab
+                    .start_bird_daemon(&d.label, &d.bird, &d.birdc, &d.conf, &d.ctl, &d.log)
+            })
+            .collect();
+        self.daemons = again;
+    }
+
     /// The (IPv4, for bird1) daemon.
     pub fn v4(&self) -> &BirdDaemon {
         &self.daemons[0]
@@ -1816,9 +1901,12 @@ impl Warden<'_> {
         self.lab.wait_exit(self.pid, timeout)
     }
 
-    /// What the warden logged so far.
+    /// What the warden logged so far: its log lines go to stdout, early errors (an
+    /// invalid configuration) to stderr.
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
+        let mut text = fs::read_to_string(self.stderr.with_extension("out")).unwrap_or_default();
+        text.push_str(&fs::read_to_string(&self.stderr).unwrap_or_default());
+        text
     }
 
     /// How many times `needle` occurs in the log.

@@ -1,15 +1,19 @@
 //! Backends make the routing side announce exactly the desired set.
 //!
-//! The configuration chooses one: `[frr]` selects FRRouting (`frr/`), otherwise BIRD.
+//! The configuration chooses one: `[frr]` selects FRRouting (`frr/`), `[bgp]` the built-in
+//! speaker (`bgp.rs`), otherwise BIRD.
 
+pub mod bgp;
 pub mod bird;
 pub mod frr;
 
 use std::collections::BTreeSet;
 
 use ipnet::IpNet;
+use tokio::sync::watch;
 
 use crate::announce::Backend;
+use crate::bgp::status::SpeakerStatus;
 use crate::config::{BirdSettings, Config};
 
 /// The backend for the configured routing daemon.
@@ -24,8 +28,24 @@ pub fn read_announced(settings: &BirdSettings) -> Result<BTreeSet<IpNet>, String
         .map_err(|e| e.to_string())
 }
 
-/// The backend the configuration chooses: FRR when it has `[frr]`, else BIRD.
+/// The backend the configuration chooses: the speaker with `[bgp]`, FRR with `[frr]`,
+/// else BIRD.
 pub fn for_config(config: &Config) -> Box<dyn Backend> {
+    for_config_with_status(config, &watch::channel(SpeakerStatus::new()).0)
+}
+
+/// The same; the built-in speaker reports its peers to `bgp_status`.
+pub fn for_config_with_status(
+    config: &Config,
+    bgp_status: &watch::Sender<SpeakerStatus>,
+) -> Box<dyn Backend> {
+    if let Some(settings) = &config.bgp {
+        return Box::new(bgp::BgpBackend::new(
+            settings,
+            &config.services,
+            bgp_status.clone(),
+        ));
+    }
     match &config.frr {
         Some(frr) => Box::new(frr::FrrBackend::new(
             frr.clone(),
@@ -38,6 +58,10 @@ pub fn for_config(config: &Config) -> Box<dyn Backend> {
 
 /// What the chosen routing daemon announced for the warden before it started.
 pub async fn announced_before(config: &Config) -> Result<BTreeSet<IpNet>, String> {
+    if config.bgp.is_some() {
+        // The speaker's routes lived in its sessions, which ended with the last process.
+        return Ok(BTreeSet::new());
+    }
     match &config.frr {
         Some(frr) => frr::read_announced(frr, &frr::owned_networks_file(&config.daemon.state_dir))
             .await
@@ -58,6 +82,22 @@ pub enum ReloadChange {
 }
 
 pub fn reload_change(old: &Config, new: &Config) -> ReloadChange {
+    match (&old.bgp, &new.bgp) {
+        (Some(a), Some(b)) => {
+            return if a != b || bgp::route_table(&old.services) != bgp::route_table(&new.services) {
+                // A new speaker: the sessions restart and carry the new attributes.
+                ReloadChange::Replace("[bgp] or a service's [service.announce] changed")
+            } else {
+                ReloadChange::None
+            };
+        }
+        (None, None) => {}
+        _ => {
+            return ReloadChange::NeedsRestart(
+                "the backend changed between the built-in speaker and a routing daemon",
+            );
+        }
+    }
     match (&old.frr, &new.frr) {
         (None, None) if old.bird != new.bird => ReloadChange::Replace("[bird] changed"),
         (None, None) => ReloadChange::None,

@@ -2,7 +2,8 @@
 //!
 //! The program runs without a shell (unless `shell = true`), with no stdin, in a process
 //! group of its own. When it exits, or when the timeout expires, the whole group is sent
-//! SIGKILL, so grandchildren it left behind (or that keep its pipes open) die with it.
+//! SIGKILL, so grandchildren it left behind (or that keep its pipes open) die with it; one
+//! that left the group with `setsid()` is caught by the `reaper`.
 //! stdout and stderr are captured up to `OUTPUT_LIMIT` bytes each and read to the end, so
 //! a chatty check never blocks on a full pipe.
 
@@ -65,7 +66,10 @@ impl ExecCheck {
     }
 
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
-        let mut child = match self.build().spawn() {
+        // In a storm, wait for one of `max_concurrent_exec` slots; the timeout runs from
+        // the start of the process.
+        let _slot = super::exec_slots::acquire().await;
+        let mut child = match super::reaper::spawn_check(&mut self.build()) {
             Ok(child) => child,
             Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),
         };
@@ -111,6 +115,8 @@ impl Drop for GroupKiller {
         if let Some(group) = self.0 {
             // ESRCH (group already gone) is the normal case for a well-behaved check.
             let _ = killpg(group, Signal::SIGKILL);
+            // Whatever of it is left outside the group is now the reaper's.
+            super::reaper::forget_group(group.as_raw());
         }
     }
 }

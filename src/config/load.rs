@@ -21,14 +21,52 @@ pub struct ConfigPaths {
     pub dir_required: bool,
 }
 
+/// Where services registered at run time (`anycast-warden register`) are kept: one file
+/// per service, in the same form as a conf.d file, read after the conf.d directory.
+pub const REGISTERED_DIR: &str = "registered";
+
 /// Reads, parses and validates everything; every problem found is returned together.
 pub fn load(paths: &ConfigPaths) -> Result<Config, ConfigErrors> {
+    load_with(paths, None)
+}
+
+/// Like [`load`], with `candidate` (a registered service's file, as path and text) in
+/// place of the file at that path: how a registration is validated before it is written.
+/// `None` as text leaves that file out (a deregistration).
+pub fn load_with(
+    paths: &ConfigPaths,
+    candidate: Option<(&Path, Option<&str>)>,
+) -> Result<Config, ConfigErrors> {
     let main_src = read(&paths.file).map_err(|e| ConfigErrors(vec![e]))?;
     let mut errors = Vec::new();
     let main: Option<RawMainFile> = parse(&main_src).map_err(|e| errors.push(e)).ok();
     let mut service_files = Vec::new();
-    for path in service_file_paths(paths, &mut errors) {
-        match read(&path) {
+    let mut sources: Vec<Result<SourceText, ConfigError>> = service_file_paths(paths, &mut errors)
+        .iter()
+        .map(|p| read(p))
+        .collect();
+    if let Some(main) = &main {
+        let dir = registered_dir(main);
+        let registered = ConfigPaths {
+            file: paths.file.clone(),
+            dir: dir.clone(),
+            dir_required: false,
+        };
+        for path in service_file_paths(&registered, &mut errors) {
+            if candidate.is_some_and(|(c, _)| c == path) {
+                continue;
+            }
+            sources.push(read(&path));
+        }
+        if let Some((path, Some(text))) = candidate {
+            sources.push(Ok(SourceText {
+                path: path.to_path_buf(),
+                text: text.to_string(),
+            }));
+        }
+    }
+    for source in sources {
+        match source {
             Ok(src) => match parse::<RawServiceFile>(&src) {
                 Ok(raw) => service_files.push((src, raw)),
                 Err(e) => errors.push(conf_d_hint(e)),
@@ -57,6 +95,19 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     };
     let main = parse::<RawMainFile>(&src).map_err(|e| ConfigErrors(vec![e]))?;
     validate(&src, main, Vec::new())
+}
+
+/// `<state_dir>/registered`, from the main file as written.
+fn registered_dir(main: &RawMainFile) -> PathBuf {
+    let state_dir = main
+        .daemon
+        .as_ref()
+        .and_then(|d| d.state_dir.as_ref())
+        .map_or_else(
+            || PathBuf::from(super::validate::DEFAULT_STATE_DIR),
+            |s| PathBuf::from(s.get_ref()),
+        );
+    state_dir.join(REGISTERED_DIR)
 }
 
 fn read(path: &Path) -> Result<SourceText, ConfigError> {

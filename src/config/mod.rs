@@ -1,6 +1,7 @@
 //! Configuration: a raw serde form that keeps source positions (`raw`), validated into the
 //! form the program uses (`model`), with errors that point at `file:line:col` (`error`).
 
+pub mod bgp;
 pub mod check;
 pub mod error;
 pub mod load;
@@ -9,5 +10,5 @@ pub mod raw;
 pub mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{ConfigPaths, load, load_str};
+pub use load::{ConfigPaths, REGISTERED_DIR, load, load_str, load_with};
 pub use model::*;

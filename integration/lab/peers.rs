@@ -1,0 +1,275 @@
+//! BIRD 2 and FRR as the *receiving* router, in the router namespace: the peers of the
+//! built-in speaker's interop tests (GoBGP is [`super::Router`]). Each keeps its files in
+//! the lab's tempdir and is a child of the lab, like every other daemon.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::{FRR_SBIN, HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, VTYSH, poll, run};
+
+/// BIRD 2 in the router namespace, importing everything the host sends.
+pub struct BirdPeer<'a> {
+    lab: &'a Lab,
+    pub pid: i32,
+    ctl: PathBuf,
+}
+
+impl Lab {
+    /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with one eBGP session to the host
+    /// (IPv4 and IPv6 unicast over IPv4), importing all and exporting nothing.
+    pub fn start_bird2_peer(&self) -> BirdPeer<'_> {
+        let log = self.path("rtr-bird.log");
+        let ctl = self.path("rtr-bird.ctl");
+        let conf = self.path("rtr-bird.conf");
+        fs::write(
+            &conf,
+            format!(
+                r#"log "{log}" all;
+router id {ROUTER_V4};
+protocol device {{ scan time 10; }}
+protocol bgp warden {{
+  local {ROUTER_V4} as {ROUTER_AS}; neighbor {HOST_V4} as {HOST_AS};
+  connect delay time 1; connect retry time 1;
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+"#,
+                log = log.display()
+            ),
+        )
+        .expect("write the router's bird.conf");
+        self.add_log("router bird log", &log);
+        let pid = self
+            .spawn(
+                "rtr-bird",
+                Some(&self.rtr_ns),
+                &[
+                    "bird",
+                    "-f",
+                    "-c",
+                    &conf.to_string_lossy(),
+                    "-s",
+                    &ctl.to_string_lossy(),
+                    "-P",
+                    &self.path("rtr-bird.pid").to_string_lossy(),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let peer = BirdPeer {
+            lab: self,
+            pid,
+            ctl,
+        };
+        poll(Duration::from_secs(15), Duration::from_millis(50), || {
+            assert!(self.is_running(pid), "the router's BIRD exited at start");
+            peer.birdc(&["show", "status"]).ok()
+        })
+        .unwrap_or_else(|| panic!("the router's BIRD did not answer within 15 s"));
+        peer
+    }
+
+    /// Starts FRR (zebra and bgpd) as AS 65000 at 192.0.2.2 in the router namespace, with
+    /// one eBGP session to the host for IPv4 and IPv6 unicast.
+    pub fn start_frr_peer(&self) -> FrrPeer<'_> {
+        let dir = self.path("rtr-frr");
+        fs::create_dir_all(&dir).expect("create the router's FRR directory");
+        fs::write(dir.join("zebra.conf"), "frr defaults traditional\n").unwrap();
+        fs::write(
+            dir.join("bgpd.conf"),
+            format!(
+                "frr defaults traditional
+router bgp {ROUTER_AS}
+ bgp router-id {ROUTER_V4}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor {HOST_V4} remote-as {HOST_AS}
+ neighbor {HOST_V4} timers connect 1
+ address-family ipv4 unicast
+  neighbor {HOST_V4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor {HOST_V4} activate
+ exit-address-family
+exit
+"
+            ),
+        )
+        .unwrap();
+        let frr_user = nix::unistd::User::from_name("frr")
+            .ok()
+            .flatten()
+            .expect("user frr (apt-get install frr)");
+        for path in [dir.join("zebra.conf"), dir.join("bgpd.conf"), dir.clone()] {
+            std::os::unix::fs::chown(
+                &path,
+                Some(frr_user.uid.as_raw()),
+                Some(frr_user.gid.as_raw()),
+            )
+            .expect("chown the router's FRR files");
+        }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
+                .expect("chmod the tempdir");
+        }
+        let d = dir.display().to_string();
+        let zserv = format!("{d}/zserv.api");
+        let mut pids = vec![];
+        for name in ["zebra", "bgpd"] {
+            let binary = format!("{FRR_SBIN}/{name}");
+            let conf = format!("{d}/{name}.conf");
+            let pid_file = format!("{d}/{name}.pid");
+            let mut argv = vec![
+                binary.as_str(),
+                "--vty_socket",
+                &d,
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &conf,
+                "-i",
+                &pid_file,
+                "-z",
+                &zserv,
+                "-P",
+                "0",
+                "--log",
+                "stdout",
+            ];
+            if name == "bgpd" {
+                argv.extend(["-l", ROUTER_V4]);
+            }
+            let pid = self
+                .spawn(&format!("rtr-{name}"), Some(&self.rtr_ns), &argv)
+                .unwrap_or_else(|e| panic!("{e}"));
+            pids.push(pid);
+            if name == "zebra" {
+                poll(Duration::from_secs(15), Duration::from_millis(10), || {
+                    assert!(self.is_running(pid), "the router's zebra exited at start");
+                    std::path::Path::new(&zserv).exists().then_some(())
+                })
+                .unwrap_or_else(|| panic!("the router's zebra did not open {zserv}"));
+            }
+        }
+        let peer = FrrPeer {
+            lab: self,
+            pids,
+            dir,
+        };
+        poll(Duration::from_secs(15), Duration::from_millis(50), || {
+            peer.vtysh(&["-c", "show bgp summary"]).ok()
+        })
+        .unwrap_or_else(|| panic!("the router's bgpd did not answer vtysh within 15 s"));
+        peer
+    }
+}
+
+impl BirdPeer<'_> {
+    pub fn birdc(&self, args: &[&str]) -> Result<String, String> {
+        let ctl = self.ctl.to_string_lossy().to_string();
+        let mut argv = vec!["-s", ctl.as_str()];
+        argv.extend_from_slice(args);
+        run("birdc", &argv)
+    }
+
+    /// `show route all` of both tables.
+    pub fn routes_text(&self) -> String {
+        self.birdc(&["show", "route", "all"]).unwrap_or_else(|e| e)
+    }
+
+    /// The prefixes BIRD imported from the host.
+    pub fn rib(&self) -> BTreeSet<IpNet> {
+        self.routes_text()
+            .lines()
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    /// Waits until the RIB is `expected`.
+    pub fn wait_for_rib(
+        &self,
+        expected: &BTreeSet<IpNet>,
+        timeout: Duration,
+    ) -> Result<Duration, String> {
+        let start = std::time::Instant::now();
+        poll(timeout, Duration::from_millis(50), || {
+            (self.rib() == *expected).then(|| start.elapsed())
+        })
+        .ok_or_else(|| {
+            format!(
+                "the router's BIRD after {timeout:?}: want {expected:?}\n{}",
+                self.routes_text()
+            )
+        })
+    }
+
+    pub fn lab(&self) -> &Lab {
+        self.lab
+    }
+}
+
+/// FRR in the router namespace.
+pub struct FrrPeer<'a> {
+    lab: &'a Lab,
+    pub pids: Vec<i32>,
+    dir: PathBuf,
+}
+
+impl FrrPeer<'_> {
+    pub fn vtysh(&self, args: &[&str]) -> Result<String, String> {
+        let d = self.dir.to_string_lossy().to_string();
+        let mut argv = vec!["--vty_socket", d.as_str()];
+        argv.extend_from_slice(args);
+        self.lab
+            .exec_in(&self.lab.rtr_ns, &[&[VTYSH][..], &argv].concat())
+    }
+
+    /// FRR's JSON for `show bgp <family> unicast [prefix] json`.
+    pub fn json(&self, family: &str, prefix: Option<&str>) -> serde_json::Value {
+        let mut cmd = format!("show bgp {family} unicast");
+        if let Some(p) = prefix {
+            cmd.push(' ');
+            cmd.push_str(p);
+        }
+        cmd.push_str(" json");
+        let out = self.vtysh(&["-c", &cmd]).unwrap_or_else(|e| e);
+        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The prefixes bgpd received (IPv4 and IPv6).
+    pub fn rib(&self) -> BTreeSet<IpNet> {
+        let mut out = BTreeSet::new();
+        for family in ["ipv4", "ipv6"] {
+            if let Some(routes) = self.json(family, None)["routes"].as_object() {
+                out.extend(routes.keys().filter_map(|k| k.parse::<IpNet>().ok()));
+            }
+        }
+        out
+    }
+
+    pub fn wait_for_rib(
+        &self,
+        expected: &BTreeSet<IpNet>,
+        timeout: Duration,
+    ) -> Result<Duration, String> {
+        let start = std::time::Instant::now();
+        poll(timeout, Duration::from_millis(100), || {
+            (self.rib() == *expected).then(|| start.elapsed())
+        })
+        .ok_or_else(|| {
+            format!(
+                "the router's FRR after {timeout:?}: want {expected:?}, has {:?}\n{}",
+                self.rib(),
+                self.vtysh(&["-c", "show bgp summary"])
+                    .unwrap_or_else(|e| e)
+            )
+        })
+    }
+}

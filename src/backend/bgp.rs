@@ -1,0 +1,194 @@
+//! The built-in BGP speaker as a backend: the desired set becomes routes with each
+//! service's attributes, and the speaker (`crate::bgp`) sends them to every peer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use ipnet::IpNet;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::announce::{ApplyError, Backend};
+use crate::bgp::message::Family;
+use crate::bgp::routes::{RouteAttrs, RouteSet};
+use crate::bgp::session::PeerConfig;
+use crate::bgp::speaker::{Speaker, SpeakerConfig};
+use crate::bgp::status::SpeakerStatus;
+use crate::config::{AnnounceAttrs, BgpFamily, BgpSettings, ServiceConfig};
+
+/// How long an apply waits for the Established sessions to have sent the change. Longer
+/// means a peer that does not read; its session catches up or fails on its own.
+const APPLY_WAIT: Duration = Duration::from_secs(2);
+/// How long the sessions get at exit to tell their peers goodbye.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The speaker's settings from `[bgp]`.
+pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
+    SpeakerConfig {
+        asn: settings.asn,
+        router_id: settings.router_id,
+        hold_time: settings.hold_time.as_secs().min(65535) as u16,
+        keepalive: settings.keepalive.map(|k| k.as_secs().min(65535) as u16),
+        connect_retry: settings.connect_retry,
+        listen: settings.listen,
+        listen_port: settings.listen_port,
+        graceful_restart: settings
+            .graceful_restart
+            .map(|d| d.as_secs().min(4095) as u16),
+        peers: settings
+            .peers
+            .iter()
+            .map(|p| PeerConfig {
+                address: p.address,
+                asn: p.asn,
+                port: p.port,
+                source: p.source,
+                passive: p.passive,
+                md5_password: p.md5_password.clone(),
+                ttl: p.multihop,
+                families: p
+                    .families
+                    .iter()
+                    .map(|f| match f {
+                        BgpFamily::Ipv4 => Family::Ipv4Unicast,
+                        BgpFamily::Ipv6 => Family::Ipv6Unicast,
+                    })
+                    .collect(),
+                next_hop_v4: p.next_hop.iter().find_map(|a| match a {
+                    IpAddr::V4(a) => Some(*a),
+                    IpAddr::V6(_) => None,
+                }),
+                next_hop_v6: p.next_hop.iter().find_map(|a| match a {
+                    IpAddr::V6(a) => Some(*a),
+                    IpAddr::V4(_) => None,
+                }),
+            })
+            .collect(),
+    }
+}
+
+fn route_attrs(a: &AnnounceAttrs) -> RouteAttrs {
+    RouteAttrs {
+        communities: a.communities.iter().map(|c| c.0).collect(),
+        large_communities: a.large_communities.iter().map(|c| c.0).collect(),
+        med: a.med,
+        prepend: a.prepend,
+    }
+}
+
+/// Every service prefix's attributes.
+pub fn route_table(services: &[ServiceConfig]) -> BTreeMap<IpNet, Arc<RouteAttrs>> {
+    let mut out = BTreeMap::new();
+    for s in services {
+        let attrs = Arc::new(route_attrs(&s.announce));
+        for p in &s.prefixes {
+            out.insert(p.prefix, attrs.clone());
+        }
+    }
+    out
+}
+
+pub struct BgpBackend {
+    config: SpeakerConfig,
+    drain_time: Duration,
+    attrs: BTreeMap<IpNet, Arc<RouteAttrs>>,
+    /// Prefixes announced with GRACEFUL_SHUTDOWN until they are withdrawn.
+    draining: BTreeSet<IpNet>,
+    /// Started at the first apply (inside the runtime).
+    speaker: Option<Speaker>,
+    status: watch::Sender<SpeakerStatus>,
+}
+
+impl BgpBackend {
+    pub fn new(
+        settings: &BgpSettings,
+        services: &[ServiceConfig],
+        status: watch::Sender<SpeakerStatus>,
+    ) -> Self {
+        BgpBackend {
+            config: speaker_config(settings),
+            drain_time: settings.drain_time,
+            attrs: route_table(services),
+            draining: BTreeSet::new(),
+            speaker: None,
+            status,
+        }
+    }
+
+    fn routes(&self, desired: &BTreeSet<IpNet>) -> RouteSet {
+        desired
+            .iter()
+            .map(|p| {
+                let attrs = self.attrs.get(p).cloned().unwrap_or_default();
+                let attrs = if self.draining.contains(p) {
+                    Arc::new(attrs.draining())
+                } else {
+                    attrs
+                };
+                (*p, attrs)
+            })
+            .collect()
+    }
+
+    async fn announce(&mut self, desired: &BTreeSet<IpNet>) {
+        // Withdrawn prefixes are no longer draining: a later announcement is a fresh one.
+        self.draining.retain(|p| desired.contains(p));
+        let routes = self.routes(desired);
+        let speaker = self
+            .speaker
+            .get_or_insert_with(|| Speaker::start(&self.config, self.status.clone()));
+        let behind = speaker.announce(routes, APPLY_WAIT).await;
+        if behind > 0 {
+            warn!(
+                sessions = behind,
+                "BGP sessions have not sent the change yet; they keep trying"
+            );
+        }
+    }
+}
+
+impl Backend for BgpBackend {
+    fn apply<'a>(
+        &'a mut self,
+        desired: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
+        Box::pin(async move {
+            // The speaker holds the desired set itself and sends it to every session
+            // that is or comes up; there is nothing here that can fail.
+            self.announce(desired).await;
+            Ok(())
+        })
+    }
+
+    fn drain<'a>(
+        &'a mut self,
+        desired: &'a BTreeSet<IpNet>,
+        draining: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+        Box::pin(async move {
+            if self.drain_time.is_zero() {
+                return Ok(None);
+            }
+            // Exactly these are marked: a service drained no more loses the mark.
+            self.draining.clone_from(draining);
+            self.announce(desired).await;
+            info!(
+                prefixes = draining.len(),
+                drain_time = %humantime::format_duration(self.drain_time),
+                "draining: routes re-announced with GRACEFUL_SHUTDOWN (65535:0)"
+            );
+            Ok(Some(self.drain_time))
+        })
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(speaker) = self.speaker.take() {
+                speaker.stop(CLOSE_WAIT).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! The node_exporter textfile: the same exposition as `/metrics`, rewritten every
+//! `textfile_interval` through a temporary file and a rename, so a reader never sees a
+//! half-written file. The temporary file's name (`.NAME.XXXX.tmp`) does not end in `.prom`,
+//! so node_exporter never reads it. The file is removed when the daemon stops.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::backend::bird::atomic_write;
+use crate::status::StatusBoard;
+
+pub async fn run(path: PathBuf, every: Duration, board: StatusBoard, cancel: CancellationToken) {
+    let mut failing = false;
+    loop {
+        let text = board.read(super::render);
+        let target = path.clone();
+        let written =
+            tokio::task::spawn_blocking(move || atomic_write::write(&target, text.as_bytes(), 0))
+                .await;
+        match written {
+            Ok(Ok(_)) => failing = false,
+            Ok(Err(e)) if !failing => {
+                // Once per failure streak, not every interval.
+                warn!(error = %e, "cannot write the metrics textfile");
+                failing = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            () = cancel.cancelled() => {
+                // A stopped daemon withdraws everything: a file that still said
+                // "announced" would mislead; its absence is what alerts can look for.
+                let _ = std::fs::remove_file(&path);
+                return;
+            }
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Configuration of the built-in BGP speaker: `[bgp]`, `[[bgp.peer]]`,
+//! `[service.announce]`, choosing the backend, and the errors a user can make there.
+
+mod common;
+use common::{errors, one_error};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anycast_warden::config::{BgpFamily, load_str};
+
+const CHECK: &str = "[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\n";
+const PEER: &str = "[[bgp.peer]]\naddress = \"192.0.2.2\"\nasn = 65000\n";
+
+#[test]
+fn the_issue_example_is_valid_and_prints_back() {
+    let text = format!(
+        r#"[bgp]
+asn = 65001
+router_id = "192.0.2.1"
+hold_time = "90s"
+[[bgp.peer]]
+address = "192.0.2.2"
+asn = 65000
+source = "192.0.2.1"
+port = 179
+passive = false
+md5_password = "secret"
+multihop = 1
+families = ["ipv4", "ipv6"]
+next_hop = "self"
+[[bgp.peer]]
+address = "2001:db8:1::2"
+asn = 4200000000
+next_hop = ["192.0.2.1", "2001:db8:1::1"]
+
+[[service]]
+name = "dns"
+prefixes = ["203.0.113.53/32", "2001:db8::53"]
+{CHECK}
+[service.announce]
+communities = ["65000:100"]
+large_communities = ["65000:1:1"]
+med = 100
+prepend = 2
+"#
+    );
+    let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let bgp = c.bgp.clone().expect("[bgp] chooses the speaker");
+    assert_eq!(bgp.asn, 65001);
+    assert_eq!(bgp.hold_time, Duration::from_secs(90));
+    assert_eq!(bgp.drain_time, Duration::from_secs(5));
+    assert!(bgp.listen);
+    let p = &bgp.peers[0];
+    assert_eq!(p.source, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(p.md5_password.as_deref(), Some("secret"));
+    assert_eq!(p.families, vec![BgpFamily::Ipv4, BgpFamily::Ipv6]);
+    assert!(p.next_hop.is_empty());
+    assert_eq!(bgp.peers[1].asn, 4_200_000_000);
+    assert_eq!(bgp.peers[1].next_hop.len(), 2);
+    let a = &c.services[0].announce;
+    assert_eq!(a.communities[0].to_string(), "65000:100");
+    assert_eq!(a.large_communities[0].to_string(), "65000:1:1");
+    assert_eq!((a.med, a.prepend), (Some(100), 2));
+    // print-config loads back unchanged.
+    let printed = toml::to_string_pretty(&c).unwrap();
+    assert!(printed.contains("[bgp]"), "{printed}");
+    assert!(!printed.contains("[bird]"), "{printed}");
+    let mut again = load_str(Path::new("x"), &printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    // Only where the service was written differs.
+    again.services[0].origin.clone_from(&c.services[0].origin);
+    assert_eq!(again, c);
+    assert_eq!(
+        bgp.peers[1].address,
+        "2001:db8:1::2".parse::<IpAddr>().unwrap()
+    );
+}
+
+#[test]
+fn more_than_one_backend_is_refused_at_the_table() {
+    let e = one_error(&format!(
+        "[bird]\n[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}"
+    ));
+    assert!(
+        e.starts_with("w.toml:2:1: the file has [bgp] and [bird]"),
+        "{e}"
+    );
+    assert!(e.contains("help: one backend"), "{e}");
+    let e = one_error(&format!(
+        "[frr]\n[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}"
+    ));
+    assert!(
+        e.starts_with("w.toml:2:1: the file has [bgp] and [frr]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_and_bad_keys_point_at_their_place() {
+    let e = errors(
+        "[bgp]\nrouter_id = \"0.0.0.0\"\nhold_time = \"2s\"\ngraceful_restart = \"5000s\"\n",
+    );
+    assert!(
+        e.iter().any(|e| e
+            .starts_with("w.toml:4:20: graceful_restart must be whole seconds, at most 4095 s")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:1:1: [bgp] has no asn")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:2:13: router_id = \"0.0.0.0\" is not a BGP identifier")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:3:13: hold_time must be 0 or 3 s")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("w.toml:1:1: [bgp] has no peers")),
+        "{e:#?}"
+    );
+
+    let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\n";
+    let e = one_error(&format!("{base}address = \"192.0.2.300\"\nasn = 65000\n"));
+    assert!(
+        e.starts_with("w.toml:5:11: address = \"192.0.2.300\" is not an IP address"),
+        "{e}"
+    );
+    let e = one_error(&format!("{base}address = \"192.0.2.2\"\n"));
+    assert!(e.starts_with("w.toml:4:1: [[bgp.peer]] has no asn"), "{e}");
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nsource = \"2001:db8::1\"\n"
+    ));
+    assert!(e.contains("different IP versions"), "{e}");
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nfamilies = [\"ipv4\", \"vpnv4\"]\n"
+    ));
+    assert!(
+        e.starts_with("w.toml:7:21: unknown family \"vpnv4\""),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nmultihop = 0\n"
+    ));
+    assert!(
+        e.starts_with("w.toml:7:12: multihop = 0 is out of range"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nnext_hop = \"me\"\n"
+    ));
+    assert!(
+        e.contains("next_hop \"me\" is not \"self\" or an IP address"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nmd5_password = \"{}\"\n",
+        "x".repeat(81)
+    ));
+    assert!(e.contains("md5_password must be 1 to 80 bytes"), "{e}");
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\ncolour = \"red\"\n"
+    ));
+    assert!(e.contains("unknown field `colour`"), "{e}");
+}
+
+#[test]
+fn announce_attributes_are_checked_and_need_the_speaker() {
+    let bgp = format!("[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}");
+    let svc = format!("[[service]]\nname = \"a\"\nprefixes = [\"203.0.113.1\"]\n{CHECK}");
+    let e = errors(&format!(
+        "{bgp}{svc}[service.announce]\ncommunities = [\"65000:70000\"]\nlarge_communities = [\"1:2\"]\nmed = -1\nprepend = 99\n"
+    ));
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(
+        e[0].starts_with("w.toml:14:16: \"65000:70000\" is not a community"),
+        "{e:#?}"
+    );
+    assert!(e[1].contains("\"1:2\" is not a large community"), "{e:#?}");
+    assert!(e[2].contains("med = -1 is out of range"), "{e:#?}");
+    assert!(e[3].contains("prepend = 99 is out of range"), "{e:#?}");
+    let e = one_error(&format!("{svc}[service.announce]\nmed = 10\n"));
+    assert!(
+        e.starts_with("w.toml:7:1: [service.announce] needs the built-in BGP speaker"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shipped_bgp_example_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
+    let paths = anycast_warden::config::ConfigPaths {
+        file: root.join("bgp.toml"),
+        dir: root.join("conf.d"),
+        dir_required: true,
+    };
+    let c = anycast_warden::config::load(&paths).unwrap_or_else(|e| panic!("{e}"));
+    let bgp = c.bgp.expect("[bgp]");
+    assert_eq!(bgp.peers.len(), 2);
+    assert!(c.services.iter().any(|s| !s.announce.is_empty()));
+}

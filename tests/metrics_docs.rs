@@ -1,0 +1,133 @@
+//! The metrics reference in README.md, what the daemon renders, and what the Grafana
+//! dashboard in contrib/ queries must agree: every documented series is rendered, every
+//! rendered family is documented, and the dashboard uses only documented series.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anycast_warden::check::CheckOutcome;
+use anycast_warden::health::{Health, Transition};
+use anycast_warden::metrics::render;
+use anycast_warden::status::{RoundReport, ServiceRegistration, Snapshot};
+
+fn names_in(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("anycast_warden_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// Series documented in README's "Metrics" table (first column).
+fn documented() -> BTreeSet<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Metrics\n")
+        .nth(1)
+        .expect("README has a Metrics section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `anycast_warden_"))
+        .map(|l| {
+            l.trim_start_matches("| `")
+                .split('`')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn populated() -> Snapshot {
+    let mut s = Snapshot::default();
+    s.backend.kind = "bird".into();
+    s.register(
+        "dns",
+        ServiceRegistration {
+            prefixes: vec!["203.0.113.53/32".into()],
+            nets: vec!["203.0.113.53/32".parse().unwrap()],
+            state: Health::Unknown,
+            disabled: false,
+            wants_announce: false,
+        },
+    );
+    let mut outcome = CheckOutcome::fail("exit status 1");
+    outcome.elapsed = Duration::from_millis(3);
+    s.record_round(
+        "dns",
+        &RoundReport {
+            passed: false,
+            reason: "exec false: exit status 1",
+            transition: Some(Transition {
+                from: Health::Unknown,
+                to: Health::Down,
+                streak: 1,
+            }),
+            wants_announce: false,
+            ip_check: true,
+            ip_check_failure: None,
+            outcomes: &[("exec false".into(), outcome)],
+        },
+    );
+    s.services
+        .get_mut("dns")
+        .unwrap()
+        .checks
+        .get_mut("exec false")
+        .unwrap()
+        .values
+        .insert("rtt_seconds".into(), 0.01);
+    s.record_apply(&Default::default(), Ok(()), Duration::from_millis(2));
+    s
+}
+
+/// Family names from `# TYPE` lines, with the suffix samples carry (`_total`, `_info`).
+fn rendered() -> BTreeSet<String> {
+    render(&populated())
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let mut parts = l.split(' ');
+            let name = parts.next().unwrap();
+            match parts.next() {
+                Some("counter") => format!("{name}_total"),
+                Some("info") => format!("{name}_info"),
+                _ => name.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_documented_series_is_rendered_and_every_rendered_one_documented() {
+    let documented = documented();
+    let rendered = rendered();
+    assert!(documented.len() >= 20, "{documented:?}");
+    assert_eq!(documented, rendered);
+}
+
+#[test]
+fn the_grafana_dashboard_queries_only_documented_series() {
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/grafana/anycast-warden.json"
+    ))
+    .unwrap();
+    let _: serde_json::Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    let documented = documented();
+    for name in names_in(&dashboard) {
+        let family = name.strip_suffix("_bucket").unwrap_or(&name);
+        assert!(
+            documented.contains(family),
+            "the dashboard uses {name}, which README does not document"
+        );
+    }
+}
