@@ -142,10 +142,11 @@ fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
         // IPv6 routes over the IPv4 session need an IPv6 next hop.
+        // The session is bound to the host's veth (source = an interface name).
         let bgp = bgp_section(
             HOST_AS,
             ROUTER_V4,
-            &format!("next_hop = [\"{HOST_V6}\"]"),
+            &format!("next_hop = [\"{HOST_V6}\"]\nsource = \"{}\"", lab.host_ns),
             "0s",
         );
         let warden = lab.start_warden(&config(lab, &bgp, &services));

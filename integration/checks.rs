@@ -5,13 +5,13 @@
 
 mod lab;
 
-use std::path::Path;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use anycast_warden::check::address::AddressBook;
-use anycast_warden::check::{Check, CheckContext, CheckMeasurements, CheckOutcome};
-use anycast_warden::config::load_str;
+use anycast_warden::check::{CheckMeasurements, CheckOutcome};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -147,18 +147,7 @@ fn can_run(test: &str) -> bool {
 }
 
 async fn icmp(body: &str, timeout: &str) -> CheckOutcome {
-    let text = format!(
-        "[[service]]\nname = \"gw\"\nprefixes = [\"203.0.113.1\"]\nip_check = false\ntimeout = \"{timeout}\"\n[[service.check]]\nkind = \"icmp\"\n{body}"
-    );
-    let config = load_str(Path::new("t.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let service = &config.services[0];
-    let ctx = CheckContext {
-        service: service.name.clone(),
-        addresses: AddressBook::uncached(),
-    };
-    Check::new(&service.checks[0], &ctx)
-        .run(service.timeout)
-        .await
+    support::run_check("icmp", body, timeout).await
 }
 
 fn stats(out: &CheckOutcome) -> anycast_warden::check::IcmpStats {

@@ -514,13 +514,21 @@ mod tests {
         rec: &Recorder,
         window_ms: u64,
     ) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
+        spawn_announcer(Box::new(rec.clone()), window_ms)
+    }
+
+    /// The announcer over `backend`, with a batch window of `window_ms`.
+    fn spawn_announcer(
+        backend: Box<dyn Backend>,
+        window_ms: u64,
+    ) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(16);
         let settings = AnnouncerSettings {
             batch_window: Duration::from_millis(window_ms),
         };
         let task = tokio::spawn(run(
             settings,
-            Box::new(rec.clone()),
+            backend,
             DesiredRoutes::default(),
             rx,
             StatusBoard::default(),
@@ -673,17 +681,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn verify_interval_reapplies_the_unchanged_set_and_retries_failures() {
         let rec = Verifying::default();
-        let (tx, rx) = mpsc::channel(16);
-        let settings = AnnouncerSettings {
-            batch_window: Duration::from_millis(100),
-        };
-        tokio::spawn(run(
-            settings,
-            Box::new(rec.clone()),
-            DesiredRoutes::default(),
-            rx,
-            StatusBoard::default(),
-        ));
+        let (tx, _task) = spawn_announcer(Box::new(rec.clone()), 100);
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let n = rec.0.applies.lock().unwrap().len();
@@ -752,17 +750,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_drains_waits_then_withdraws_and_closes() {
         let backend = Draining::default();
-        let (tx, rx) = mpsc::channel(16);
-        let settings = AnnouncerSettings {
-            batch_window: Duration::ZERO,
-        };
-        let task = tokio::spawn(run(
-            settings,
-            Box::new(backend.clone()),
-            DesiredRoutes::default(),
-            rx,
-            StatusBoard::default(),
-        ));
+        let (tx, task) = spawn_announcer(Box::new(backend.clone()), 0);
         set(&tx, "a", "203.0.113.1/32", true).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         let asked = Instant::now();
@@ -787,17 +775,7 @@ mod tests {
     }
 
     fn start_draining(backend: &Draining) -> (mpsc::Sender<Command>, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(
-            AnnouncerSettings {
-                batch_window: Duration::ZERO,
-            },
-            Box::new(backend.clone()),
-            DesiredRoutes::default(),
-            rx,
-            StatusBoard::default(),
-        ));
-        (tx, task)
+        spawn_announcer(Box::new(backend.clone()), 0)
     }
 
     fn log_since(backend: &Draining, from: usize) -> Vec<String> {

@@ -133,7 +133,8 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         calls,
         background.clone(),
     ));
-    let textfile_task = metrics::spawn(&config.metrics, status.clone(), background.clone()).await?;
+    let textfile_writer =
+        metrics::spawn(&config.metrics, status.clone(), background.clone()).await?;
     let notifier = notify::Notifier::from_env();
     tokio::spawn(notify::run(
         notifier.clone(),
@@ -229,14 +230,13 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     }
     notifier.stopping();
     background.cancel();
+    if let Some(writer) = textfile_writer {
+        // It removes the textfile; a write in progress finishes first.
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
     let _ = std::fs::remove_file(&supervisor.config.control.socket);
     let withdrawn = supervisor.shutdown().await;
     let _ = announcer_task.await;
-    // The textfile writer removes its file once cancelled; the process must not exit
-    // before (a write in progress finishes first).
-    if let Some(task) = textfile_task {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
     if withdrawn {
         Ok(())
     } else {

@@ -38,6 +38,7 @@ fn config(port: u16) -> SpeakerConfig {
             asn: 65000,
             port,
             source: None,
+            interface: None,
             passive: false,
             md5_password: None,
             ttl: 1,

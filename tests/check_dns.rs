@@ -1,14 +1,13 @@
 //! The dns kind against a small authoritative responder this test runs on loopback (UDP
 //! and TCP on the same port), built from hickory-proto's message types.
 
+mod support;
+
 use std::net::SocketAddr;
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use anycast_warden::check::address::AddressBook;
-use anycast_warden::check::{Check, CheckContext, CheckOutcome};
-use anycast_warden::config::load_str;
+use anycast_warden::check::CheckOutcome;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -115,18 +114,7 @@ async fn dns_server() -> (SocketAddr, Seen) {
 }
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    let text = format!(
-        "[[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53\"]\nip_check = false\ntimeout = \"{timeout}\"\n[[service.check]]\nkind = \"dns\"\n{body}"
-    );
-    let config = load_str(Path::new("t.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let service = &config.services[0];
-    let ctx = CheckContext {
-        service: service.name.clone(),
-        addresses: AddressBook::uncached(),
-    };
-    Check::new(&service.checks[0], &ctx)
-        .run(service.timeout)
-        .await
+    support::run_check("dns", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

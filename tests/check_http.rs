@@ -4,27 +4,12 @@
 
 mod support;
 
-use std::path::Path;
-
-use anycast_warden::check::address::AddressBook;
-use anycast_warden::check::{Check, CheckContext, CheckOutcome};
-use anycast_warden::config::load_str;
+use anycast_warden::check::CheckOutcome;
 use support::{Ca, http_server, https_server, in_days, write};
 
 /// Runs the one check of a service written as `body` (keys of `[[service.check]]`).
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    let text = format!(
-        "[[service]]\nname = \"web\"\nprefixes = [\"203.0.113.80\"]\nip_check = false\ntimeout = \"{timeout}\"\n[[service.check]]\nkind = \"http\"\n{body}"
-    );
-    let config = load_str(Path::new("t.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let service = &config.services[0];
-    let ctx = CheckContext {
-        service: service.name.clone(),
-        addresses: AddressBook::uncached(),
-    };
-    Check::new(&service.checks[0], &ctx)
-        .run(service.timeout)
-        .await
+    support::run_check("http", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

@@ -11,18 +11,7 @@ use anycast_warden::config::load_str;
 use support::{Ca, Leaf, https_server, in_days, write};
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    let text = format!(
-        "[[service]]\nname = \"web\"\nprefixes = [\"203.0.113.80\"]\nip_check = false\ntimeout = \"{timeout}\"\n[[service.check]]\nkind = \"tls\"\n{body}"
-    );
-    let config = load_str(Path::new("t.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let service = &config.services[0];
-    let ctx = CheckContext {
-        service: service.name.clone(),
-        addresses: AddressBook::uncached(),
-    };
-    Check::new(&service.checks[0], &ctx)
-        .run(service.timeout)
-        .await
+    support::run_check("tls", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

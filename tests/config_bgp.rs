@@ -52,7 +52,12 @@ prepend = 2
     assert_eq!(bgp.drain_time, Duration::from_secs(5));
     assert!(bgp.listen);
     let p = &bgp.peers[0];
-    assert_eq!(p.source, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(
+        p.source,
+        Some(anycast_warden::config::BgpSource::Address(
+            "192.0.2.1".parse().unwrap()
+        ))
+    );
     assert_eq!(p.md5_password.as_deref(), Some("secret"));
     assert_eq!(p.families, vec![BgpFamily::Ipv4, BgpFamily::Ipv6]);
     assert!(p.next_hop.is_empty());
@@ -138,6 +143,13 @@ fn missing_and_bad_keys_point_at_their_place() {
         "{base}address = \"192.0.2.2\"\nasn = 65000\nsource = \"2001:db8::1\"\n"
     ));
     assert!(e.contains("different IP versions"), "{e}");
+    let e = one_error(&format!(
+        "{base}address = \"192.0.2.2\"\nasn = 65000\nsource = \"eth0/1\"\n"
+    ));
+    assert!(
+        e.contains("is neither an IP address nor an interface name"),
+        "{e}"
+    );
     let e = one_error(&format!(
         "{base}address = \"192.0.2.2\"\nasn = 65000\nfamilies = [\"ipv4\", \"vpnv4\"]\n"
     ));

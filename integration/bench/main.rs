@@ -596,10 +596,26 @@ fn burst(backend: Backend) -> Value {
                 Duration::from_secs(20),
             ) - reconfigures;
             let applied = warden.log_count("applied prefix set") - applies;
+            // How long the warden's applies of this phase took (its own log): the routing
+            // daemon's part of the convergence is the rest.
+            let apply_ms: f64 = warden
+                .log()
+                .lines()
+                .filter(|l| l.contains("applied prefix set"))
+                .skip(applies)
+                .filter_map(|l| {
+                    l.split(" took=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()
+                        .map(str::to_string)
+                })
+                .filter_map(|t| parse_ms(&t))
+                .sum();
             phases.insert(
                 if failing { "fail" } else { "recover" }.into(),
                 json!({"first_ms": (first - t0).as_secs_f64() * 1e3, "all_ms": (last - t0).as_secs_f64() * 1e3, "rib_ms": rib_ms, "wire_last_ms": wire_last_ms,
-                       "reconfigures": reconfigured, "warden_applies": applied}),
+                       "reconfigures": reconfigured, "warden_applies": applied, "apply_ms": apply_ms}),
             );
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -607,6 +623,14 @@ fn burst(backend: Backend) -> Value {
         rows.push(json!({"n": n, "startup_to_all_announced_ms": startup.as_secs_f64() * 1e3, "phases": phases}));
     }
     json!({"rows": rows, "check": "tcp, SIGURG-triggered round for all N at once, rise = fall = 1"})
+}
+
+/// "53.3ms" or "1.2s" (as the warden logs `took=`) in milliseconds.
+fn parse_ms(text: &str) -> Option<f64> {
+    match text.strip_suffix("ms") {
+        Some(ms) => ms.parse().ok(),
+        None => text.strip_suffix('s')?.parse::<f64>().ok().map(|s| s * 1e3),
+    }
 }
 
 /// Scenario `fresh` (built-in speaker): the warden announces N prefixes; the router

@@ -45,7 +45,14 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
                 address: p.address,
                 asn: p.asn,
                 port: p.port,
-                source: p.source,
+                source: match &p.source {
+                    Some(crate::config::BgpSource::Address(a)) => Some(*a),
+                    _ => None,
+                },
+                interface: match &p.source {
+                    Some(crate::config::BgpSource::Interface(name)) => Some(name.clone()),
+                    _ => None,
+                },
                 passive: p.passive,
                 md5_password: p.md5_password.clone(),
                 ttl: p.multihop,
@@ -169,7 +176,13 @@ impl Backend for BgpBackend {
         draining: &'a BTreeSet<IpNet>,
     ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
         Box::pin(async move {
-            if self.drain_time.is_zero() {
+            // No session to tell: waiting would only delay the exit.
+            let anyone = self
+                .status
+                .borrow()
+                .iter()
+                .any(|p| p.state == crate::bgp::fsm::State::Established);
+            if self.drain_time.is_zero() || !anyone {
                 return Ok(None);
             }
             // Exactly these are marked: a service drained no more loses the mark.
@@ -190,5 +203,49 @@ impl Backend for BgpBackend {
                 speaker.stop(CLOSE_WAIT).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use std::path::Path;
+
+    fn config() -> crate::config::Config {
+        load_str(
+            Path::new("x"),
+            "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\nkeepalive = \"10s\"\n\
+             [[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\nfamilies = [\"ipv6\"]\nnext_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]\n\
+             [[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n\
+             [[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\n\
+             [service.announce]\ncommunities = [\"65000:100\"]\nmed = 7\nprepend = 2\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn settings_become_the_speakers_and_services_their_route_attributes() {
+        let c = config();
+        let s = speaker_config(c.bgp.as_ref().unwrap());
+        assert_eq!((s.hold_time, s.keepalive), (90, Some(10)));
+        let p = &s.peers[0];
+        assert_eq!(p.families, vec![Family::Ipv6Unicast]);
+        assert_eq!(p.next_hop_v4, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(p.next_hop_v6, Some("2001:db8:1::1".parse().unwrap()));
+        let table = route_table(&c.services);
+        let attrs = &table[&"203.0.113.53/32".parse::<IpNet>().unwrap()];
+        assert_eq!(attrs.communities, vec![(65000 << 16) | 100]);
+        assert_eq!((attrs.med, attrs.prepend), (Some(7), 2));
+    }
+
+    #[tokio::test]
+    async fn without_a_session_there_is_nothing_to_drain() {
+        let c = config();
+        let (status, _) = watch::channel(SpeakerStatus::new());
+        let mut backend = BgpBackend::new(c.bgp.as_ref().unwrap(), &c.services, status);
+        let set: BTreeSet<IpNet> = ["203.0.113.53/32".parse().unwrap()].into();
+        assert!(matches!(backend.drain(&set, &set).await, Ok(None)));
+        assert!(backend.speaker.is_none());
     }
 }

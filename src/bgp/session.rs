@@ -43,6 +43,8 @@ pub struct PeerConfig {
     pub port: u16,
     /// Local address to connect from.
     pub source: Option<IpAddr>,
+    /// Interface to bind the session to (SO_BINDTODEVICE).
+    pub interface: Option<String>,
     pub passive: bool,
     pub md5_password: Option<String>,
     /// IP TTL / hop limit of the session's packets (1: directly connected).
@@ -674,6 +676,9 @@ async fn connect(config: Arc<PeerConfig>) -> io::Result<TcpStream> {
     };
     if let Some(source) = config.source {
         socket.bind(SocketAddr::new(source, 0))?;
+    }
+    if let Some(interface) = &config.interface {
+        socket2::SockRef::from(&socket).bind_device(Some(interface.as_bytes()))?;
     }
     set_ttl(socket2::SockRef::from(&socket), v6, config.ttl)?;
     if let Some(password) = &config.md5_password {

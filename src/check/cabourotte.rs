@@ -101,14 +101,7 @@ fn result_url(spec: &CabourotteSpec) -> Result<Url, String> {
 }
 
 fn build(spec: &CabourotteSpec) -> Result<(Client, Url), String> {
-    let client = Client::builder()
-        .tls_backend_preconfigured(super::http::rustls_config(false, None, None)?)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(1)
-        .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    Ok((client, result_url(spec)?))
+    Ok((super::http::default_client()?, result_url(spec)?))
 }
 
 #[cfg(test)]

@@ -250,14 +250,25 @@ fn validate_peer(
     };
     let peer_asn = asn(src, raw.asn.as_ref(), "[[bgp.peer]]", span.clone(), errors);
     let source = raw.source.as_ref().and_then(|v| {
-        let a = parse_address(src, "source", v, errors)?;
+        let text = v.get_ref();
+        let Ok(a) = text.parse::<IpAddr>() else {
+            // Not an address: an interface name, as `ip link` shows it.
+            if text.is_empty() || text.len() > 15 || text.contains(['/', ' ', ':']) {
+                errors.push(
+                    src.error(v.span(), format!("source = \"{text}\" is neither an IP address nor an interface name"))
+                        .with_hint("write a local address, e.g. source = \"192.0.2.1\", or an interface, e.g. source = \"eth0\""),
+                );
+                return None;
+            }
+            return Some(BgpSource::Interface(text.clone()));
+        };
         if address.is_some_and(|p| p.is_ipv4() != a.is_ipv4()) {
             errors.push(
                 src.error(v.span(), "source and address are of different IP versions")
                     .with_hint("the session runs over the peer address's family: give a local address of the same family"),
             );
         }
-        Some(a)
+        Some(BgpSource::Address(a))
     });
     let md5_password = raw.md5_password.as_ref().map(|v| {
         let pw = v.get_ref();

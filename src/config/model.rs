@@ -760,11 +760,12 @@ pub struct BgpPeer {
     #[serde(serialize_with = "display")]
     pub address: std::net::IpAddr,
     pub asn: u32,
+    /// Local address to connect from, or an interface to bind the session to.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_some"
     )]
-    pub source: Option<std::net::IpAddr>,
+    pub source: Option<BgpSource>,
     pub port: u16,
     pub passive: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -895,5 +896,21 @@ mod tests {
             .to_string(),
             "404"
         );
+    }
+}
+
+/// `source` of a `[[bgp.peer]]`: a local address, or an interface (SO_BINDTODEVICE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BgpSource {
+    Address(std::net::IpAddr),
+    Interface(String),
+}
+
+impl std::fmt::Display for BgpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BgpSource::Address(a) => write!(f, "{a}"),
+            BgpSource::Interface(name) => f.write_str(name),
+        }
     }
 }

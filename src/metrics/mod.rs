@@ -40,7 +40,8 @@ pub fn render(snapshot: &Snapshot) -> String {
 
 /// Starts the HTTP endpoint and the textfile writer, each when configured. Fails when the
 /// listen address cannot be bound (the daemon then does not start). Returns the textfile
-/// writer, which removes its file once cancelled: the daemon waits for it at exit.
+/// writer, which the daemon awaits at exit: it removes the file once `cancel` fires, and
+/// a runtime shutting down under it would leave the file (or recreate it mid-write).
 pub async fn spawn(
     settings: &MetricsSettings,
     board: StatusBoard,
@@ -53,16 +54,14 @@ pub async fn spawn(
         tracing::info!(listen = %addr, "serving metrics on http://{addr}/metrics");
         tokio::spawn(http::serve(listener, board.clone(), cancel.clone()));
     }
-    let mut textfile_task = None;
-    if let Some(path) = &settings.textfile {
-        textfile_task = Some(tokio::spawn(textfile::run(
+    Ok(settings.textfile.as_ref().map(|path| {
+        tokio::spawn(textfile::run(
             path.clone(),
             settings.textfile_interval,
             board,
             cancel,
-        )));
-    }
-    Ok(textfile_task)
+        ))
+    }))
 }
 
 /// Encodes one snapshot.

@@ -886,4 +886,86 @@ mod tests {
         assert_eq!(out, [0, 9, 10, 0]);
         assert_eq!(prefix_wire_len(&net("2001:db8::/33")), 6);
     }
+
+    /// Random well-formed UPDATEs (deterministic xorshift) encode and decode back to
+    /// themselves, with both AS number widths.
+    #[test]
+    fn random_updates_round_trip() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..500 {
+            let four = round % 2 == 0;
+            let codec = Codec {
+                four_octet_as: four,
+            };
+            let n4 = (next() % 20) as usize;
+            let nlri: Vec<Ipv4Net> = (0..n4)
+                .map(|_| {
+                    Ipv4Net::new(Ipv4Addr::from(next() as u32), (next() % 33) as u8)
+                        .unwrap()
+                        .trunc()
+                })
+                .collect();
+            let withdrawn: Vec<Ipv4Net> = (0..(next() % 5))
+                .map(|_| Ipv4Net::new(Ipv4Addr::from(next() as u32), 32).unwrap())
+                .collect();
+            let asn = |v: u64| if four { v as u32 } else { (v as u16) as u32 };
+            let mut attributes = vec![
+                PathAttribute::Origin(Origin::Egp),
+                PathAttribute::AsPath(vec![AsSegment::Sequence(
+                    (0..1 + next() % 4).map(|_| asn(next())).collect(),
+                )]),
+                PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1 + (next() % 200) as u8)),
+            ];
+            if next() % 2 == 0 {
+                attributes.push(PathAttribute::Med(next() as u32));
+            }
+            if next() % 2 == 0 {
+                attributes.push(PathAttribute::Communities(
+                    (0..1 + next() % 70).map(|_| next() as u32).collect(),
+                ));
+            }
+            if next() % 2 == 0 {
+                attributes.push(PathAttribute::LargeCommunities(
+                    (0..1 + next() % 3)
+                        .map(|_| [next() as u32, next() as u32, next() as u32])
+                        .collect(),
+                ));
+            }
+            if next() % 2 == 0 {
+                let v6: Vec<IpNet> = (0..1 + next() % 10)
+                    .map(|_| {
+                        let a = Ipv6Addr::from(((next() as u128) << 64) | next() as u128);
+                        IpNet::V6(Ipv6Net::new(a, (next() % 129) as u8).unwrap().trunc())
+                    })
+                    .collect();
+                attributes.push(PathAttribute::MpReach {
+                    afi: AFI_IPV6,
+                    safi: 1,
+                    next_hop: "2001:db8:1::1"
+                        .parse::<Ipv6Addr>()
+                        .unwrap()
+                        .octets()
+                        .to_vec(),
+                    nlri: v6,
+                });
+            }
+            let update = Update {
+                withdrawn,
+                attributes,
+                nlri,
+            };
+            let bytes = Message::Update(update.clone()).encode(codec);
+            assert_eq!(
+                decode(&bytes, codec),
+                Ok(Message::Update(update)),
+                "round {round}"
+            );
+        }
+    }
 }
