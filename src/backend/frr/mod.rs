@@ -205,14 +205,14 @@ impl FrrBackend {
         if !plan.is_empty() {
             let during = plan.networks_during();
             if during != recorded {
-                write_record(&self.record, &during)?;
+                write_record_off_thread(&self.record, during).await?;
             }
             transport::write(&self.settings, &plan).await?;
             info!(changes = %plan, "changed FRR's configuration");
         }
         let after = plan.networks_after();
         if after != recorded {
-            write_record(&self.record, &after)?;
+            write_record_off_thread(&self.record, after).await?;
         }
         if !plan.problems.is_empty() {
             return Err(FrrError::Problems(plan.problems));
@@ -304,6 +304,20 @@ fn render_record(routes: &BTreeSet<Route>) -> String {
 }
 
 /// Replaces the record atomically: a crash leaves the old or the new one, never half.
+/// `write_record` on the blocking pool: its fsync must not stall the runtime's thread.
+async fn write_record_off_thread(path: &Path, routes: BTreeSet<Route>) -> Result<(), FrrError> {
+    let path = path.to_path_buf();
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || write_record(&target, &routes))
+        .await
+        .unwrap_or_else(|e| {
+            Err(FrrError::Record {
+                path,
+                source: std::io::Error::other(e),
+            })
+        })
+}
+
 fn write_record(path: &Path, routes: &BTreeSet<Route>) -> Result<(), FrrError> {
     let error = |source| FrrError::Record {
         path: path.to_path_buf(),
