@@ -14,17 +14,15 @@
 //! constant time); a listen address that is not loopback requires a token (validation).
 
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 use crate::config::ApiSettings;
 use crate::control::server::answer;
 use crate::control::{Call, Request, Response};
-use crate::http::{HttpRequest, MAX_CONNECTIONS, READ_TIMEOUT, ReadError, read_request, respond};
+use crate::http::{HttpRequest, READ_TIMEOUT, ReadError, read_request, respond};
 use crate::register::Registration;
 use crate::status::StatusBoard;
 
@@ -70,32 +68,13 @@ async fn serve(
     calls: mpsc::Sender<Call>,
     cancel: CancellationToken,
 ) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let stream = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    debug!(error = %e, "api: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    crate::http::serve(listener, cancel, "api", READ_TIMEOUT * 4, |stream| {
         let (board, calls, token) = (board.clone(), calls.clone(), token.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            let _ = tokio::time::timeout(
-                READ_TIMEOUT * 4,
-                handle(stream, token.as_deref(), &board, &calls),
-            )
-            .await;
-        });
-    }
+        async move {
+            let _ = handle(stream, token.as_deref(), &board, &calls).await;
+        }
+    })
+    .await;
 }
 
 /// Equal strings, in time that does not depend on where they differ.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 /// Longest request head read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -96,6 +97,42 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Reads one request (head and `Content-Length` body).
+/// Accepts connections until `cancel` fires, at most `MAX_CONNECTIONS` at a time, and hands
+/// each to `handle`, which must finish within `limit`. `what` names the server in logs.
+pub async fn serve<F, Fut>(
+    listener: TcpListener,
+    cancel: CancellationToken,
+    what: &'static str,
+    limit: Duration,
+    handle: F,
+) where
+    F: Fn(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = tokio::select! {
+            () = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!(error = %e, "{what}: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let connection = handle(stream);
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _ = tokio::time::timeout(limit, connection).await;
+        });
+    }
+}
+
 pub async fn read_request(stream: &mut TcpStream) -> Result<HttpRequest, ReadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];

@@ -1,39 +1,21 @@
 //! `GET /metrics` over HTTP.
 
-use std::time::Duration;
-
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
-use crate::http::{MAX_CONNECTIONS, READ_TIMEOUT, ReadError, read_request, respond};
+use crate::http::{READ_TIMEOUT, ReadError, read_request, respond};
 use crate::status::StatusBoard;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub async fn serve(listener: TcpListener, board: StatusBoard, cancel: CancellationToken) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let stream = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    debug!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    crate::http::serve(listener, cancel, "metrics", READ_TIMEOUT * 2, |stream| {
         let board = board.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let _ = tokio::time::timeout(READ_TIMEOUT * 2, answer(stream, &board)).await;
-        });
-    }
+        async move {
+            let _ = answer(stream, &board).await;
+        }
+    })
+    .await;
 }
 
 async fn answer(mut stream: TcpStream, board: &StatusBoard) -> std::io::Result<()> {
