@@ -9,9 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::vty_frame::{self, ReplyDecoder, UnsendableCommand, VtyReply};
-
-/// At most this much of a daemon's output goes into an error message.
-const OUTPUT_LIMIT: usize = 4096;
+use super::vtysh::bounded;
 
 /// An exchange with a daemon that did not work.
 #[derive(Debug, thiserror::Error)]
@@ -154,18 +152,6 @@ pub async fn exchange_all_ok(
         });
     }
     Ok(replies.into_iter().map(|r| r.output).collect())
-}
-
-/// The text cut at `OUTPUT_LIMIT` bytes on a character boundary.
-fn bounded(text: &str) -> String {
-    if text.len() <= OUTPUT_LIMIT {
-        return text.to_string();
-    }
-    let mut end = OUTPUT_LIMIT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 #[cfg(test)]

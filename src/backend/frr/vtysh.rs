@@ -100,7 +100,7 @@ pub async fn run(
 }
 
 /// The text, cut at `OUTPUT_LIMIT` bytes on a character boundary, lines joined by " | ".
-fn bounded(text: &str) -> String {
+pub(super) fn bounded(text: &str) -> String {
     let joined = text
         .lines()
         .map(str::trim)
