@@ -175,10 +175,12 @@ pub async fn run(
     // graceful shutdown, until their deadline: the peers move traffic away first.
     let mut holding: BTreeMap<IpNet, Instant> = BTreeMap::new();
     loop {
-        let now = Instant::now();
-        let healthy = desired.healthy_prefixes();
-        // A held prefix goes at its deadline, or at once when its service fails.
-        holding.retain(|p, until| *until > now && healthy.contains(p));
+        if !holding.is_empty() {
+            // A held prefix goes at its deadline, or at once when its service fails.
+            let now = Instant::now();
+            let healthy = desired.healthy_prefixes();
+            holding.retain(|p, until| *until > now && healthy.contains(p));
+        }
         let next_release = holding.values().min().copied();
         let mut target = desired.prefixes();
         target.extend(holding.keys().copied());
