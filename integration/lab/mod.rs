@@ -1760,34 +1760,10 @@ impl Frr<'_> {
         let d = self.dir.display().to_string();
         let zserv = format!("{d}/zserv.api");
         for name in FRR_DAEMONS {
-            let binary = format!("{FRR_SBIN}/{name}");
-            let conf = format!("{d}/{name}.conf");
-            let pid_file = format!("{d}/{name}.pid");
             // A killed daemon leaves its pid file behind.
-            let _ = fs::remove_file(&pid_file);
-            // No -N: with every path given, no path space directory under /var/run/frr.
-            let mut argv = vec![
-                binary.as_str(),
-                "--vty_socket",
-                &d,
-                "-u",
-                "frr",
-                "-g",
-                "frr",
-                "-f",
-                &conf,
-                "-i",
-                &pid_file,
-                "-z",
-                &zserv,
-                "-P",
-                "0",
-                "--log",
-                "stdout",
-            ];
-            if name == "bgpd" {
-                argv.extend(["-l", HOST_V4]);
-            }
+            let _ = fs::remove_file(format!("{d}/{name}.pid"));
+            let owned = frr_daemon_argv(&d, name, HOST_V4);
+            let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
             let label = if self.starts == 1 {
                 name.to_string()
             } else {
@@ -1876,6 +1852,36 @@ impl Frr<'_> {
             mode.as_str()
         )
     }
+}
+
+/// The command line of FRR daemon `name` (zebra, staticd, bgpd) with everything under
+/// `dir`: its configuration, pid file, vty sockets and zebra's socket. No -N: with every
+/// path given, no path space directory under /var/run/frr. bgpd listens on `bgp_listen`.
+pub fn frr_daemon_argv(dir: &str, name: &str, bgp_listen: &str) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        format!("{FRR_SBIN}/{name}"),
+        "--vty_socket".into(),
+        dir.into(),
+        "-u".into(),
+        "frr".into(),
+        "-g".into(),
+        "frr".into(),
+        "-f".into(),
+        format!("{dir}/{name}.conf"),
+        "-i".into(),
+        format!("{dir}/{name}.pid"),
+        "-z".into(),
+        format!("{dir}/zserv.api"),
+        "-P".into(),
+        "0".into(),
+        "--log".into(),
+        "stdout".into(),
+    ]
+    .into();
+    if name == "bgpd" {
+        argv.extend(["-l".into(), bgp_listen.into()]);
+    }
+    argv
 }
 
 /// anycast-warden running in the host namespace.

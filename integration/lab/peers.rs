@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{FRR_SBIN, HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, VTYSH, poll, run};
+use super::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, VTYSH, poll, run};
 
 /// BIRD 2 in the router namespace, importing everything the host sends.
 pub struct BirdPeer<'a> {
@@ -120,31 +120,8 @@ exit
         let zserv = format!("{d}/zserv.api");
         let mut pids = vec![];
         for name in ["zebra", "bgpd"] {
-            let binary = format!("{FRR_SBIN}/{name}");
-            let conf = format!("{d}/{name}.conf");
-            let pid_file = format!("{d}/{name}.pid");
-            let mut argv = vec![
-                binary.as_str(),
-                "--vty_socket",
-                &d,
-                "-u",
-                "frr",
-                "-g",
-                "frr",
-                "-f",
-                &conf,
-                "-i",
-                &pid_file,
-                "-z",
-                &zserv,
-                "-P",
-                "0",
-                "--log",
-                "stdout",
-            ];
-            if name == "bgpd" {
-                argv.extend(["-l", ROUTER_V4]);
-            }
+            let owned = super::frr_daemon_argv(&d, name, ROUTER_V4);
+            let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
             let pid = self
                 .spawn(&format!("rtr-{name}"), Some(&self.rtr_ns), &argv)
                 .unwrap_or_else(|e| panic!("{e}"));
