@@ -142,10 +142,18 @@ impl Etcd {
         }
     }
 
+    /// Sends `signal` to etcd (SIGSTOP: hung but connected; SIGCONT: back).
+    fn signal(&self, signal: Signal) {
+        let child = self.child.as_ref().expect("etcd is running");
+        kill(Pid::from_raw(child.id() as i32), signal).expect("signal etcd");
+    }
+
     /// Kills etcd at once (SIGKILL, by PID) and reaps it.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = Pid::from_raw(child.id() as i32);
+            // A stopped process dies of SIGKILL too; SIGCONT first keeps `wait` simple.
+            let _ = kill(pid, Signal::SIGCONT);
             let _ = kill(pid, Signal::SIGKILL);
             let _ = child.wait();
         }
@@ -189,11 +197,15 @@ struct Monitor {
 
 impl Monitor {
     fn start(etcd: &Etcd, id: &str) -> Monitor {
+        Monitor::start_with_ttl(etcd, id, LEASE_TTL)
+    }
+
+    fn start_with_ttl(etcd: &Etcd, id: &str, lease_ttl: Duration) -> Monitor {
         let settings = AgreementSettings {
             endpoints: vec![etcd.url()],
             monitor_id: id.to_string(),
             min_agree: 2,
-            lease_ttl: LEASE_TTL,
+            lease_ttl,
             key_prefix: PREFIX.to_string(),
         };
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
@@ -456,10 +468,13 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
     let Some(mut etcd) = Etcd::start_or_skip("without_etcd_nothing_is_deleted") else {
         return;
     };
+    // A lease that outlives the whole test: etcd renews surviving leases when it restarts,
+    // so only revoking them makes the previous session's keys go (checked at the end).
+    let ttl = Duration::from_secs(120);
     let monitors = [
-        Monitor::start(&etcd, "ams-1"),
-        Monitor::start(&etcd, "fra-1"),
-        Monitor::start(&etcd, "lon-1"),
+        Monitor::start_with_ttl(&etcd, "ams-1", ttl),
+        Monitor::start_with_ttl(&etcd, "fra-1", ttl),
+        Monitor::start_with_ttl(&etcd, "lon-1", ttl),
     ];
     for m in &monitors {
         m.connected();
@@ -486,6 +501,7 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
             DeleteDecision::Delete => panic!("{}: deletes without etcd", m.id),
         }
     }
+
     // Verdicts given while etcd is away are kept and written once it is back.
     lon.agreement.publish(EP, true);
     lon.agreement.publish(EP2, true);
@@ -508,8 +524,8 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
             )
         );
     }
-    one_leader(&[ams, fra, lon]);
-    // The old leases were revoked, not left to expire: no second candidate per monitor.
+    // The old leases were revoked, not left to expire: no second candidate per monitor
+    // (whose stale key would hold the leadership for nobody).
     let stored = etcd_keys(&etcd);
     assert_eq!(
         stored
@@ -519,4 +535,53 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
         3,
         "one candidate key per monitor: {stored:?}"
     );
+    one_leader(&[ams, fra, lon]);
+}
+
+#[test]
+fn a_hung_etcd_ends_leadership_when_the_lease_runs_out() {
+    let Some(etcd) = Etcd::start_or_skip("a_hung_etcd_ends_leadership") else {
+        return;
+    };
+    let monitors = [
+        Monitor::start(&etcd, "ams-1"),
+        Monitor::start(&etcd, "fra-1"),
+    ];
+    for m in &monitors {
+        m.connected();
+        m.agreement.publish(EP, true);
+    }
+    for m in &monitors {
+        let view = m.wait("two down votes", |v| {
+            v.votes.get(EP).is_some_and(|votes| votes.len() == 2)
+        });
+        assert_eq!(decide_delete(&view, EP, 2), DeleteDecision::Delete);
+    }
+    let [ams, fra] = &monitors;
+    one_leader(&[ams, fra]);
+
+    // Stopped, not killed: the TCP connections stay open and simply go quiet, so only the
+    // lease's own deadline (and the RPC time limits) can tell.
+    etcd.signal(Signal::SIGSTOP);
+    for m in &monitors {
+        let view = m.wait("etcd declared unreachable", |v| v.etcd.is_err());
+        assert!(!view.leader, "{}", m.id);
+        assert!(
+            view.votes.is_empty(),
+            "{}: stale votes {:?}",
+            m.id,
+            view.votes
+        );
+        assert!(matches!(
+            decide_delete(&view, EP, 2),
+            DeleteDecision::Hold(_)
+        ));
+    }
+    etcd.signal(Signal::SIGCONT);
+    for m in &monitors {
+        m.wait("back with both votes", |v| {
+            v.etcd.is_ok() && v.votes.get(EP).is_some_and(|votes| votes.len() == 2)
+        });
+    }
+    one_leader(&[ams, fra]);
 }

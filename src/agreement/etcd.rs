@@ -47,11 +47,18 @@ enum SessionError {
     Watch(String),
 }
 
-/// The error with its sources: tonic's top-level text ("transport error") alone says
-/// nothing about what went wrong.
+/// The error in one line for a status: a gRPC status's message and code, or the error with
+/// its sources (tonic's top-level text, "transport error", alone says nothing).
 fn chain(error: &etcd_client::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
+    // A gRPC status's Display appends its source's Debug form: too much for a status line.
+    let (mut text, mut source, code) = match error {
+        etcd_client::Error::GRpcStatus(status) => (
+            status.message().to_string(),
+            status.source(),
+            Some(status.code()),
+        ),
+        _ => (error.to_string(), error.source(), None),
+    };
     while let Some(e) = source {
         let more = e.to_string();
         if !text.contains(&more) {
@@ -59,6 +66,9 @@ fn chain(error: &etcd_client::Error) -> String {
             text.push_str(&more);
         }
         source = e.source();
+    }
+    if let Some(code) = code {
+        text.push_str(&format!(" ({code})"));
     }
     text
 }
