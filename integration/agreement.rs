@@ -36,7 +36,7 @@ fn in_ci() -> bool {
 
 fn etcd_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AW_ETCD") {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -189,7 +189,8 @@ fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Optio
 /// One monitor: an [`Agreement`] on its own current-thread runtime, as in the daemon.
 struct Monitor {
     id: String,
-    agreement: Agreement,
+    /// `None` once [`Monitor::stop_cleanly`] dropped it.
+    agreement: Option<Agreement>,
     view: watch::Receiver<AgreementView>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -225,10 +226,20 @@ impl Monitor {
         Monitor {
             id: id.to_string(),
             view: agreement.subscribe(),
-            agreement,
+            agreement: Some(agreement),
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    fn agreement(&self) -> &Agreement {
+        self.agreement.as_ref().expect("the monitor is running")
+    }
+
+    /// Drops the last handle, as the daemon does when it stops: the task revokes its lease
+    /// and ends, while the runtime goes on.
+    fn stop_cleanly(&mut self) {
+        self.agreement = None;
     }
 
     /// Stops the monitor as a crash would: its lease is left to expire.
@@ -346,7 +357,7 @@ fn votes_reach_every_monitor_and_two_of_three_are_needed_to_delete() {
     let [ams, fra, lon] = &monitors;
 
     // One monitor alone: everyone sees its vote, nobody may delete.
-    fra.agreement.publish(EP, true);
+    fra.agreement().publish(EP, true);
     for m in &monitors {
         let view = m.wait("fra-1's down vote", |v| vote(v, EP, "fra-1") == Some(true));
         assert_eq!(
@@ -369,8 +380,8 @@ fn votes_reach_every_monitor_and_two_of_three_are_needed_to_delete() {
     );
 
     // An up vote does not count; a second down vote does.
-    lon.agreement.publish(EP, false);
-    ams.agreement.publish(EP, true);
+    lon.agreement().publish(EP, false);
+    ams.agreement().publish(EP, true);
     for m in &monitors {
         let view = m.wait("ams-1 down, lon-1 up", |v| {
             vote(v, EP, "ams-1") == Some(true) && vote(v, EP, "lon-1") == Some(false)
@@ -397,7 +408,7 @@ fn votes_reach_every_monitor_and_two_of_three_are_needed_to_delete() {
     one_leader(&[ams, fra, lon]);
 
     // A verdict withdrawn is gone for everyone.
-    ams.agreement.forget(EP);
+    ams.agreement().forget(EP);
     for m in &monitors {
         let view = m.wait("ams-1's vote withdrawn", |v| vote(v, EP, "ams-1").is_none());
         assert!(matches!(
@@ -419,7 +430,7 @@ fn a_dead_monitors_vote_expires_and_leadership_moves() {
     ];
     for m in &monitors {
         m.connected();
-        m.agreement.publish(EP, true);
+        m.agreement().publish(EP, true);
     }
     for m in &monitors {
         let view = m.wait("three down votes", |v| {
@@ -480,8 +491,8 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
         m.connected();
     }
     let [ams, fra, lon] = &monitors;
-    ams.agreement.publish(EP, true);
-    fra.agreement.publish(EP, true);
+    ams.agreement().publish(EP, true);
+    fra.agreement().publish(EP, true);
     for m in &monitors {
         let view = m.wait("two down votes", |v| {
             vote(v, EP, "ams-1") == Some(true) && vote(v, EP, "fra-1") == Some(true)
@@ -503,9 +514,9 @@ fn without_etcd_nothing_is_deleted_and_a_restart_brings_every_vote_back() {
     }
 
     // Verdicts given while etcd is away are kept and written once it is back.
-    lon.agreement.publish(EP, true);
-    lon.agreement.publish(EP2, true);
-    ams.agreement.forget(EP);
+    lon.agreement().publish(EP, true);
+    lon.agreement().publish(EP2, true);
+    ams.agreement().forget(EP);
 
     etcd.start();
     for m in &monitors {
@@ -549,7 +560,7 @@ fn a_hung_etcd_ends_leadership_when_the_lease_runs_out() {
     ];
     for m in &monitors {
         m.connected();
-        m.agreement.publish(EP, true);
+        m.agreement().publish(EP, true);
     }
     for m in &monitors {
         let view = m.wait("two down votes", |v| {
@@ -584,4 +595,27 @@ fn a_hung_etcd_ends_leadership_when_the_lease_runs_out() {
         });
     }
     one_leader(&[ams, fra]);
+}
+
+#[test]
+fn a_monitor_that_stops_cleanly_takes_its_votes_along_at_once() {
+    let Some(etcd) = Etcd::start_or_skip("a_monitor_that_stops_cleanly") else {
+        return;
+    };
+    // A lease far longer than the wait below: only the revoke can make the vote go.
+    let ttl = Duration::from_secs(120);
+    let mut ams = Monitor::start_with_ttl(&etcd, "ams-1", ttl);
+    let fra = Monitor::start_with_ttl(&etcd, "fra-1", ttl);
+    ams.connected();
+    fra.connected();
+    ams.agreement().publish(EP, true);
+    fra.wait("ams-1's vote", |v| vote(v, EP, "ams-1") == Some(true));
+    ams.stop_cleanly();
+    let view = fra.wait("ams-1's vote and candidacy gone", |v| {
+        vote(v, EP, "ams-1").is_none() && v.leader_id.as_deref() == Some("fra-1")
+    });
+    assert!(view.leader);
+    ams.wait("its own view says stopped", |v| {
+        v.etcd == Err("agreement stopped".to_string())
+    });
 }
