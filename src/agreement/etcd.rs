@@ -116,6 +116,7 @@ pub(super) async fn run(
     let mut mine: BTreeMap<String, bool> = BTreeMap::new();
     let mut previous_lease = None;
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    let mut last_error: Option<String> = None;
     loop {
         let mut session = Session {
             settings: &settings,
@@ -125,15 +126,22 @@ pub(super) async fn run(
             view: &view,
             previous_lease: &mut previous_lease,
         };
-        match session.run(&mut backoff).await {
+        match session.run(&mut backoff, &mut last_error).await {
             Ended::Stopped => {
                 set_view(&view, AgreementView::unreachable("agreement stopped"));
                 return;
             }
             Ended::Failed(why) => {
                 // First of all: nobody may act on leadership or votes from a dead session.
-                set_view(&view, AgreementView::unreachable(why.to_string()));
-                tracing::warn!(error = %why, "agreement: etcd session ended; reconnecting");
+                let why = why.to_string();
+                set_view(&view, AgreementView::unreachable(why.clone()));
+                // Once per new reason, not once per attempt while etcd stays away.
+                if last_error.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %why, "agreement: no etcd session; retrying");
+                    last_error = Some(why);
+                } else {
+                    tracing::debug!(error = %why, "agreement: no etcd session; retrying");
+                }
             }
         }
         let delay = backoff.next(rand::random::<f64>());
@@ -211,12 +219,13 @@ impl Session<'_> {
         (self.settings.lease_ttl / 2).clamp(Duration::from_millis(500), Duration::from_secs(5))
     }
 
-    async fn run(&mut self, backoff: &mut Backoff) -> Ended {
+    async fn run(&mut self, backoff: &mut Backoff, last_error: &mut Option<String>) -> Ended {
         let mut live = match self.open().await {
             Ok(live) => live,
             Err(why) => return Ended::Failed(why),
         };
         backoff.reset();
+        *last_error = None;
         tracing::info!(
             lease = format_args!("{:x}", live.lease),
             ttl = ?live.ttl,
@@ -493,5 +502,43 @@ impl Session<'_> {
                 .map_err(fail)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(endpoint: &str, down: bool) -> Command {
+        Command::Publish {
+            endpoint: endpoint.into(),
+            down,
+        }
+    }
+
+    fn forget(endpoint: &str) -> Command {
+        Command::Forget {
+            endpoint: endpoint.into(),
+        }
+    }
+
+    #[test]
+    fn only_changes_reach_etcd() {
+        let mut mine = BTreeMap::new();
+        assert_eq!(
+            apply_locally(&mut mine, publish("a", true)),
+            Some(("a".into(), Some(true)))
+        );
+        assert_eq!(apply_locally(&mut mine, publish("a", true)), None);
+        assert_eq!(
+            apply_locally(&mut mine, publish("a", false)),
+            Some(("a".into(), Some(false)))
+        );
+        assert_eq!(
+            apply_locally(&mut mine, forget("a")),
+            Some(("a".into(), None))
+        );
+        assert_eq!(apply_locally(&mut mine, forget("a")), None);
+        assert!(mine.is_empty());
     }
 }
