@@ -20,7 +20,14 @@
 //!   and reconnects with backoff and jitter, with a new lease, publishing every verdict it
 //!   holds again (verdicts published while disconnected included).
 //!
-//! [`decide_delete`] then says, from a view alone, whether a record may go.
+//! [`decide_delete`] then says, from a view alone, whether a record may go; the caller
+//! sends an UPDATE only while `view.leader` is true as well.
+//!
+//! Two leaders at once: a monitor counts its lease as ended at the send time of the last
+//! answered keep-alive plus the TTL, which is never later than etcd ends it, and the next
+//! leader learns of the end only from etcd's delete event, after it. A hung etcd therefore
+//! ends the old leadership before a new one can start (short of clocks running at very
+//! different rates).
 //!
 //! Key layout under `key_prefix` (see `keys.rs`; endpoint and monitor are percent-encoded):
 //!
