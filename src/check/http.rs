@@ -8,6 +8,11 @@
 //! `host = "www.example.com"` checks this host's copy of www.example.com, whatever DNS says.
 //! Redirects are not followed (a 301 is a status like any other), and proxies from the
 //! environment are ignored: the check is about this host's service.
+//!
+//! Plain `http://` URLs go through the check's own HTTP/1.1 client (`super::http1`), which
+//! keeps one connection per check open between rounds; `https://` (and the rare plain
+//! request it does not handle: credentials in the URL, a Content-Length or
+//! Transfer-Encoding header of the check's own) goes through reqwest.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,6 +24,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use super::http1::{self, Destination, PlainClient};
 use super::pem::{load_certs, load_key};
 use super::{CheckOutcome, timeout_reason};
 use crate::config::{HttpSpec, StatusRange};
@@ -28,13 +34,27 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
+    transport: Transport,
+    expect: Expectations,
+}
+
+/// How the request is made.
+#[derive(Debug, Clone)]
+enum Transport {
+    /// Plain HTTP: the request rendered once, and the check's connection (shared by
+    /// clones of the check).
+    Plain(Arc<PlainClient>),
+    Reqwest(Box<ReqwestRequest>),
+}
+
+#[derive(Debug, Clone)]
+struct ReqwestRequest {
     /// The client and the URL to request, or why they could not be made (a CA file that
     /// became unreadable since validation): then every run fails with that reason.
     client: Result<(Client, Url), String>,
     method: Method,
     headers: Vec<(String, String)>,
     body: Option<String>,
-    expect: Expectations,
 }
 
 /// What the response must look like: the pure part of the check.
@@ -77,16 +97,23 @@ impl Expectations {
 
 impl HttpCheck {
     pub fn new(spec: &HttpSpec) -> Self {
+        let headers: Vec<(String, String)> = spec
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let transport = match plain_client(spec, &headers) {
+            Some(client) => Transport::Plain(Arc::new(client)),
+            None => Transport::Reqwest(Box::new(ReqwestRequest {
+                client: build_client(spec),
+                // Validation accepted it; a method reqwest refuses fails every run instead.
+                method: Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET),
+                headers,
+                body: spec.body.clone(),
+            })),
+        };
         HttpCheck {
-            client: build_client(spec),
-            // Validation accepted it; a method reqwest refuses fails every run instead.
-            method: Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET),
-            headers: spec
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            body: spec.body.clone(),
+            transport,
             expect: Expectations {
                 status: spec.status.clone(),
                 body_contains: spec.body_contains.clone(),
@@ -95,39 +122,24 @@ impl HttpCheck {
         }
     }
 
+    #[cfg(test)]
+    fn is_plain(&self) -> bool {
+        matches!(self.transport, Transport::Plain(_))
+    }
+
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
-        let (client, url) = match &self.client {
-            Ok(c) => c,
-            Err(reason) => return CheckOutcome::fail(reason.clone()),
-        };
         let exchange = async {
-            let mut request = client.request(self.method.clone(), url.clone());
-            for (name, value) in &self.headers {
-                request = request.header(name, value);
-            }
-            if let Some(body) = &self.body {
-                request = request.body(body.clone());
-            }
-            let mut response = request.send().await.map_err(|e| describe_error(&e))?;
-            let status = response.status().as_u16();
-            // Read the body (up to the limit) even when no rule looks at it: a connection
-            // whose response was read to the end goes back to the pool for the next round.
-            let keep = self.expect.needs_body();
-            let mut body = Vec::new();
-            let mut read = 0;
-            while read < BODY_LIMIT {
-                match response.chunk().await.map_err(|e| describe_error(&e))? {
-                    Some(chunk) => {
-                        read += chunk.len();
-                        if keep {
-                            body.extend_from_slice(&chunk);
-                        }
-                    }
-                    None => break,
+            match &self.transport {
+                Transport::Plain(client) => {
+                    // The body is read up to the limit even when no rule looks at it, so
+                    // the connection is at the next response for the next round.
+                    let response = client
+                        .exchange(self.expect.needs_body(), BODY_LIMIT)
+                        .await?;
+                    Ok(self.expect.judge(response.status, &response.body))
                 }
+                Transport::Reqwest(request) => self.reqwest(request).await,
             }
-            body.truncate(BODY_LIMIT);
-            Ok::<_, String>(self.expect.judge(status, &body))
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(outcome)) => outcome,
@@ -135,6 +147,67 @@ impl HttpCheck {
             Err(_) => CheckOutcome::fail(timeout_reason(timeout)),
         }
     }
+
+    async fn reqwest(&self, r: &ReqwestRequest) -> Result<CheckOutcome, String> {
+        let (client, url) = r.client.as_ref().map_err(Clone::clone)?;
+        let mut request = client.request(r.method.clone(), url.clone());
+        for (name, value) in &r.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &r.body {
+            request = request.body(body.clone());
+        }
+        let mut response = request.send().await.map_err(|e| describe_error(&e))?;
+        let status = response.status().as_u16();
+        // Read the body (up to the limit) even when no rule looks at it: a connection
+        // whose response was read to the end goes back to the pool for the next round.
+        let keep = self.expect.needs_body();
+        let mut body = Vec::new();
+        let mut read = 0;
+        while read < BODY_LIMIT {
+            match response.chunk().await.map_err(|e| describe_error(&e))? {
+                Some(chunk) => {
+                    read += chunk.len();
+                    if keep {
+                        body.extend_from_slice(&chunk);
+                    }
+                }
+                None => break,
+            }
+        }
+        body.truncate(BODY_LIMIT);
+        Ok(self.expect.judge(status, &body))
+    }
+}
+
+/// The plain HTTP client for a check it can serve exactly as reqwest would, or `None`:
+/// https, credentials in the URL (reqwest turns them into basic auth), or framing headers
+/// of the check's own.
+fn plain_client(spec: &HttpSpec, headers: &[(String, String)]) -> Option<PlainClient> {
+    let url = Url::parse(&spec.url).ok()?;
+    if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let framing = ["content-length", "transfer-encoding"];
+    if headers
+        .iter()
+        .any(|(k, _)| framing.iter().any(|f| k.eq_ignore_ascii_case(f)))
+    {
+        return None;
+    }
+    let port = url.port_or_known_default()?;
+    let destination = match url.host()? {
+        url::Host::Ipv4(a) => Destination::Address(std::net::SocketAddr::new(a.into(), port)),
+        url::Host::Ipv6(a) => Destination::Address(std::net::SocketAddr::new(a.into(), port)),
+        url::Host::Domain(name) => Destination::Name(name.to_string(), port),
+    };
+    let mut sent = url.clone();
+    if let Some(name) = &spec.host {
+        sent.set_host(Some(name)).ok()?;
+    }
+    let request =
+        http1::request::render(&spec.method, &sent, headers, spec.body.as_deref()).ok()?;
+    Some(PlainClient::new(request, destination, spec.source))
 }
 
 /// The innermost cause of a reqwest error, which says what went wrong ("connection
@@ -344,6 +417,41 @@ mod tests {
         let e = expect(&["200", "301-302"], None, None);
         assert!(e.judge(302, b"").passed);
         assert!(!e.judge(201, b"").passed);
+    }
+
+    fn spec(url: &str) -> HttpSpec {
+        HttpSpec {
+            url: url.into(),
+            method: "GET".into(),
+            headers: Default::default(),
+            body: None,
+            status: vec![StatusRange::SUCCESS],
+            body_contains: None,
+            body_regex: None,
+            host: None,
+            insecure: false,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn plain_http_uses_the_own_client() {
+        assert!(HttpCheck::new(&spec("http://127.0.0.1:8080/health")).is_plain());
+        assert!(HttpCheck::new(&spec("http://[::1]/")).is_plain());
+        assert!(HttpCheck::new(&spec("http://localhost:8080/")).is_plain());
+        let mut named = spec("http://127.0.0.1/");
+        named.host = Some("www.example.com".into());
+        named.source = Some("127.0.0.2".parse().unwrap());
+        assert!(HttpCheck::new(&named).is_plain());
+        // What reqwest does and the own client does not.
+        assert!(!HttpCheck::new(&spec("https://127.0.0.1/")).is_plain());
+        assert!(!HttpCheck::new(&spec("http://user:secret@127.0.0.1/")).is_plain());
+        let mut framed = spec("http://127.0.0.1/");
+        framed.headers.insert("Content-Length".into(), "0".into());
+        assert!(!HttpCheck::new(&framed).is_plain());
     }
 
     #[test]

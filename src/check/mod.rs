@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exec_slots;
 pub mod file;
 pub mod http;
+pub mod http1;
 pub mod icmp;
 pub mod pem;
 pub mod reaper;

@@ -253,6 +253,17 @@ pub async fn run_check(
     body: &str,
     timeout: &str,
 ) -> anycast_warden::check::CheckOutcome {
+    let (check, timeout) = build_check(kind, body, timeout);
+    check.run(timeout).await
+}
+
+/// The check of a one-service configuration (as `run_check` writes it) and the service's
+/// timeout, for tests that run one check several times.
+pub fn build_check(
+    kind: &str,
+    body: &str,
+    timeout: &str,
+) -> (anycast_warden::check::Check, Duration) {
     use anycast_warden::check::address::AddressBook;
     use anycast_warden::check::{Check, CheckContext};
     let text = format!(
@@ -265,7 +276,5 @@ pub async fn run_check(
         service: service.name.clone(),
         addresses: AddressBook::uncached(),
     };
-    Check::new(&service.checks[0], &ctx)
-        .run(service.timeout)
-        .await
+    (Check::new(&service.checks[0], &ctx), service.timeout)
 }
