@@ -64,6 +64,8 @@ struct Supervisor {
     addresses: Arc<AddressBook>,
     status: StatusBoard,
     drains: DrainState,
+    /// The DNS updater, with `[dns]`.
+    dns: Option<mpsc::Sender<crate::dns::updater::Command>>,
 }
 
 /// Copies the speaker's peer states into the status board whenever they change; ends
@@ -107,6 +109,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let status = StatusBoard::default();
     status.update(|s| {
         s.backend.kind = match (&config.frr, &config.bgp) {
+            _ if !config.routing => "none",
             (_, Some(_)) => "bgp",
             (Some(_), None) => "frr",
             (None, None) => "bird",
@@ -189,8 +192,21 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         rx,
         status.clone(),
     ));
+    let dns = config.dns.as_ref().map(|settings| {
+        let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
+        tokio::spawn(crate::dns::updater::run(
+            settings.clone(),
+            config.daemon.batch_window,
+            Arc::new(crate::dns::gate::Alone),
+            rx,
+            status.clone(),
+            background.clone(),
+        ));
+        tx
+    });
     let (check_now, _) = watch::channel(CheckNow::default());
     let mut supervisor = Supervisor {
+        dns,
         bgp_status,
         paths,
         config: config.clone(),
@@ -306,6 +322,7 @@ impl Supervisor {
             cancel: cancel.clone(),
             addresses: self.addresses.clone(),
             status: self.status.clone(),
+            records: self.dns.clone(),
         };
         let name = config.name.clone();
         let task = tokio::spawn(task.run());
@@ -370,6 +387,19 @@ impl Supervisor {
                 new.bgp = self.config.bgp.clone();
             }
         }
+        match (&self.config.dns, &new.dns, &self.dns) {
+            (Some(a), Some(b), Some(updater)) if a != b => {
+                info!("[dns] changed: the updater uses the new settings");
+                let _ = updater
+                    .send(crate::dns::updater::Command::Settings(Box::new(b.clone())))
+                    .await;
+            }
+            (None, Some(_), _) | (Some(_), None, _) => {
+                warn!("[dns] was added or removed: this takes effect at the next restart");
+                new.dns = self.config.dns.clone();
+            }
+            _ => {}
+        }
         let new_services: BTreeMap<String, ServiceConfig> = new
             .services
             .iter()
@@ -390,6 +420,13 @@ impl Supervisor {
                             service: name.clone(),
                         })
                         .await;
+                    if let Some(updater) = &self.dns {
+                        let _ = updater
+                            .send(crate::dns::updater::Command::Forget {
+                                service: name.clone(),
+                            })
+                            .await;
+                    }
                     removed.push(name);
                 }
                 Some(s) if s.same_settings(&self.services[&name].config) => unchanged += 1,
