@@ -7,6 +7,9 @@
 #   bird2      BIRD 2 (the host's routing daemon for variant = "bird2")
 #   gobgpd     GoBGP (gobgpd + gobgp), the observing router
 #   frr        FRR (zebra, staticd, bgpd, vtysh) for the FRR backend's tests
+#   knot       Knot DNS (knotd, knotc): the authoritative primary of the DNS failover tests
+#   knot-dnsutils  kdig: the tests' real queries of that zone
+#   etcd-server    etcd: the agreement store of the DNS failover tests (several wardens)
 #   procps     sysctl: the lab turns off IPv6 duplicate address detection in its
 #              namespaces (a minimal Debian 12 has no sysctl)
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
@@ -39,7 +42,7 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-for pkg in iproute2 bird2 gobgpd frr procps tcpdump; do
+for pkg in iproute2 bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

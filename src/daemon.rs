@@ -273,8 +273,10 @@ fn initial_machines(
         .services
         .iter()
         .map(|s| {
+            // A service without prefixes (records only) has nothing to adopt.
             let adopt = config.daemon.adopt_on_start
                 && !s.disabled
+                && !s.prefixes.is_empty()
                 && s.prefixes.iter().all(|p| existing.contains(&p.prefix));
             let machine = if adopt {
                 HealthMachine::adopted(s.rise, s.fall)

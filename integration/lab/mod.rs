@@ -78,6 +78,8 @@ pub enum Need {
     Frr,
     /// `tcpdump` in PATH, for [`Router::wire`].
     Tcpdump,
+    /// Knot DNS: `knotd` and `knotc` in PATH or /usr/sbin, `kdig` in PATH.
+    Knot,
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -114,6 +116,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
             Need::Bird2 => programs.extend(["bird", "birdc"]),
             Need::Gobgp => programs.extend(["gobgpd", "gobgp"]),
             Need::Tcpdump => programs.push("tcpdump"),
+            Need::Knot => programs.push("kdig"),
             Need::Bird1 | Need::Frr => {}
         }
     }
@@ -125,6 +128,13 @@ pub fn missing(needs: &[Need]) -> Option<String> {
     for need in needs {
         match need {
             Need::Bird2 | Need::Gobgp | Need::Tcpdump => {}
+            Need::Knot => {
+                for b in ["knotd", "knotc"] {
+                    if !in_path(b) && !is_executable(&Path::new("/usr/sbin").join(b)) {
+                        absent.push(b.to_string());
+                    }
+                }
+            }
             Need::Bird1 => {
                 for b in ["bird", "bird6", "birdc", "birdc6"] {
                     let path = bird1_sbin().join(b);

@@ -1,0 +1,434 @@
+//! DNS failover end to end: a real Knot DNS primary on the host namespace's loopback with
+//! a dynamic zone and a TSIG key, endpoints that are addresses inside the router
+//! namespace (ICMP checks), and the warden updating the zone with RFC 2136. Every
+//! assertion about the zone is a real query (`kdig`) of what Knot serves.
+//!
+//! Needs root, knotd/knotc (Debian `knot`) and kdig (`knot-dnsutils`); without them it
+//! prints SKIPPED, unless CI=true (the lab's policy).
+
+mod lab;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::time::{Duration, Instant};
+
+use lab::{Lab, Need, ROUTER_V4, poll};
+
+const ZONE: &str = "example.net.";
+const WWW: &str = "www.example.net.";
+const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0";
+/// Endpoints, on the router namespace's `lo`.
+const EP_A: &str = "198.51.100.10";
+const EP_B: &str = "198.51.100.11";
+/// A record of the zone that no service manages: never touched.
+const OTHER: &str = "198.51.100.99";
+const LONG: Duration = Duration::from_secs(30);
+
+struct Dns<'a> {
+    lab: &'a Lab,
+}
+
+impl<'a> Dns<'a> {
+    /// Starts Knot in the host namespace on 127.0.0.1:53 serving `example.net.` with
+    /// `www` records `initial`, updatable with key `warden` (hmac-sha256).
+    fn start(lab: &'a Lab, initial: &[&str]) -> Dns<'a> {
+        let dir = lab.path("knot");
+        fs::create_dir_all(dir.join("db")).unwrap();
+        let mut zone = format!(
+            "$ORIGIN {ZONE}\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\n"
+        );
+        for a in initial {
+            zone.push_str(&format!("www A {a}\n"));
+        }
+        fs::write(dir.join("example.net.zone"), zone).unwrap();
+        let d = dir.display();
+        let conf = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@53\n    pidfile: \"{d}/knot.pid\"\n\
+             log:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: \"{d}/db\"\n\
+             key:\n  - id: warden\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+             acl:\n  - id: update\n    key: warden\n    action: update\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    journal-content: changes\n\
+             zone:\n  - domain: {ZONE}\n    acl: update\n"
+        );
+        let conf_file = dir.join("knot.conf");
+        fs::write(&conf_file, conf).unwrap();
+        lab.spawn(
+            "knotd",
+            Some(&lab.host_ns),
+            &["/usr/sbin/knotd", "-c", &conf_file.to_string_lossy()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let dns = Dns { lab };
+        poll(LONG, Duration::from_millis(50), || {
+            (dns.www().ok()? == initial.iter().map(|s| s.to_string()).collect()).then_some(())
+        })
+        .expect("Knot serves the zone");
+        dns
+    }
+
+    /// The addresses of www's A RRset as Knot answers now.
+    fn www(&self) -> Result<BTreeSet<String>, String> {
+        let out = self.lab.exec_in(
+            &self.lab.host_ns,
+            &[
+                "kdig",
+                "+short",
+                "+time=1",
+                "+retry=0",
+                "@127.0.0.1",
+                WWW,
+                "A",
+            ],
+        )?;
+        Ok(out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    fn wait_www(&self, want: &[&str], timeout: Duration) -> Duration {
+        let start = Instant::now();
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        poll(timeout, Duration::from_millis(20), || {
+            (self.www().ok()? == want).then_some(())
+        })
+        .unwrap_or_else(|| panic!("www is {:?}, not {want:?}, after {timeout:?}", self.www()));
+        start.elapsed()
+    }
+}
+
+/// The endpoints live in the router namespace; the host reaches them through it.
+fn endpoints(lab: &Lab) {
+    lab::run(
+        "ip",
+        &[
+            "-n",
+            &lab.host_ns,
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            ROUTER_V4,
+        ],
+    )
+    .unwrap();
+    for a in [EP_A, EP_B] {
+        set_endpoint(lab, a, true);
+    }
+}
+
+fn set_endpoint(lab: &Lab, addr: &str, up: bool) {
+    let verb = if up { "add" } else { "del" };
+    lab::run(
+        "ip",
+        &[
+            "-n",
+            &lab.rtr_ns,
+            "addr",
+            verb,
+            &format!("{addr}/32"),
+            "dev",
+            "lo",
+        ],
+    )
+    .unwrap();
+}
+
+fn key_file(lab: &Lab, secret: &str) -> String {
+    let path = lab.path("tsig.key");
+    fs::write(&path, format!("{secret}\n")).unwrap();
+    path.display().to_string()
+}
+
+fn config(
+    lab: &Lab,
+    dns_extra: &str,
+    key_name: &str,
+    secret: &str,
+    services: &[(&str, &str)],
+) -> String {
+    let mut s = format!(
+        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"50ms\"\n\
+         [defaults]\ninterval = \"300ms\"\ntimeout = \"250ms\"\nrise = 2\nfall = 2\n\
+         [dns]\nserver = \"127.0.0.1:53\"\nzone = \"{ZONE}\"\ntsig_key_name = \"{key_name}\"\n\
+         tsig_secret_file = {key:?}\nttl = \"30s\"\nverify_interval = \"1s\"\n{dns_extra}\n",
+        state = lab.path("state").display().to_string(),
+        key = key_file(lab, secret),
+    );
+    for (name, addr) in services {
+        s.push_str(&format!(
+            "[[service]]\nname = \"{name}\"\nrecords = [{{ name = \"{WWW}\", type = \"A\", value = \"{addr}\" }}]\n\
+             [[service.check]]\nkind = \"icmp\"\nhost = \"{addr}\"\ncount = 1\n"
+        ));
+    }
+    s
+}
+
+/// `anycast-warden status --json` as JSON.
+fn status(lab: &Lab) -> serde_json::Value {
+    let out = std::process::Command::new(lab::WARDEN_BIN)
+        .arg("--config")
+        .arg(lab.path("warden.toml"))
+        .arg("--config-dir")
+        .arg(lab.path("conf.d"))
+        .args(["status", "--json"])
+        .output()
+        .expect("run anycast-warden status");
+    // Null while the control socket is not there yet (the polls wait for more).
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn status_text(lab: &Lab) -> String {
+    let out = std::process::Command::new(lab::WARDEN_BIN)
+        .arg("--config")
+        .arg(lab.path("warden.toml"))
+        .arg("--config-dir")
+        .arg(lab.path("conf.d"))
+        .arg("status")
+        .output()
+        .expect("run anycast-warden status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn record<'v>(s: &'v serde_json::Value, addr: &str) -> &'v serde_json::Value {
+    &s["dns"]["records"][format!("{WWW}/A/{addr}")]
+}
+
+fn lab(test: &str) -> Option<Lab> {
+    Lab::new_or_skip(test, &[Need::Knot])
+}
+
+#[test]
+fn records_leave_after_fall_and_return_after_rise() {
+    let Some(lab) = lab("dns_failover") else {
+        return;
+    };
+    endpoints(&lab);
+    // EP_B is up but not in the zone yet: the warden adds it. OTHER is nobody's.
+    let dns = Dns::start(&lab, &[EP_A, OTHER]);
+    let warden = lab.start_warden(&config(
+        &lab,
+        "dry_run = false\nmin_records = 1",
+        "warden",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    dns.wait_www(&[EP_A, EP_B, OTHER], LONG);
+    warden.wait_for_log("DNS record added", 1, LONG).unwrap();
+
+    // EP_A stops answering: after `fall` failed rounds its record goes, nothing else.
+    set_endpoint(&lab, EP_A, false);
+    let gone = dns.wait_www(&[EP_B, OTHER], LONG);
+    eprintln!("endpoint down -> record gone from the zone: {gone:?} (interval 300ms, fall 2)");
+    warden.wait_for_log("DNS record deleted", 1, LONG).unwrap();
+    let s = status(&lab);
+    assert_eq!(record(&s, EP_A)["verdict"], "down", "{s:#}");
+    assert_eq!(record(&s, EP_A)["in_zone"], false, "{s:#}");
+    assert_eq!(record(&s, EP_A)["last_update"]["action"], "delete", "{s:#}");
+    assert_eq!(record(&s, EP_A)["last_update"]["ok"], true, "{s:#}");
+    assert!(s["dns"]["updates"]["ok"].as_u64().unwrap() >= 2, "{s:#}");
+
+    // Back: after `rise` passing rounds it returns.
+    set_endpoint(&lab, EP_A, true);
+    let back = dns.wait_www(&[EP_A, EP_B, OTHER], LONG);
+    eprintln!("endpoint up -> record back in the zone: {back:?} (rise 2)");
+
+    // A record deleted behind the warden's back comes back at the next verification.
+    lab.exec_in(
+        &lab.host_ns,
+        &[
+            "/usr/sbin/knotc",
+            "-s",
+            &lab.path("knot/knot.sock").to_string_lossy(),
+            "zone-begin",
+            ZONE,
+        ],
+    )
+    .unwrap();
+    for cmd in [
+        vec!["zone-unset", ZONE, "www", "A", EP_B],
+        vec!["zone-commit", ZONE],
+    ] {
+        let mut argv = vec!["/usr/sbin/knotc", "-s"];
+        let sock = lab.path("knot/knot.sock").to_string_lossy().into_owned();
+        argv.push(&sock);
+        argv.extend(cmd);
+        lab.exec_in(&lab.host_ns, &argv).unwrap();
+    }
+    dns.wait_www(&[EP_A, EP_B, OTHER], LONG);
+
+    let text = status_text(&lab);
+    assert!(
+        text.contains(&format!(
+            "record {WWW} A {EP_A} (edge-a): local verdict up, in the zone"
+        )),
+        "{text}"
+    );
+
+    // SIGHUP: a new service with a record of an endpoint that is down never adds it;
+    // dropping edge-b leaves its record alone.
+    warden.write_config(&config(
+        &lab,
+        "dry_run = false\nmin_records = 1",
+        "warden",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-c", "198.51.100.12")],
+    ));
+    warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
+    warden
+        .wait_for_log("configuration reloaded", 1, LONG)
+        .unwrap();
+    poll(LONG, Duration::from_millis(50), || {
+        (record(&status(&lab), "198.51.100.12")["verdict"] == "down").then_some(())
+    })
+    .expect("the new service's verdict");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        dns.www().unwrap(),
+        [EP_A, EP_B, OTHER].iter().map(|s| s.to_string()).collect()
+    );
+}
+
+#[test]
+fn min_records_keeps_the_last_record() {
+    let Some(lab) = lab("dns_min_records") else {
+        return;
+    };
+    endpoints(&lab);
+    let dns = Dns::start(&lab, &[EP_A, EP_B]);
+    let warden = lab.start_warden(&config(
+        &lab,
+        "dry_run = false\nmin_records = 1",
+        "warden",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    poll(LONG, Duration::from_millis(50), || {
+        let s = status(&lab);
+        (record(&s, EP_A)["verdict"] == "up" && record(&s, EP_B)["verdict"] == "up").then_some(())
+    })
+    .expect("both up");
+    // Both endpoints fail: one record goes, the last one stays.
+    set_endpoint(&lab, EP_A, false);
+    set_endpoint(&lab, EP_B, false);
+    dns.wait_www(&[EP_B], LONG);
+    let s = poll(LONG, Duration::from_millis(50), || {
+        let s = status(&lab);
+        record(&s, EP_B)["held"].is_string().then_some(s)
+    })
+    .expect("the deletion of the last record is held");
+    assert!(
+        record(&s, EP_B)["held"]
+            .as_str()
+            .unwrap()
+            .contains("min_records = 1"),
+        "{s:#}"
+    );
+    assert_eq!(record(&s, EP_B)["verdict"], "down");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(dns.www().unwrap(), BTreeSet::from([EP_B.to_string()]));
+    assert!(status_text(&lab).contains("deletion held: min_records = 1"));
+    let _ = warden;
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let Some(lab) = lab("dns_dry_run") else {
+        return;
+    };
+    endpoints(&lab);
+    let dns = Dns::start(&lab, &[EP_A, OTHER]);
+    // dry_run is the default.
+    let warden = lab.start_warden(&config(
+        &lab,
+        "",
+        "warden",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    warden
+        .wait_for_log("dry run: would add the record", 1, LONG)
+        .unwrap();
+    set_endpoint(&lab, EP_A, false);
+    warden
+        .wait_for_log("dry run: would delete the record", 1, LONG)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        dns.www().unwrap(),
+        [EP_A, OTHER].iter().map(|s| s.to_string()).collect(),
+        "dry run changed the zone"
+    );
+    let s = status(&lab);
+    assert_eq!(s["dns"]["dry_run"], true);
+    assert!(
+        s["dns"]["updates"]["dry_run"].as_u64().unwrap() >= 2,
+        "{s:#}"
+    );
+    assert!(s["dns"]["updates"].get("ok").is_none(), "{s:#}");
+    assert_eq!(record(&s, EP_A)["last_update"]["dry_run"], true, "{s:#}");
+    assert_eq!(warden.log_count("DNS record deleted"), 0);
+}
+
+#[test]
+fn a_wrong_tsig_key_is_refused_and_reported() {
+    let Some(lab) = lab("dns_wrong_key") else {
+        return;
+    };
+    endpoints(&lab);
+    let dns = Dns::start(&lab, &[EP_A]);
+    // The right name, a wrong secret: Knot answers BADSIG.
+    let warden = lab.start_warden(&config(
+        &lab,
+        "dry_run = false\nmin_records = 0",
+        "warden",
+        "d3JvbmdzZWNyZXR3cm9uZ3NlY3JldA==",
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    let s = poll(LONG, Duration::from_millis(50), || {
+        let s = status(&lab);
+        s["dns"]["last_error"].is_string().then_some(s)
+    })
+    .expect("the failure is reported");
+    let e = s["dns"]["last_error"].as_str().unwrap();
+    assert!(e.contains("BADSIG"), "{e}");
+    assert!(s["dns"]["updates"]["tsig"].as_u64().unwrap() >= 1, "{s:#}");
+    warden.wait_for_log("BADSIG", 1, LONG).unwrap();
+    assert!(status_text(&lab).contains("LAST ROUND FAILED"));
+    set_endpoint(&lab, EP_A, false);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(dns.www().unwrap(), BTreeSet::from([EP_A.to_string()]));
+
+    // A key name Knot does not know: BADKEY, after a reload.
+    warden.write_config(&config(
+        &lab,
+        "dry_run = false\nmin_records = 0",
+        "stranger",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
+    poll(LONG, Duration::from_millis(50), || {
+        let s = status(&lab);
+        s["dns"]["last_error"]
+            .as_str()?
+            .contains("BADKEY")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("BADKEY reported: {:#}", status(&lab)));
+    assert_eq!(dns.www().unwrap(), BTreeSet::from([EP_A.to_string()]));
+
+    // The right key: the pending deletion and addition go through.
+    warden.write_config(&config(
+        &lab,
+        "dry_run = false\nmin_records = 0",
+        "warden",
+        SECRET,
+        &[("edge-a", EP_A), ("edge-b", EP_B)],
+    ));
+    warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
+    dns.wait_www(&[EP_B], LONG);
+}
