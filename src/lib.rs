@@ -12,6 +12,7 @@ pub mod control;
 pub mod daemon;
 pub mod dns;
 pub mod drain;
+pub mod fuzz_invariants;
 pub mod health;
 pub mod http;
 pub mod logging;
