@@ -47,7 +47,7 @@ impl<'a> Dns<'a> {
              log:\n  - target: stderr\n    any: info\n\
              database:\n    storage: \"{d}/db\"\n\
              key:\n  - id: warden\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
-             acl:\n  - id: update\n    key: warden\n    action: update\n\
+             acl:\n  - id: update\n    key: warden\n    action: update\n    update-type: [A, AAAA]\n    update-owner: name\n    update-owner-match: equal\n    update-owner-name: [{WWW}]\n\
              template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    journal-content: changes\n\
              zone:\n  - domain: {ZONE}\n    acl: update\n"
         );

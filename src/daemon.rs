@@ -194,10 +194,15 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     ));
     let dns = config.dns.as_ref().map(|settings| {
         let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
+        let gate: Arc<dyn crate::dns::gate::Gate> = if settings.agreement.is_some() {
+            Arc::new(crate::dns::gate::Unagreed)
+        } else {
+            Arc::new(crate::dns::gate::Alone)
+        };
         tokio::spawn(crate::dns::updater::run(
             settings.clone(),
             config.daemon.batch_window,
-            Arc::new(crate::dns::gate::Alone),
+            gate,
             rx,
             status.clone(),
             background.clone(),

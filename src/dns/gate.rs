@@ -65,3 +65,24 @@ impl Gate for Alone {
         }
     }
 }
+
+/// `[dns.agreement]` configured but no agreement store to ask: never delete (one monitor
+/// alone must not empty the zone), add as usual.
+#[derive(Debug, Default)]
+pub struct Unagreed;
+
+impl Gate for Unagreed {
+    fn publish(&self, _record: &str, _down: bool) {}
+    fn forget(&self, _record: &str) {}
+    fn decide(&self, _record: &str) -> DeleteDecision {
+        DeleteDecision::Hold("no agreement store: deletions need the other monitors' votes".into())
+    }
+    fn view(&self) -> GateView {
+        GateView {
+            store: Err("the etcd agreement is not available in this build".into()),
+            sender: true,
+            sender_id: None,
+            votes: BTreeMap::new(),
+        }
+    }
+}
