@@ -432,3 +432,42 @@ fn a_wrong_tsig_key_is_refused_and_reported() {
     warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
     dns.wait_www(&[EP_B], LONG);
 }
+
+#[test]
+fn an_update_the_zone_acl_forbids_is_refused_and_reported() {
+    let Some(lab) = lab("dns_refused") else {
+        return;
+    };
+    endpoints(&lab);
+    let dns = Dns::start(&lab, &[EP_A]);
+    // Knot's ACL lets the key change www only; api is another owner. Knot answers such
+    // an update NOTAUTH with TSIG BADKEY (BIND would answer REFUSED); the signed queries
+    // of the zone before it succeed.
+    let mut text = config(&lab, "dry_run = false", "warden", SECRET, &[]);
+    text.push_str(&format!(
+        "[[service]]\nname = \"api\"\nrecords = [{{ name = \"api.{ZONE}\", type = \"A\", value = \"{EP_B}\" }}]\n\
+         [[service.check]]\nkind = \"icmp\"\nhost = \"{EP_B}\"\ncount = 1\n"
+    ));
+    let warden = lab.start_warden(&text);
+    let s = poll(LONG, Duration::from_millis(50), || {
+        let s = status(&lab);
+        s["dns"]["updates"]["tsig"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)
+            .then_some(s)
+    })
+    .unwrap_or_else(|| panic!("the refusal counted: {:#}", status(&lab)));
+    let e = s["dns"]["last_error"].as_str().unwrap_or_default();
+    assert!(e.contains("BADKEY") && e.contains("ACL"), "{e}");
+    assert!(
+        s["dns"]["last_read"].is_number(),
+        "the queries were accepted: {s:#}"
+    );
+    assert_eq!(
+        s["dns"]["records"][format!("api.{ZONE}/A/{EP_B}")]["in_zone"],
+        false,
+        "{s:#}"
+    );
+    warden.wait_for_log("BADKEY", 1, LONG).unwrap();
+    assert_eq!(dns.www().unwrap(), BTreeSet::from([EP_A.to_string()]));
+}

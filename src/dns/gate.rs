@@ -43,7 +43,17 @@ pub trait Gate: Send + Sync {
     fn forget(&self, record: &str);
     /// Whether a record this warden sees down may be deleted.
     fn decide(&self, record: &str) -> DeleteDecision;
+    /// Whether another live monitor sees the record up: then it belongs in the zone
+    /// unless the deletion was agreed, whatever this warden sees.
+    fn others_up(&self, _record: &str) -> bool {
+        false
+    }
     fn view(&self) -> GateView;
+    /// Signalled whenever `decide`, `others_up` or `view` may answer differently (votes,
+    /// leadership, the store's health), so the updater runs a round.
+    fn notify(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// A warden on its own: it alone decides and sends.

@@ -93,7 +93,7 @@ pub enum TsigError {
     )]
     Unsigned { rcode: u16, key: String },
     #[error(
-        "the server does not know key \"{0}\" with this algorithm (TSIG BADKEY): check tsig_key_name and tsig_algorithm against the server's key"
+        "the server does not accept key \"{0}\" for this request (TSIG BADKEY): it does not know the key by this name and algorithm (check tsig_key_name and tsig_algorithm), or its ACL does not grant the key this change (Knot answers a denied update so)"
     )]
     BadKey(String),
     #[error(

@@ -94,14 +94,23 @@ impl Desired {
         let mut wanted = BTreeMap::new();
         let mut held = BTreeMap::new();
         for (record, (_, health)) in self.verdicts() {
+            let key = record_key(&record);
+            // Not agreed down, and another monitor sees it up: it belongs in the zone.
+            let otherwise = || {
+                if gate.others_up(&key) {
+                    Want::Present
+                } else {
+                    Want::Keep
+                }
+            };
             let want = match health {
                 Health::Up => Want::Present,
-                Health::Unknown => Want::Keep,
-                Health::Down => match gate.decide(&record_key(&record)) {
+                Health::Unknown => otherwise(),
+                Health::Down => match gate.decide(&key) {
                     DeleteDecision::Delete => Want::Absent,
                     DeleteDecision::Hold(why) => {
                         held.insert(record.clone(), why);
-                        Want::Keep
+                        otherwise()
                     }
                 },
             };
@@ -127,10 +136,19 @@ pub async fn run(
     let mut last_dry_run: Option<Update> = None;
     let mut zone: BTreeMap<RrsetKey, BTreeSet<IpAddr>> = BTreeMap::new();
     publish_settings(&status, &settings);
+    let notify = gate.notify();
     loop {
         tokio::select! {
             biased;
             () = cancel.cancelled() => return,
+            // The other monitors' votes, leadership or the store changed: decide again.
+            () = async { if let Some(n) = &notify { n.notified().await } }, if notify.is_some() => {
+                let soon = Instant::now() + batch_window;
+                if failures == 0 {
+                    due = Some(due.map_or(soon, |d| d.min(soon)));
+                }
+                publish_records(&status, &desired, gate.as_ref(), &zone, &BTreeMap::new());
+            }
             command = rx.recv() => {
                 let Some(command) = command else { return };
                 let mut next = Some(command);
@@ -229,6 +247,11 @@ async fn round(
         }
     }
     *zone = read;
+    status.update(|s| {
+        if let Some(d) = s.dns.as_mut() {
+            d.last_read = Some(unix_now());
+        }
+    });
     let mut planned = plan(&wanted, zone, settings.min_records);
     planned.held.extend(gate_held);
     for (record, why) in &planned.held {
@@ -291,7 +314,6 @@ async fn round(
         status.update(|s| {
             if let Some(d) = s.dns.as_mut() {
                 d.last_error = None;
-                d.last_read = Some(unix_now());
             }
         });
     }
@@ -405,12 +427,17 @@ mod tests {
         }
     }
 
-    struct Holding;
+    struct Holding {
+        others_up: bool,
+    }
     impl Gate for Holding {
         fn publish(&self, _: &str, _: bool) {}
         fn forget(&self, _: &str) {}
         fn decide(&self, record: &str) -> DeleteDecision {
             DeleteDecision::Hold(format!("1 of 2 monitors see {record} down"))
+        }
+        fn others_up(&self, _: &str) -> bool {
+            self.others_up
         }
         fn view(&self) -> GateView {
             GateView::default()
@@ -428,9 +455,14 @@ mod tests {
         assert_eq!(wanted[&rec("198.51.100.2")], Want::Absent);
         assert_eq!(wanted[&rec("198.51.100.3")], Want::Keep);
         assert!(held.is_empty());
-        let (wanted, held) = d.wanted(&Holding);
+        let (wanted, held) = d.wanted(&Holding { others_up: false });
         assert_eq!(wanted[&rec("198.51.100.2")], Want::Keep);
         assert!(held[&rec("198.51.100.2")].contains("1 of 2"));
+        // Another monitor sees them up and the deletion is not agreed: in the zone,
+        // also the one this warden has no verdict for yet.
+        let (wanted, _) = d.wanted(&Holding { others_up: true });
+        assert_eq!(wanted[&rec("198.51.100.2")], Want::Present);
+        assert_eq!(wanted[&rec("198.51.100.3")], Want::Present);
         assert_eq!(d.forget("b"), vec![rec("198.51.100.2")]);
         assert_eq!(d.verdicts().len(), 2);
     }
