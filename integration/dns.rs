@@ -471,3 +471,206 @@ fn an_update_the_zone_acl_forbids_is_refused_and_reported() {
     warden.wait_for_log("BADKEY", 1, LONG).unwrap();
     assert_eq!(dns.www().unwrap(), BTreeSet::from([EP_A.to_string()]));
 }
+
+/// One of three wardens watching the same record, each with its own view of the
+/// endpoint (a flag file its exec check tests), agreeing through one etcd.
+struct Monitor {
+    id: &'static str,
+    pid: i32,
+    config: std::path::PathBuf,
+}
+
+impl Monitor {
+    fn start(lab: &Lab, id: &'static str) -> Monitor {
+        set_seen(lab, id, true);
+        let state = lab.path(&format!("state-{id}"));
+        let config = lab.path(&format!("{id}.toml"));
+        let conf_d = lab.path(&format!("{id}.d"));
+        fs::create_dir_all(&conf_d).unwrap();
+        let text = format!(
+            "[daemon]\nstate_dir = {state:?}\nbatch_window = \"50ms\"\n\
+             [dns]\nserver = \"127.0.0.1:53\"\nzone = \"{ZONE}\"\ntsig_key_name = \"warden\"\n\
+             tsig_secret_file = {key:?}\nttl = \"30s\"\ndry_run = false\nmin_records = 1\nverify_interval = \"1s\"\n\
+             [dns.agreement]\netcd_endpoints = [\"http://127.0.0.1:2379\"]\nmonitor_id = \"{id}\"\n\
+             min_agree = 2\nlease_ttl = \"3s\"\n\
+             [[service]]\nname = \"edge-a\"\ninterval = \"200ms\"\nrise = 2\nfall = 2\n\
+             records = [{{ name = \"{WWW}\", type = \"A\", value = \"{EP_A}\" }}]\n\
+             [[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
+            state = state.display().to_string(),
+            key = key_file(lab, SECRET),
+            flag = lab.path(&format!("seen-{id}")).display().to_string(),
+        );
+        fs::write(&config, text).unwrap();
+        let pid = lab
+            .spawn(
+                &format!("warden-{id}"),
+                Some(&lab.host_ns),
+                &[
+                    lab::WARDEN_BIN,
+                    "run",
+                    "--config",
+                    &config.to_string_lossy(),
+                    "--config-dir",
+                    &conf_d.to_string_lossy(),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        Monitor { id, pid, config }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let out = std::process::Command::new(lab::WARDEN_BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--config-dir")
+            .arg(self.config.with_extension("d"))
+            .args(["status", "--json"])
+            .output()
+            .expect("run anycast-warden status");
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn record(&self) -> serde_json::Value {
+        record(&self.status(), EP_A).clone()
+    }
+}
+
+/// Whether monitor `id` sees the endpoint up.
+fn set_seen(lab: &Lab, id: &str, up: bool) {
+    let flag = lab.path(&format!("seen-{id}"));
+    if up {
+        fs::write(flag, "").unwrap();
+    } else {
+        let _ = fs::remove_file(flag);
+    }
+}
+
+fn start_etcd(lab: &Lab) -> i32 {
+    let data = lab.path("etcd");
+    let data = data.to_string_lossy();
+    lab.spawn(
+        "etcd",
+        Some(&lab.host_ns),
+        &[
+            "etcd",
+            "--name",
+            "lab",
+            "--data-dir",
+            &data,
+            "--listen-client-urls",
+            "http://127.0.0.1:2379",
+            "--advertise-client-urls",
+            "http://127.0.0.1:2379",
+            "--listen-peer-urls",
+            "http://127.0.0.1:2380",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:2380",
+            "--initial-cluster",
+            "lab=http://127.0.0.1:2380",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Holds for `d` and asserts the zone did not change meanwhile.
+fn stays(dns: &Dns, want: &[&str], d: Duration) {
+    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        assert_eq!(dns.www().unwrap(), want);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn three_monitors_delete_only_when_two_agree() {
+    let Some(lab) = Lab::new_or_skip("dns_agreement", &[Need::Knot, Need::Etcd]) else {
+        return;
+    };
+    let dns = Dns::start(&lab, &[EP_A, OTHER]);
+    let etcd = start_etcd(&lab);
+    let monitors: Vec<Monitor> = ["m1", "m2", "m3"]
+        .into_iter()
+        .map(|id| Monitor::start(&lab, id))
+        .collect();
+    // Everyone connected, one leader, every vote visible.
+    poll(LONG, Duration::from_millis(100), || {
+        monitors
+            .iter()
+            .all(|m| {
+                let s = m.status();
+                s["dns"]["store_error"].is_null()
+                    && s["dns"]["sender_id"].is_string()
+                    && record(&s, EP_A)["votes"]
+                        .as_object()
+                        .is_some_and(|v| v.len() == 2)
+            })
+            .then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "three monitors agree on a leader: {:#}",
+            monitors[0].status()
+        )
+    });
+    let leader = monitors[0].status()["dns"]["sender_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eprintln!("leader: {leader}");
+
+    // One monitor alone seeing it down deletes nothing, and says why.
+    set_seen(&lab, "m1", false);
+    poll(LONG, Duration::from_millis(100), || {
+        monitors[0].record()["held"]
+            .as_str()?
+            .contains("1 of 2")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("m1 holds: {:#}", monitors[0].record()));
+    stays(&dns, &[EP_A, OTHER], Duration::from_secs(3));
+
+    // Two of three: the leader deletes it.
+    set_seen(&lab, "m2", false);
+    let t = dns.wait_www(&[OTHER], LONG);
+    eprintln!("second monitor sees it down -> record gone: {t:?}");
+
+    // m2 sees it up again: no agreement any more, the record returns.
+    set_seen(&lab, "m2", true);
+    dns.wait_www(&[EP_A, OTHER], LONG);
+
+    // m1 and m3 down: gone; then m3 dies, its vote expires with its lease, and the record
+    // returns (only m1 sees it down).
+    set_seen(&lab, "m3", false);
+    dns.wait_www(&[OTHER], LONG);
+    let m3 = &monitors[2];
+    lab.signal(m3.pid, nix::sys::signal::Signal::SIGKILL)
+        .unwrap();
+    let t = dns.wait_www(&[EP_A, OTHER], LONG);
+    eprintln!("m3 killed -> its vote expired and the record returned: {t:?} (lease_ttl 3s)");
+    assert!(m3.id == "m3");
+
+    // etcd stopped: m2 sees it down too now, but nothing is deleted, and status says why.
+    lab.stop(etcd, Duration::from_secs(5));
+    poll(LONG, Duration::from_millis(100), || {
+        monitors[0].status()["dns"]["store_error"]
+            .is_string()
+            .then_some(())
+    })
+    .expect("m1 reports etcd unreachable");
+    set_seen(&lab, "m2", false);
+    poll(LONG, Duration::from_millis(100), || {
+        (monitors[1].record()["verdict"] == "down").then_some(())
+    })
+    .expect("m2 sees it down");
+    stays(&dns, &[EP_A, OTHER], Duration::from_secs(4));
+    let s = monitors[1].status();
+    assert!(s["dns"]["store_error"].is_string(), "{s:#}");
+    assert!(
+        record(&s, EP_A)["held"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("etcd unreachable"),
+        "{s:#}"
+    );
+}

@@ -194,10 +194,9 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     ));
     let dns = config.dns.as_ref().map(|settings| {
         let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
-        let gate: Arc<dyn crate::dns::gate::Gate> = if settings.agreement.is_some() {
-            Arc::new(crate::dns::gate::Unagreed)
-        } else {
-            Arc::new(crate::dns::gate::Alone)
+        let gate: Arc<dyn crate::dns::gate::Gate> = match &settings.agreement {
+            Some(a) => Arc::new(crate::dns::agreed::Agreed::start(a)),
+            None => Arc::new(crate::dns::gate::Alone),
         };
         tokio::spawn(crate::dns::updater::run(
             settings.clone(),
@@ -396,10 +395,18 @@ impl Supervisor {
         }
         match (&self.config.dns, &new.dns, &self.dns) {
             (Some(a), Some(b), Some(updater)) if a != b => {
+                if a.agreement != b.agreement {
+                    warn!("[dns.agreement] changes take effect at the next restart");
+                    if let Some(d) = new.dns.as_mut() {
+                        d.agreement.clone_from(&a.agreement);
+                    }
+                }
                 info!("[dns] changed: the updater uses the new settings");
-                let _ = updater
-                    .send(crate::dns::updater::Command::Settings(Box::new(b.clone())))
-                    .await;
+                if let Some(d) = &new.dns {
+                    let _ = updater
+                        .send(crate::dns::updater::Command::Settings(Box::new(d.clone())))
+                        .await;
+                }
             }
             (None, Some(_), _) | (Some(_), None, _) => {
                 warn!("[dns] was added or removed: this takes effect at the next restart");

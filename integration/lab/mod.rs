@@ -80,6 +80,8 @@ pub enum Need {
     Tcpdump,
     /// Knot DNS: `knotd` and `knotc` in PATH or /usr/sbin, `kdig` in PATH.
     Knot,
+    /// `etcd` in PATH (Debian's etcd-server).
+    Etcd,
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -117,6 +119,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
             Need::Gobgp => programs.extend(["gobgpd", "gobgp"]),
             Need::Tcpdump => programs.push("tcpdump"),
             Need::Knot => programs.push("kdig"),
+            Need::Etcd => programs.push("etcd"),
             Need::Bird1 | Need::Frr => {}
         }
     }
@@ -127,7 +130,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
         .collect();
     for need in needs {
         match need {
-            Need::Bird2 | Need::Gobgp | Need::Tcpdump => {}
+            Need::Bird2 | Need::Gobgp | Need::Tcpdump | Need::Etcd => {}
             Need::Knot => {
                 for b in ["knotd", "knotc"] {
                     if !in_path(b) && !is_executable(&Path::new("/usr/sbin").join(b)) {

@@ -43,6 +43,11 @@ pub trait Gate: Send + Sync {
     fn forget(&self, record: &str);
     /// Whether a record this warden sees down may be deleted.
     fn decide(&self, record: &str) -> DeleteDecision;
+    /// Whether the deletion is agreed whatever this warden sees (enough other monitors
+    /// see the record down): then it goes even while this warden sees it up.
+    fn agreed_down(&self, _record: &str) -> bool {
+        false
+    }
     /// Whether another live monitor sees the record up: then it belongs in the zone
     /// unless the deletion was agreed, whatever this warden sees.
     fn others_up(&self, _record: &str) -> bool {
@@ -69,27 +74,6 @@ impl Gate for Alone {
     fn view(&self) -> GateView {
         GateView {
             store: Ok(()),
-            sender: true,
-            sender_id: None,
-            votes: BTreeMap::new(),
-        }
-    }
-}
-
-/// `[dns.agreement]` configured but no agreement store to ask: never delete (one monitor
-/// alone must not empty the zone), add as usual.
-#[derive(Debug, Default)]
-pub struct Unagreed;
-
-impl Gate for Unagreed {
-    fn publish(&self, _record: &str, _down: bool) {}
-    fn forget(&self, _record: &str) {}
-    fn decide(&self, _record: &str) -> DeleteDecision {
-        DeleteDecision::Hold("no agreement store: deletions need the other monitors' votes".into())
-    }
-    fn view(&self) -> GateView {
-        GateView {
-            store: Err("the etcd agreement is not available in this build".into()),
             sender: true,
             sender_id: None,
             votes: BTreeMap::new(),

@@ -11,6 +11,7 @@
 //! `plan` (what to change, `min_records`), `gate` (whether a deletion may go). I/O:
 //! `client` (UDP/TCP exchange) and `updater` (the task).
 
+pub mod agreed;
 pub mod client;
 pub mod gate;
 pub mod key_file;

@@ -104,6 +104,7 @@ impl Desired {
                 }
             };
             let want = match health {
+                Health::Up | Health::Unknown if gate.agreed_down(&key) => Want::Absent,
                 Health::Up => Want::Present,
                 Health::Unknown => otherwise(),
                 Health::Down => match gate.decide(&key) {
