@@ -7,9 +7,12 @@
 #   bird2      BIRD 2 (the host's routing daemon for variant = "bird2")
 #   gobgpd     GoBGP (gobgpd + gobgp), the observing router
 #   frr        FRR (zebra, staticd, bgpd, vtysh) for the FRR backend's tests
+#   knot       Knot DNS (knotd, knotc): the authoritative primary of the DNS failover tests
+#   knot-dnsutils  kdig: the tests' real queries of that zone
 #   procps     sysctl: the lab turns off IPv6 duplicate address detection in its
 #              namespaces (a minimal Debian 12 has no sysctl)
-#   etcd-server  etcd 3.4 (/usr/bin/etcd) for the agreement tests (integration/agreement.rs)
+#   etcd-server  etcd 3.4 (/usr/bin/etcd) for the agreement tests (integration/agreement.rs,
+#              and the three-warden DNS test in integration/dns.rs)
 #   protobuf-compiler, libprotobuf-dev
 #              protoc and the well-known .proto files (google/protobuf/descriptor.proto):
 #              the etcd-client crate compiles etcd's API definitions when it is built, so
@@ -44,7 +47,7 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-for pkg in iproute2 bird2 gobgpd frr procps tcpdump etcd-server protobuf-compiler libprotobuf-dev; do
+for pkg in iproute2 bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

@@ -64,6 +64,8 @@ struct Supervisor {
     addresses: Arc<AddressBook>,
     status: StatusBoard,
     drains: DrainState,
+    /// The DNS updater, with `[dns]`.
+    dns: Option<mpsc::Sender<crate::dns::updater::Command>>,
 }
 
 /// Copies the speaker's peer states into the status board whenever they change; ends
@@ -107,6 +109,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let status = StatusBoard::default();
     status.update(|s| {
         s.backend.kind = match (&config.frr, &config.bgp) {
+            _ if !config.routing => "none",
             (_, Some(_)) => "bgp",
             (Some(_), None) => "frr",
             (None, None) => "bird",
@@ -189,8 +192,25 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         rx,
         status.clone(),
     ));
+    let dns = config.dns.as_ref().map(|settings| {
+        let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
+        let gate: Arc<dyn crate::dns::gate::Gate> = match &settings.agreement {
+            Some(a) => Arc::new(crate::dns::agreed::Agreed::start(a)),
+            None => Arc::new(crate::dns::gate::Alone),
+        };
+        tokio::spawn(crate::dns::updater::run(
+            settings.clone(),
+            config.daemon.batch_window,
+            gate,
+            rx,
+            status.clone(),
+            background.clone(),
+        ));
+        tx
+    });
     let (check_now, _) = watch::channel(CheckNow::default());
     let mut supervisor = Supervisor {
+        dns,
         bgp_status,
         paths,
         config: config.clone(),
@@ -257,8 +277,10 @@ fn initial_machines(
         .services
         .iter()
         .map(|s| {
+            // A service without prefixes (records only) has nothing to adopt.
             let adopt = config.daemon.adopt_on_start
                 && !s.disabled
+                && !s.prefixes.is_empty()
                 && s.prefixes.iter().all(|p| existing.contains(&p.prefix));
             let machine = if adopt {
                 HealthMachine::adopted(s.rise, s.fall)
@@ -306,6 +328,7 @@ impl Supervisor {
             cancel: cancel.clone(),
             addresses: self.addresses.clone(),
             status: self.status.clone(),
+            records: self.dns.clone(),
         };
         let name = config.name.clone();
         let task = tokio::spawn(task.run());
@@ -370,6 +393,27 @@ impl Supervisor {
                 new.bgp = self.config.bgp.clone();
             }
         }
+        match (&self.config.dns, &new.dns, &self.dns) {
+            (Some(a), Some(b), Some(updater)) if a != b => {
+                if a.agreement != b.agreement {
+                    warn!("[dns.agreement] changes take effect at the next restart");
+                    if let Some(d) = new.dns.as_mut() {
+                        d.agreement.clone_from(&a.agreement);
+                    }
+                }
+                info!("[dns] changed: the updater uses the new settings");
+                if let Some(d) = &new.dns {
+                    let _ = updater
+                        .send(crate::dns::updater::Command::Settings(Box::new(d.clone())))
+                        .await;
+                }
+            }
+            (None, Some(_), _) | (Some(_), None, _) => {
+                warn!("[dns] was added or removed: this takes effect at the next restart");
+                new.dns = self.config.dns.clone();
+            }
+            _ => {}
+        }
         let new_services: BTreeMap<String, ServiceConfig> = new
             .services
             .iter()
@@ -390,6 +434,13 @@ impl Supervisor {
                             service: name.clone(),
                         })
                         .await;
+                    if let Some(updater) = &self.dns {
+                        let _ = updater
+                            .send(crate::dns::updater::Command::Forget {
+                                service: name.clone(),
+                            })
+                            .await;
+                    }
                     removed.push(name);
                 }
                 Some(s) if s.same_settings(&self.services[&name].config) => unchanged += 1,

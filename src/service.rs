@@ -39,6 +39,8 @@ pub struct ServiceTask {
     pub addresses: Arc<AddressBook>,
     /// Where the task publishes its state, rounds and check results.
     pub status: StatusBoard,
+    /// The DNS updater, for a service with `records`.
+    pub records: Option<mpsc::Sender<crate::dns::updater::Command>>,
 }
 
 /// A request for an immediate round: every service, or one.
@@ -96,6 +98,8 @@ impl ServiceTask {
             )
         });
         self.report(announced).await;
+        let mut verdict = self.verdict();
+        self.report_records(verdict).await;
         if self.config.disabled {
             info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
             self.cancel.cancelled().await;
@@ -157,6 +161,10 @@ impl ServiceTask {
                 announced = wants;
                 self.report(announced).await;
             }
+            if self.verdict() != verdict {
+                verdict = self.verdict();
+                self.report_records(verdict).await;
+            }
             let due = origin
                 + schedule.next(
                     started.duration_since(origin),
@@ -176,6 +184,29 @@ impl ServiceTask {
         } else {
             self.machine.announce()
         }
+    }
+
+    /// The health the DNS records follow: Unknown (no verdict yet) leaves them alone.
+    fn verdict(&self) -> crate::health::Health {
+        use crate::health::Health;
+        match (self.config.disabled, self.config.on_disabled) {
+            (true, OnDisabled::Advertise) => Health::Up,
+            (true, OnDisabled::Withdraw) => Health::Down,
+            (false, _) => self.machine.state(),
+        }
+    }
+
+    async fn report_records(&self, health: crate::health::Health) {
+        let Some(updater) = &self.records else { return };
+        if self.config.records.is_empty() {
+            return;
+        }
+        let command = crate::dns::updater::Command::Verdict {
+            service: self.config.name.clone(),
+            records: self.config.records.clone(),
+            health,
+        };
+        let _ = updater.send(command).await;
     }
 
     async fn report(&self, announce: bool) {
@@ -322,6 +353,7 @@ mod tests {
         let config = ServiceConfig {
             name: "svc".into(),
             prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+            records: Vec::new(),
             interval: Duration::from_secs(1),
             fast_interval: None,
             timeout: Duration::from_secs(2),
@@ -433,6 +465,7 @@ mod tests {
             cancel: cancel.clone(),
             addresses: AddressBook::uncached(),
             status: StatusBoard::default(),
+            records: None,
         };
         (rx, check_now, cancel, tokio::spawn(task.run()))
     }
@@ -535,6 +568,7 @@ mod tests {
                     cancel: cancel.clone(),
                     addresses: AddressBook::uncached(),
                     status: StatusBoard::default(),
+                    records: None,
                 }
                 .run(),
             );

@@ -4,7 +4,12 @@ use crate::check;
 use crate::config::{Config, FrrMode, OnDisabled, ServiceConfig, duration_text};
 
 pub fn service_line(s: &ServiceConfig) -> String {
-    let prefixes: Vec<String> = s.prefixes.iter().map(ToString::to_string).collect();
+    let prefixes: Vec<String> = s
+        .prefixes
+        .iter()
+        .map(ToString::to_string)
+        .chain(s.records.iter().map(|r| format!("[{r}]")))
+        .collect();
     let checks: Vec<String> = s.checks.iter().map(|c| check::describe(&c.spec)).collect();
     let mut line = format!(
         "{}: {} every {}",
@@ -41,6 +46,27 @@ pub fn print(config: &Config) {
         if let Some(note) = static_mode_note(config, s) {
             println!("  note: {note}");
         }
+    }
+    if let Some(d) = &config.dns {
+        println!(
+            "dns: zone {} on {} ({}), key {} ({}), min_records {}{}",
+            d.zone,
+            d.server,
+            if d.dry_run {
+                "DRY RUN: changes are only logged; set dry_run = false to update the zone"
+            } else {
+                "updates the zone"
+            },
+            d.key.name,
+            d.key.algorithm.name(),
+            d.min_records,
+            d.agreement.as_ref().map_or(String::new(), |a| format!(
+                ", deletions agreed by {} of the monitors in etcd {} (this one: {})",
+                a.min_agree,
+                a.etcd_endpoints.join(" "),
+                a.monitor_id
+            )),
+        );
     }
     println!("configuration is valid: {} services", config.services.len());
 }

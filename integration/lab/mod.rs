@@ -78,6 +78,10 @@ pub enum Need {
     Frr,
     /// `tcpdump` in PATH, for [`Router::wire`].
     Tcpdump,
+    /// Knot DNS: `knotd` and `knotc` in PATH or /usr/sbin, `kdig` in PATH.
+    Knot,
+    /// `etcd` in PATH (Debian's etcd-server).
+    Etcd,
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -114,6 +118,8 @@ pub fn missing(needs: &[Need]) -> Option<String> {
             Need::Bird2 => programs.extend(["bird", "birdc"]),
             Need::Gobgp => programs.extend(["gobgpd", "gobgp"]),
             Need::Tcpdump => programs.push("tcpdump"),
+            Need::Knot => programs.push("kdig"),
+            Need::Etcd => programs.push("etcd"),
             Need::Bird1 | Need::Frr => {}
         }
     }
@@ -124,7 +130,14 @@ pub fn missing(needs: &[Need]) -> Option<String> {
         .collect();
     for need in needs {
         match need {
-            Need::Bird2 | Need::Gobgp | Need::Tcpdump => {}
+            Need::Bird2 | Need::Gobgp | Need::Tcpdump | Need::Etcd => {}
+            Need::Knot => {
+                for b in ["knotd", "knotc"] {
+                    if !in_path(b) && !is_executable(&Path::new("/usr/sbin").join(b)) {
+                        absent.push(b.to_string());
+                    }
+                }
+            }
             Need::Bird1 => {
                 for b in ["bird", "bird6", "birdc", "birdc6"] {
                     let path = bird1_sbin().join(b);

@@ -39,6 +39,9 @@ pub fn for_config_with_status(
     config: &Config,
     bgp_status: &watch::Sender<SpeakerStatus>,
 ) -> Box<dyn Backend> {
+    if !config.routing {
+        return Box::new(NoRouting);
+    }
     if let Some(settings) = &config.bgp {
         return Box::new(bgp::BgpBackend::new(
             settings,
@@ -56,8 +59,24 @@ pub fn for_config_with_status(
     }
 }
 
+/// The backend of a DNS-only configuration (`[dns]` and no routing table): services
+/// have records, no prefixes, so there is nothing to announce.
+struct NoRouting;
+
+impl Backend for NoRouting {
+    fn apply<'a>(
+        &'a mut self,
+        _desired: &'a BTreeSet<IpNet>,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), crate::announce::ApplyError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// What the chosen routing daemon announced for the warden before it started.
 pub async fn announced_before(config: &Config) -> Result<BTreeSet<IpNet>, String> {
+    if !config.routing {
+        return Ok(BTreeSet::new());
+    }
     if config.bgp.is_some() {
         // The speaker's routes lived in its sessions, which ended with the last process.
         return Ok(BTreeSet::new());
@@ -82,6 +101,15 @@ pub enum ReloadChange {
 }
 
 pub fn reload_change(old: &Config, new: &Config) -> ReloadChange {
+    match (old.routing, new.routing) {
+        (false, false) => return ReloadChange::None,
+        (true, true) => {}
+        _ => {
+            return ReloadChange::NeedsRestart(
+                "a routing backend ([bird], [frr] or [bgp]) was added to or removed from a DNS-only configuration",
+            );
+        }
+    }
     match (&old.bgp, &new.bgp) {
         (Some(a), Some(b)) => {
             return if a != b || bgp::route_table(&old.services) != bgp::route_table(&new.services) {

@@ -27,9 +27,16 @@ pub struct Config {
     pub api: ApiSettings,
     /// The built-in BGP speaker; `Some` when the file has `[bgp]`, which selects it.
     pub bgp: Option<BgpSettings>,
+    /// DNS failover; `Some` when the file has `[dns]`.
+    pub dns: Option<DnsSettings>,
+    /// Whether a routing daemon or the speaker announces prefixes: false only for a
+    /// DNS-only file (`[dns]` and none of `[bird]`, `[frr]`, `[bgp]`).
+    pub routing: bool,
     /// Every service, from the main file and the conf.d directory, in load order.
     pub services: Vec<ServiceConfig>,
 }
+
+pub use super::dns::{AgreementConfig, DnsSettings};
 
 /// `[control]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,7 +88,11 @@ impl Serialize for Config {
         match (&self.frr, &self.bgp) {
             (_, Some(bgp)) => out.serialize_field("bgp", bgp)?,
             (Some(frr), None) => out.serialize_field("frr", frr)?,
-            (None, None) => out.serialize_field("bird", &self.bird)?,
+            (None, None) if self.routing => out.serialize_field("bird", &self.bird)?,
+            (None, None) => {}
+        }
+        if let Some(dns) = &self.dns {
+            out.serialize_field("dns", dns)?;
         }
         out.serialize_field("service", &self.services)?;
         out.end()
@@ -308,7 +319,14 @@ pub enum OnDisabled {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceConfig {
     pub name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub prefixes: Vec<ServicePrefix>,
+    /// DNS records added while the service is up and deleted while it is down.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "super::dns::serialize_records"
+    )]
+    pub records: Vec<crate::dns::AddressRecord>,
     #[serde(with = "duration_text")]
     pub interval: Duration,
     /// Re-check pace while a result disagrees with the current state.

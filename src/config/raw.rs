@@ -18,8 +18,49 @@ pub struct RawMainFile {
     pub api: Option<RawApi>,
     /// `[bgp]`: the built-in speaker; spanned for the "more than one backend" error.
     pub bgp: Option<Spanned<RawBgp>>,
+    /// `[dns]`: DNS failover (services with `records`).
+    pub dns: Option<Spanned<RawDns>>,
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
+}
+
+/// `[dns]`: the primary server that takes RFC 2136 updates, and how.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    pub server: Option<Spanned<String>>,
+    pub zone: Option<Spanned<String>>,
+    pub tsig_key_name: Option<Spanned<String>>,
+    pub tsig_secret_file: Option<Spanned<String>>,
+    pub tsig_algorithm: Option<Spanned<String>>,
+    pub ttl: Option<Spanned<RawDuration>>,
+    pub dry_run: Option<Spanned<bool>>,
+    pub min_records: Option<Spanned<i64>>,
+    pub protocol: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub verify_interval: Option<Spanned<RawDuration>>,
+    pub agreement: Option<Spanned<RawAgreement>>,
+}
+
+/// `[dns.agreement]`: deletions agreed between several wardens through etcd.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgreement {
+    pub etcd_endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    pub monitor_id: Option<Spanned<String>>,
+    pub min_agree: Option<Spanned<i64>>,
+    pub lease_ttl: Option<Spanned<RawDuration>>,
+    pub key_prefix: Option<Spanned<String>>,
+}
+
+/// One entry of a service's `records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecord {
+    pub name: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub rtype: Option<Spanned<String>>,
+    pub value: Option<Spanned<String>>,
 }
 
 /// `[control]`: the control socket of `status`, `drain`, ...
@@ -173,6 +214,8 @@ pub struct RawServiceKeys {
 pub struct RawService {
     pub name: Option<Spanned<String>>,
     pub prefixes: Option<Spanned<Vec<Spanned<RawPrefix>>>>,
+    /// DNS records instead of (or beside) prefixes; needs `[dns]`.
+    pub records: Option<Spanned<Vec<Spanned<RawRecord>>>>,
     pub interval: Option<Spanned<RawDuration>>,
     pub fast_interval: Option<Spanned<RawDuration>>,
     pub timeout: Option<Spanned<RawDuration>>,

@@ -63,6 +63,12 @@ pub fn validate(
         }
         super::bgp::validate_bgp(main_src, raw, &mut errors)
     });
+    let has_dns = main.dns.is_some();
+    let dns = main
+        .dns
+        .as_ref()
+        .and_then(|raw| super::dns::validate_dns(main_src, raw, &mut errors));
+    let routing = !(has_dns && !has_bird && frr.is_none() && bgp.is_none());
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
     let control = validate_control(
         main_src,
@@ -76,6 +82,8 @@ pub fn validate(
     let mut collected = Collected {
         vrfs_allowed: frr.is_some(),
         announce_allowed: bgp.is_some(),
+        dns: has_dns.then(|| dns.as_ref().map(|d| d.zone.clone())),
+        routing,
         ..Collected::default()
     };
     collected.add(main_src, main.service, &defaults, &mut errors);
@@ -114,6 +122,8 @@ pub fn validate(
             metrics,
             api,
             bgp,
+            dns,
+            routing,
             services,
         })
     } else {
@@ -133,6 +143,12 @@ struct Collected {
     vrfs_allowed: bool,
     /// Whether `[service.announce]` means anything (the built-in speaker only).
     announce_allowed: bool,
+    /// `Some` when the main file has `[dns]`, with its zone when that is valid.
+    dns: Option<Option<crate::dns::Name>>,
+    /// Whether anything announces prefixes (false for a DNS-only file).
+    routing: bool,
+    /// Who owns which DNS record.
+    record_owners: BTreeMap<crate::dns::AddressRecord, (String, String)>,
 }
 
 impl Collected {
@@ -150,8 +166,12 @@ impl Collected {
                 span.clone(),
                 raw.into_inner(),
                 defaults,
-                self.vrfs_allowed,
-                self.announce_allowed,
+                &ServiceScope {
+                    vrfs_allowed: self.vrfs_allowed,
+                    announce_allowed: self.announce_allowed,
+                    dns: self.dns.as_ref(),
+                    routing: self.routing,
+                },
                 errors,
             ) else {
                 continue;
@@ -184,9 +204,37 @@ impl Collected {
                         .insert(*prefix, (service.name.clone(), service.origin.clone()));
                 }
             }
+            for record in &service.records {
+                if let Some((other, other_place)) = self.record_owners.get(record) {
+                    errors.push(
+                        src.error(
+                            span.clone(),
+                            format!(
+                                "record {record} of service \"{}\" is also a record of service \"{other}\" ({other_place})",
+                                service.name
+                            ),
+                        )
+                        .with_hint("each record belongs to one service; a service may have several checks"),
+                    );
+                } else {
+                    self.record_owners.insert(
+                        record.clone(),
+                        (service.name.clone(), service.origin.clone()),
+                    );
+                }
+            }
             self.services.push(service);
         }
     }
+}
+
+/// What the main file allows a service to use.
+struct ServiceScope<'a> {
+    vrfs_allowed: bool,
+    announce_allowed: bool,
+    /// `Some` when the main file has `[dns]` (with its zone when valid).
+    dns: Option<&'a Option<crate::dns::Name>>,
+    routing: bool,
 }
 
 fn validate_daemon(
@@ -769,10 +817,11 @@ fn validate_service(
     span: Range<usize>,
     raw: RawService,
     defaults: &ServiceDefaults,
-    vrfs_allowed: bool,
-    announce_allowed: bool,
+    scope: &ServiceScope<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
+    let vrfs_allowed = scope.vrfs_allowed;
+    let announce_allowed = scope.announce_allowed;
     let before = errors.len();
     let name = match raw.name.as_ref() {
         None => {
@@ -800,11 +849,29 @@ fn validate_service(
     };
     let keys = service_keys(src, &raw.keys(), defaults, errors);
     let mut prefixes: Vec<ServicePrefix> = Vec::new();
+    let records = raw.records.as_ref().map_or_else(Vec::new, |list| {
+        super::dns::validate_records(
+            src,
+            list,
+            scope.dns.and_then(Option::as_ref),
+            scope.dns.is_some(),
+            errors,
+        )
+    });
+    if let Some(list) = raw.prefixes.as_ref()
+        && !scope.routing
+    {
+        errors.push(
+            src.error(list.span(), format!("service \"{name}\" has prefixes, but no backend announces them"))
+                .with_hint("this file has [dns] only: add [bird], [frr] or [bgp] for the prefixes, or use records = [...] instead"),
+        );
+    }
     match raw.prefixes.as_ref() {
+        None if raw.records.is_some() => {}
         None => errors.push(
             src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
                 .with_hint(
-                    "add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128)",
+                    "add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128), or with [dns] records = [{ name = \"www.example.net.\", type = \"A\", value = \"198.51.100.10\" }]",
                 ),
         ),
         Some(list) if list.get_ref().is_empty() => errors.push(
@@ -874,6 +941,7 @@ fn validate_service(
     (errors.len() == before).then(|| ServiceConfig {
         name,
         prefixes,
+        records,
         interval: keys.interval,
         fast_interval: keys.fast_interval,
         timeout: keys.timeout,

@@ -85,6 +85,85 @@ pub fn table(s: &Snapshot, now: f64) -> String {
         out.push_str(&peer_line(peer, now));
         out.push('\n');
     }
+    if let Some(dns) = &s.dns {
+        out.push_str(&dns_lines(dns, now));
+    }
+    out
+}
+
+/// The DNS updater: the server, then one line per record.
+pub fn dns_lines(d: &crate::status::DnsStatus, now: f64) -> String {
+    let mut out = format!("dns: zone {} on {}", d.zone, d.server);
+    if d.dry_run {
+        out.push_str(" (dry run: changes are only logged)");
+    }
+    let _ = write!(out, "; min_records {}", d.min_records);
+    if d.agreement {
+        match (&d.store_error, d.sender) {
+            (Some(e), _) => {
+                let _ = write!(
+                    out,
+                    "; agreement store unreachable, nothing is deleted: {e}"
+                );
+            }
+            (None, true) => out.push_str("; this monitor sends the updates"),
+            (None, false) => {
+                let _ = write!(
+                    out,
+                    "; updates sent by {}",
+                    d.sender_id.as_deref().unwrap_or("no leader yet")
+                );
+            }
+        }
+    }
+    if let Some(e) = &d.last_error {
+        let _ = write!(out, "; LAST ROUND FAILED: {e}");
+    }
+    out.push('\n');
+    for r in d.records.values() {
+        let _ = write!(
+            out,
+            "record {} {} {} ({}): local verdict {}, {}",
+            r.name,
+            r.rtype,
+            r.value,
+            r.service,
+            r.verdict,
+            match r.in_zone {
+                None => "zone not read yet",
+                Some(true) => "in the zone",
+                Some(false) => "not in the zone",
+            }
+        );
+        if let Some(why) = &r.held {
+            let _ = write!(out, ", deletion held: {why}");
+        }
+        if !r.votes.is_empty() {
+            let votes: Vec<String> = r
+                .votes
+                .iter()
+                .map(|(m, down)| format!("{m}={}", if *down { "down" } else { "up" }))
+                .collect();
+            let _ = write!(out, ", votes {}", votes.join(" "));
+        }
+        match &r.last_update {
+            None => out.push_str(", no update sent"),
+            Some(u) => {
+                let _ = write!(
+                    out,
+                    ", last update: {}{} {} ago{}",
+                    if u.dry_run { "would " } else { "" },
+                    u.action,
+                    age(now - u.at),
+                    match (&u.error, u.ok) {
+                        (Some(e), _) => format!(" FAILED: {e}"),
+                        (None, _) => String::new(),
+                    }
+                );
+            }
+        }
+        out.push('\n');
+    }
     out
 }
 

@@ -358,6 +358,69 @@ impl Collector for SnapshotCollector {
             "Prefixes the peer has from the warden on the current session",
             peers().map(|p| (peer(p), p.prefixes_announced as f64)),
         )?;
+
+        // DNS failover (no samples without [dns]).
+        let dns = s.dns.as_ref();
+        let records = || dns.into_iter().flat_map(|d| d.records.values());
+        let record = |r: &crate::status::DnsRecordStatus| {
+            labels(&[
+                ("name", r.name.as_str()),
+                ("type", r.rtype.as_str()),
+                ("value", r.value.as_str()),
+            ])
+        };
+        counters(
+            &mut e,
+            "dns_updates",
+            "DNS UPDATE rounds by result: ok, dry_run (only logged), refused, tsig, prerequisite (the RRset changed meanwhile), unreachable, malformed, error",
+            dns.into_iter().flat_map(|d| {
+                d.updates
+                    .iter()
+                    .map(|(result, n)| (labels(&[("result", result.as_str())]), *n))
+            }),
+        )?;
+        counters(
+            &mut e,
+            "dns_record_changes",
+            "Records added to or deleted from the zone, by action",
+            dns.into_iter().flat_map(|d| {
+                ["add", "delete"].map(|action| {
+                    (
+                        labels(&[("action", action)]),
+                        d.changes.get(action).copied().unwrap_or(0),
+                    )
+                })
+            }),
+        )?;
+        gauges(
+            &mut e,
+            "dns_record_in_zone",
+            "1 when the primary has the record, 0 when not, -1 before the zone was read",
+            records().map(|r| {
+                (
+                    record(r),
+                    r.in_zone.map_or(-1.0, |i| f64::from(u8::from(i))),
+                )
+            }),
+        )?;
+        gauges(
+            &mut e,
+            "dns_record_down",
+            "1 while this warden sees the record's endpoint down",
+            records().map(|r| (record(r), f64::from(u8::from(r.verdict == Health::Down)))),
+        )?;
+        gauges(
+            &mut e,
+            "dns_deletion_held",
+            "1 while a deletion is held back (min_records, or no agreement of the other monitors)",
+            records().map(|r| (record(r), f64::from(u8::from(r.held.is_some())))),
+        )?;
+        gauges(
+            &mut e,
+            "dns_dry_run",
+            "1 while dry_run is on (changes are only logged)",
+            dns.map(|d| (labels(&[]), f64::from(u8::from(d.dry_run)))),
+        )?;
         for (name, help, pick) in [
             (
                 "bgp_messages_sent",
