@@ -191,6 +191,7 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
                                 IpNet::V6(_) => None,
                             })
                             .collect(),
+                        ..Update::default()
                     });
                 }
             }

@@ -315,6 +315,11 @@ impl Runner {
                     Ok(msg) => {
                         let kind = msg.kind();
                         self.set_status(|s| s.received.count(kind, 1));
+                        if let Message::Update(u) = &msg
+                            && !u.errors.is_empty()
+                        {
+                            self.revised(u);
+                        }
                         if let Message::Notification(n) = &msg {
                             warn!(peer = %self.peer(), notification = %n, "the peer closed the session with a NOTIFICATION");
                             let e = LastError::new(false, n);
@@ -338,6 +343,31 @@ impl Runner {
             }
         };
         self.feed(w, event).await;
+    }
+
+    /// A malformed UPDATE that RFC 7606 lets the session survive: counted; logged as a
+    /// warning the first time for this peer, afterwards at debug level (a peer that
+    /// sends the same broken attribute with every UPDATE must not flood the log).
+    fn revised(&self, update: &Update) {
+        let first = self
+            .task
+            .status
+            .borrow()
+            .get(self.task.index)
+            .is_some_and(|s| s.treated_as_withdraw + s.attributes_discarded == 0);
+        let errors = update
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if first {
+            warn!(peer = %self.peer(), %errors,
+                "malformed UPDATE from the peer; the session stays (RFC 7606); further ones are counted in status and metrics");
+        } else {
+            debug!(peer = %self.peer(), %errors, "malformed UPDATE from the peer; the session stays (RFC 7606)");
+        }
+        self.set_status(|s| s.count_revised(update));
     }
 
     /// Runs `event` through a machine and carries out the actions, and whatever follows
