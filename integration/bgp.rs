@@ -247,11 +247,13 @@ fn sigkill_of_the_warden_drops_its_routes_at_the_peer() {
 fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
     with_router("bgp-drain", |lab, router| {
         set_up(lab, "dns", true);
+        // Drain attributes: a worse MED, three prepends and a community of its own.
         let services = service(
             lab,
             "dns",
             "\"203.0.113.53/32\"",
-            "communities = [\"65000:100\"]",
+            "communities = [\"65000:100\"]\nmed = 100\n\
+             [service.announce.drain]\ncommunities = [\"65000:666\"]\nmed = 1000\nprepend = 3",
         );
         let warden = lab.start_warden(&config(
             lab,
@@ -259,8 +261,13 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
             &services,
         ));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
-        assert!(
-            !communities(&path(router, "203.0.113.53/32").unwrap()).contains(&GRACEFUL_SHUTDOWN)
+        let before = path(router, "203.0.113.53/32").unwrap();
+        assert_eq!(communities(&before), vec![(65000 << 16) | 100], "{before}");
+        assert_eq!(attr(&before, 4).unwrap()["metric"], 100, "{before}");
+        assert_eq!(
+            attr(&before, 2).unwrap()["as_paths"][0]["asns"],
+            serde_json::json!([HOST_AS]),
+            "{before}"
         );
 
         let sent = Instant::now();
@@ -272,11 +279,21 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
                 .then(Instant::now)
         })
         .expect("the router saw 65535:0 on the route");
-        let c =
-            communities(&path(router, "203.0.113.53/32").expect("still announced while draining"));
+        let p = path(router, "203.0.113.53/32").expect("still announced while draining");
+        let c = communities(&p);
         assert!(
             c.contains(&((65000 << 16) | 100)),
             "the service's own community stays: {c:?}"
+        );
+        assert!(
+            c.contains(&((65000 << 16) | 666)),
+            "the drain community is added: {c:?}"
+        );
+        assert_eq!(attr(&p, 4).unwrap()["metric"], 1000, "drain MED: {p}");
+        assert_eq!(
+            attr(&p, 2).unwrap()["as_paths"][0]["asns"],
+            serde_json::json!([HOST_AS, HOST_AS, HOST_AS, HOST_AS]),
+            "drain prepend: {p}"
         );
         wait_rib(router, &nets(&[]), CHANGE);
         let withdrawn = Instant::now();
@@ -643,10 +660,12 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
     with_router("bgp-drain-cli", |lab, router| {
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
+        // Both services have drain attributes; only the drained one may show them.
+        let drain = "[service.announce.drain]\nmed = 500\nlarge_communities = [\"65000:9:9\"]";
         let services = format!(
             "{}{}",
-            service(lab, "dns", "\"203.0.113.53/32\"", ""),
-            service(lab, "ntp", "\"198.51.100.123/32\"", "")
+            service(lab, "dns", "\"203.0.113.53/32\"", drain),
+            service(lab, "ntp", "\"198.51.100.123/32\"", drain)
         );
         let warden = lab.start_warden(&config(
             lab,
@@ -677,10 +696,19 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
                 .then_some(())
         })
         .expect("the router saw 65535:0 on the drained prefix");
+        let drained = path(router, "203.0.113.53/32").expect("dns while draining");
+        assert_eq!(attr(&drained, 4).unwrap()["metric"], 500, "{drained}");
+        assert_eq!(
+            attr(&drained, 32).unwrap()["value"][0],
+            serde_json::json!({"ASN": 65000, "LocalData1": 9, "LocalData2": 9}),
+            "{drained}"
+        );
+        let ntp = path(router, "198.51.100.123/32").expect("ntp");
         assert!(
-            !communities(&path(router, "198.51.100.123/32").expect("ntp"))
-                .contains(&GRACEFUL_SHUTDOWN),
-            "only the drained service is marked"
+            !communities(&ntp).contains(&GRACEFUL_SHUTDOWN)
+                && attr(&ntp, 4).is_none()
+                && attr(&ntp, 32).is_none(),
+            "only the drained service is marked: {ntp}"
         );
         let out = cli.join().expect("drain thread");
         let returned = asked.elapsed();
@@ -706,10 +734,10 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
             .expect("run undrain");
         assert!(undrain.status.success());
         wait_rib(router, &both, CHANGE);
+        let back = path(router, "203.0.113.53/32").expect("dns back");
         assert!(
-            !communities(&path(router, "203.0.113.53/32").expect("dns back"))
-                .contains(&GRACEFUL_SHUTDOWN),
-            "announced again without the mark"
+            !communities(&back).contains(&GRACEFUL_SHUTDOWN) && attr(&back, 4).is_none(),
+            "announced again without the mark or the drain MED: {back}"
         );
         assert!(warden.is_running());
     });

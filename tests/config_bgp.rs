@@ -205,6 +205,83 @@ fn announce_attributes_are_checked_and_need_the_speaker() {
 }
 
 #[test]
+fn drain_attributes_read_as_written_and_print_back() {
+    let text = format!(
+        "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}\
+         [[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n{CHECK}\
+         [service.announce]\ncommunities = [\"65000:100\"]\nmed = 100\n\
+         [service.announce.drain]\ncommunities = [\"65000:666\"]\nlarge_communities = [\"65000:9:9\"]\nmed = 1000\nprepend = 3\n"
+    );
+    let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let a = &c.services[0].announce;
+    assert_eq!(a.med, Some(100));
+    let d = a.drain.as_ref().expect("[service.announce.drain]");
+    assert_eq!(d.communities[0].to_string(), "65000:666");
+    assert_eq!(d.large_communities[0].to_string(), "65000:9:9");
+    assert_eq!((d.med, d.prepend), (Some(1000), Some(3)));
+    let printed = toml::to_string_pretty(&c).unwrap();
+    assert!(printed.contains("[service.announce.drain]"), "{printed}");
+    let mut again = load_str(Path::new("x"), &printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    again.services[0].origin.clone_from(&c.services[0].origin);
+    assert_eq!(again, c);
+    // An empty drain table is fine: the routes still get 65535:0 while draining.
+    let empty = text
+        .split("[service.announce.drain]")
+        .next()
+        .unwrap()
+        .to_string()
+        + "[service.announce.drain]\n";
+    let c = load_str(Path::new("x"), &empty).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.services[0].announce.drain,
+        Some(anycast_warden::config::DrainAttrs::default())
+    );
+}
+
+#[test]
+fn drain_attribute_errors_point_at_their_place() {
+    let bgp = format!("[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}");
+    let svc = format!("[[service]]\nname = \"a\"\nprefixes = [\"203.0.113.1\"]\n{CHECK}");
+    let e = errors(&format!(
+        "{bgp}{svc}[service.announce]\nmed = 10\n[service.announce.drain]\ncommunities = [\"65535\"]\nlarge_communities = [\"1:2:x\"]\nmed = 4294967296\nprepend = 17\n"
+    ));
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(
+        e[0].starts_with("w.toml:16:16: \"65535\" is not a community"),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with("w.toml:17:22: \"1:2:x\" is not a large community"),
+        "{e:#?}"
+    );
+    assert!(
+        e[2].starts_with("w.toml:18:7: med = 4294967296 is out of range")
+            && e[2].contains("higher is less preferred"),
+        "{e:#?}"
+    );
+    assert!(
+        e[3].starts_with("w.toml:19:11: prepend = 17 is out of range")
+            && e[3].contains("while draining"),
+        "{e:#?}"
+    );
+    // A key of [service.announce] that the drain table does not have.
+    let e = one_error(&format!(
+        "{bgp}{svc}[service.announce.drain]\nlocal_pref = 50\n"
+    ));
+    assert!(
+        e.starts_with("w.toml:14:1: unknown field `local_pref`"),
+        "{e}"
+    );
+    assert!(e.contains("local_pref"), "{e}");
+    // And none of it without the speaker.
+    let e = one_error(&format!("{svc}[service.announce.drain]\nmed = 10\n"));
+    assert!(
+        e.contains("[service.announce] needs the built-in BGP speaker"),
+        "{e}"
+    );
+}
+
+#[test]
 fn shipped_bgp_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
     let paths = anycast_warden::config::ConfigPaths {

@@ -23,13 +23,34 @@ pub struct RouteAttrs {
     pub prepend: u8,
 }
 
+/// What changes while a route drains, besides GRACEFUL_SHUTDOWN (always added).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainAttrs {
+    /// Added to the route's own.
+    pub communities: Vec<u32>,
+    pub large_communities: Vec<[u32; 3]>,
+    /// Instead of the route's own.
+    pub med: Option<u32>,
+    pub prepend: Option<u8>,
+}
+
 impl RouteAttrs {
-    /// The same route marked for draining: GRACEFUL_SHUTDOWN (RFC 8326) added.
-    pub fn draining(&self) -> RouteAttrs {
+    /// The same route marked for draining: GRACEFUL_SHUTDOWN (RFC 8326) and the
+    /// service's drain communities added, its drain MED and prepend instead of its own.
+    pub fn draining(&self, drain: &DrainAttrs) -> RouteAttrs {
         let mut out = self.clone();
-        if !out.communities.contains(&GRACEFUL_SHUTDOWN) {
-            out.communities.push(GRACEFUL_SHUTDOWN);
+        for c in drain.communities.iter().chain([&GRACEFUL_SHUTDOWN]) {
+            if !out.communities.contains(c) {
+                out.communities.push(*c);
+            }
         }
+        for c in &drain.large_communities {
+            if !out.large_communities.contains(c) {
+                out.large_communities.push(*c);
+            }
+        }
+        out.med = drain.med.or(out.med);
+        out.prepend = drain.prepend.unwrap_or(out.prepend);
         out
     }
 }
@@ -402,7 +423,7 @@ mod tests {
         let mut new = set(&["203.0.113.2/32", "203.0.113.3/32"], RouteAttrs::default());
         new.insert(
             net("203.0.113.2/32"),
-            Arc::new(RouteAttrs::default().draining()),
+            Arc::new(RouteAttrs::default().draining(&DrainAttrs::default())),
         );
         let (announce, withdraw) = diff(&old, &new);
         assert_eq!(
@@ -415,6 +436,63 @@ mod tests {
                 .communities
                 .contains(&GRACEFUL_SHUTDOWN)
         );
+    }
+
+    #[test]
+    fn draining_adds_graceful_shutdown_and_the_drain_attributes() {
+        let own = RouteAttrs {
+            communities: vec![(65000 << 16) | 100],
+            large_communities: vec![[65000, 1, 1]],
+            med: Some(100),
+            prepend: 1,
+        };
+        // Without drain attributes: only 65535:0.
+        assert_eq!(
+            own.draining(&DrainAttrs::default()),
+            RouteAttrs {
+                communities: vec![(65000 << 16) | 100, GRACEFUL_SHUTDOWN],
+                ..own.clone()
+            }
+        );
+        let drain = DrainAttrs {
+            communities: vec![(65000 << 16) | 666, (65000 << 16) | 100],
+            large_communities: vec![[65000, 9, 9]],
+            med: Some(1000),
+            prepend: Some(3),
+        };
+        let drained = own.draining(&drain);
+        assert_eq!(
+            drained,
+            RouteAttrs {
+                communities: vec![(65000 << 16) | 100, (65000 << 16) | 666, GRACEFUL_SHUTDOWN],
+                large_communities: vec![[65000, 1, 1], [65000, 9, 9]],
+                med: Some(1000),
+                prepend: 3,
+            }
+        );
+        // On the wire (eBGP): four copies of the AS, MED 1000, both communities.
+        let u = updates(&ctx(false), &set(&["203.0.113.53/32"], drained), &[]);
+        let body = u[0].encode_body(Codec {
+            four_octet_as: true,
+        });
+        #[rustfmt::skip]
+        let path_med_communities: &[u8] = &[
+            0x40, 2, 18, 2, 4, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9,
+            0x40, 3, 4, 192, 0, 2, 1,
+            0x80, 4, 4, 0, 0, 0x03, 0xe8,
+            0xc0, 8, 12, 0xfd, 0xe8, 0, 100, 0xfd, 0xe8, 0x02, 0x9a, 0xff, 0xff, 0, 0,
+        ];
+        assert!(
+            body.windows(path_med_communities.len())
+                .any(|w| w == path_med_communities),
+            "{body:02x?}"
+        );
+        // A drain without a MED keeps the service's.
+        let keep = own.draining(&DrainAttrs {
+            prepend: Some(0),
+            ..DrainAttrs::default()
+        });
+        assert_eq!((keep.med, keep.prepend), (Some(100), 0));
     }
 
     #[test]

@@ -385,17 +385,61 @@ pub fn validate_announce(
         return AnnounceAttrs::default();
     }
     let r = raw.get_ref();
-    let mut out = AnnounceAttrs::default();
-    for c in r.communities.iter().flatten() {
+    // In file order, so the errors are too.
+    let communities_ = communities(src, r.communities.as_deref(), errors);
+    let large = large_communities(src, r.large_communities.as_deref(), errors);
+    let med_ = med(src, r.med.as_ref(), false, errors);
+    let prepend = small_number(
+        src,
+        "prepend",
+        r.prepend.as_ref(),
+        0..=MAX_PREPEND,
+        0,
+        "extra copies of the local AS in AS_PATH",
+        errors,
+    ) as u8;
+    let drain = r.drain.as_ref().map(|d| {
+        let d = d.get_ref();
+        DrainAttrs {
+            communities: communities(src, d.communities.as_deref(), errors),
+            large_communities: large_communities(src, d.large_communities.as_deref(), errors),
+            med: med(src, d.med.as_ref(), true, errors),
+            prepend: d.prepend.as_ref().map(|v| {
+                small_number(
+                    src,
+                    "prepend",
+                    Some(v),
+                    0..=MAX_PREPEND,
+                    0,
+                    "extra copies of the local AS in AS_PATH while draining, instead of the service's prepend",
+                    errors,
+                ) as u8
+            }),
+        }
+    });
+    AnnounceAttrs {
+        communities: communities_,
+        large_communities: large,
+        med: med_,
+        prepend,
+        drain,
+    }
+}
+
+fn communities(
+    src: &SourceText,
+    list: Option<&[Spanned<String>]>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Community> {
+    let mut out = Vec::new();
+    for c in list.unwrap_or_default() {
         let parts: Vec<Option<u16>> = c
             .get_ref()
             .split(':')
             .map(|p| p.trim().parse().ok())
             .collect();
         match parts.as_slice() {
-            [Some(a), Some(b)] => out
-                .communities
-                .push(Community((u32::from(*a) << 16) | u32::from(*b))),
+            [Some(a), Some(b)] => out.push(Community((u32::from(*a) << 16) | u32::from(*b))),
             _ => errors.push(
                 src.error(c.span(), format!("\"{}\" is not a community", c.get_ref()))
                     .with_hint(
@@ -404,14 +448,23 @@ pub fn validate_announce(
             ),
         }
     }
-    for c in r.large_communities.iter().flatten() {
+    out
+}
+
+fn large_communities(
+    src: &SourceText,
+    list: Option<&[Spanned<String>]>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<LargeCommunity> {
+    let mut out = Vec::new();
+    for c in list.unwrap_or_default() {
         let parts: Vec<Option<u32>> = c
             .get_ref()
             .split(':')
             .map(|p| p.trim().parse().ok())
             .collect();
         match parts.as_slice() {
-            [Some(a), Some(b), Some(d)] => out.large_communities.push(LargeCommunity([*a, *b, *d])),
+            [Some(a), Some(b), Some(d)] => out.push(LargeCommunity([*a, *b, *d])),
             _ => errors.push(
                 src.error(
                     c.span(),
@@ -423,23 +476,29 @@ pub fn validate_announce(
             ),
         }
     }
-    if let Some(v) = r.med.as_ref() {
-        match u32::try_from(*v.get_ref()) {
-            Ok(m) => out.med = Some(m),
-            Err(_) => errors.push(
+    out
+}
+
+/// `med`; `draining`: in `[service.announce.drain]` (the hint says what it means there).
+fn med(
+    src: &SourceText,
+    v: Option<&Spanned<i64>>,
+    draining: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<u32> {
+    let v = v?;
+    match u32::try_from(*v.get_ref()) {
+        Ok(m) => Some(m),
+        Err(_) => {
+            errors.push(
                 src.error(v.span(), format!("med = {} is out of range", v.get_ref()))
-                    .with_hint("write a MED from 0 to 4294967295 (lower is preferred)"),
-            ),
+                    .with_hint(if draining {
+                        "write a MED from 0 to 4294967295 (higher is less preferred: a draining route usually gets a higher one than the service's)"
+                    } else {
+                        "write a MED from 0 to 4294967295 (lower is preferred)"
+                    }),
+            );
+            None
         }
     }
-    out.prepend = small_number(
-        src,
-        "prepend",
-        r.prepend.as_ref(),
-        0..=MAX_PREPEND,
-        0,
-        "extra copies of the local AS in AS_PATH",
-        errors,
-    ) as u8;
-    out
 }

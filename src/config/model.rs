@@ -847,6 +847,24 @@ pub struct AnnounceAttrs {
     pub med: Option<u32>,
     #[serde(skip_serializing_if = "is_zero")]
     pub prepend: u8,
+    /// `[service.announce.drain]`: the attributes while the service drains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainAttrs>,
+}
+
+/// `[service.announce.drain]`: while the service drains (`drain SERVICE`, SIGTERM) its
+/// routes carry GRACEFUL_SHUTDOWN 65535:0 and these: communities added to the service's,
+/// MED and prepend instead of the service's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DrainAttrs {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<Community>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<LargeCommunity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepend: Option<u8>,
 }
 
 fn is_zero(n: &u8) -> bool {

@@ -151,6 +151,18 @@ pub struct RawAnnounce {
     pub large_communities: Option<Vec<Spanned<String>>>,
     pub med: Option<Spanned<i64>>,
     pub prepend: Option<Spanned<i64>>,
+    /// `[service.announce.drain]`
+    pub drain: Option<Spanned<RawAnnounceDrain>>,
+}
+
+/// `[service.announce.drain]`: what changes while the service drains.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounceDrain {
+    pub communities: Option<Vec<Spanned<String>>>,
+    pub large_communities: Option<Vec<Spanned<String>>>,
+    pub med: Option<Spanned<i64>>,
+    pub prepend: Option<Spanned<i64>>,
 }
 
 /// Keys that a service may set and `[defaults]` may default.
