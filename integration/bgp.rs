@@ -354,6 +354,47 @@ fn ipv6_session_with_a_four_octet_as() {
     assert!(warden.is_running());
 }
 
+/// RFC 8950: over an IPv6 session with no IPv4 next hop configured, the IPv4 prefix
+/// reaches gobgpd in MP_REACH_NLRI with the warden's IPv6 address as its next hop.
+#[test]
+fn ipv4_routes_with_an_ipv6_next_hop_over_an_ipv6_session() {
+    let Some(lab) = Lab::new_or_skip("bgp-rfc8950", &[Need::Gobgp]) else {
+        return;
+    };
+    let router = lab.start_router_with(
+        ROUTER_AS,
+        &[GobgpNeighbor {
+            address: HOST_V6,
+            peer_as: HOST_AS,
+            password: None,
+            families: V4V6,
+            graceful_restart: false,
+        }],
+    );
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    wait_rib(
+        &router,
+        &nets(&["203.0.113.53/32", "2001:db8::53/128"]),
+        SESSION,
+    );
+    let p4 = path(&router, "203.0.113.53/32").unwrap();
+    eprintln!("bgp-rfc8950: the router's path: {p4}");
+    let mp = attr(&p4, 14).expect("the IPv4 route came in MP_REACH_NLRI");
+    assert!(mp.to_string().contains(HOST_V6), "{p4}");
+    assert!(attr(&p4, 3).is_none(), "no NEXT_HOP attribute: {p4}");
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+    // Withdrawn as well.
+    set_up(&lab, "dns", false);
+    wait_rib(&router, &nets(&[]), CHANGE);
+}
+
 #[test]
 fn md5_session_comes_up_with_the_right_password_only() {
     for (name, theirs, ours, up) in [

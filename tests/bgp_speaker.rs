@@ -45,6 +45,7 @@ fn config(port: u16) -> SpeakerConfig {
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
             next_hop_v4: None,
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
+            extended_next_hop: false,
         }],
     }
 }

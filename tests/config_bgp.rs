@@ -282,6 +282,36 @@ fn drain_attribute_errors_point_at_their_place() {
 }
 
 #[test]
+fn extended_next_hop_needs_ipv4_routes() {
+    let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\n";
+    let c = load_str(Path::new("x"), &format!("{base}extended_next_hop = true\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bgp = c.bgp.clone().unwrap();
+    assert!(bgp.peers[0].extended_next_hop);
+    let printed = toml::to_string_pretty(&c).unwrap();
+    assert!(printed.contains("extended_next_hop = true"), "{printed}");
+    assert_eq!(load_str(Path::new("x"), &printed).unwrap(), c);
+    // Off by default, and then not printed.
+    let c = load_str(Path::new("x"), base).unwrap();
+    assert!(!c.bgp.as_ref().unwrap().peers[0].extended_next_hop);
+    assert!(
+        !toml::to_string_pretty(&c)
+            .unwrap()
+            .contains("extended_next_hop")
+    );
+    let e = one_error(&format!(
+        "{base}families = [\"ipv6\"]\nextended_next_hop = true\n"
+    ));
+    assert!(
+        e.starts_with(
+            "w.toml:8:21: extended_next_hop carries IPv4 routes, and this peer gets none"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("add \"ipv4\" to families"), "{e}");
+}
+
+#[test]
 fn shipped_bgp_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
     let paths = anycast_warden::config::ConfigPaths {

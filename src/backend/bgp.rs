@@ -72,6 +72,7 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
                     IpAddr::V6(a) => Some(*a),
                     IpAddr::V4(_) => None,
                 }),
+                extended_next_hop: p.extended_next_hop,
             })
             .collect(),
     }

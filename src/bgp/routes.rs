@@ -69,6 +69,8 @@ pub struct PeerContext {
     /// Next hops for IPv4 and IPv6 routes; a family without one is not announced.
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// RFC 8950 was negotiated: IPv4 routes may carry the IPv6 next hop.
+    pub ipv4_over_ipv6: bool,
 }
 
 impl PeerContext {
@@ -76,9 +78,16 @@ impl PeerContext {
     pub fn can_send(&self, family: Family) -> bool {
         self.families.contains(&family)
             && match family {
-                Family::Ipv4Unicast => self.next_hop_v4.is_some(),
+                Family::Ipv4Unicast => self.next_hop_v4.is_some() || self.v4_via_v6().is_some(),
                 Family::Ipv6Unicast => self.next_hop_v6.is_some(),
             }
+    }
+
+    /// The IPv6 next hop of IPv4 routes, when they travel in MP_REACH_NLRI (RFC 8950):
+    /// negotiated, and an IPv6 next hop to give. It wins over an IPv4 one, which is
+    /// there for peers that do not take RFC 8950.
+    pub fn v4_via_v6(&self) -> Option<Ipv6Addr> {
+        self.next_hop_v6.filter(|_| self.ipv4_over_ipv6)
     }
 }
 
@@ -122,6 +131,7 @@ fn base_attributes(ctx: &PeerContext, family: Family, attrs: &RouteAttrs) -> Vec
         }
     }
     if family == Family::Ipv4Unicast
+        && ctx.v4_via_v6().is_none()
         && let Some(nh) = ctx.next_hop_v4
     {
         out.push(PathAttribute::NextHop(nh));
@@ -199,7 +209,24 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
     for ((family, attrs), prefixes) in groups {
         let base = base_attributes(ctx, family, attrs);
         let base_len = encoded_len(&base, ctx.codec);
+        // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16) + reserved.
+        let mp_overhead = 4 + 3 + 17 + 1;
         match family {
+            Family::Ipv4Unicast if let Some(nh) = ctx.v4_via_v6() => {
+                for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
+                    let mut attributes = base.clone();
+                    attributes.push(PathAttribute::MpReach {
+                        afi: super::message::AFI_IPV4,
+                        safi: super::message::SAFI_UNICAST,
+                        next_hop: nh.octets().to_vec(),
+                        nlri: chunk,
+                    });
+                    out.push(Update {
+                        attributes,
+                        ..Update::default()
+                    });
+                }
+            }
             Family::Ipv4Unicast => {
                 for chunk in pack(&prefixes, MAX_BODY - base_len) {
                     out.push(Update {
@@ -218,8 +245,6 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
             }
             Family::Ipv6Unicast => {
                 let Some(nh) = ctx.next_hop_v6 else { continue };
-                // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16) + reserved.
-                let mp_overhead = 4 + 3 + 17 + 1;
                 for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
                     let mut attributes = base.clone();
                     attributes.push(PathAttribute::MpReach {
@@ -296,6 +321,7 @@ mod tests {
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
             next_hop_v4: Some(Ipv4Addr::new(192, 0, 2, 1)),
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
+            ipv4_over_ipv6: false,
         }
     }
 
@@ -493,6 +519,44 @@ mod tests {
             ..DrainAttrs::default()
         });
         assert_eq!((keep.med, keep.prepend), (Some(100), 0));
+    }
+
+    /// RFC 8950: with extended next hop negotiated, IPv4 routes go in MP_REACH_NLRI
+    /// (AFI 1, SAFI 1) with the 16-octet IPv6 next hop and no NEXT_HOP attribute.
+    #[test]
+    fn ipv4_routes_carry_the_ipv6_next_hop_when_extended_next_hop_was_negotiated() {
+        let mut c = ctx(false);
+        c.next_hop_v4 = None; // an IPv6 session: no IPv4 address of its own
+        assert!(!c.can_send(Family::Ipv4Unicast));
+        c.ipv4_over_ipv6 = true;
+        assert!(c.can_send(Family::Ipv4Unicast));
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert_eq!(u.len(), 1);
+        let body = u[0].encode_body(c.codec);
+        #[rustfmt::skip]
+        let expected: Vec<u8> = [
+            &[0, 0, 0, 42][..],
+            &[0x40, 1, 1, 0],
+            &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9],
+            &[0x80, 14, 26, 0, 1, 1, 16],
+            &"2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &[0, 32, 203, 0, 113, 53],
+        ].concat();
+        assert_eq!(body, expected);
+        // It decodes back; the withdrawal stays in the plain IPv4 field.
+        assert_eq!(Update::decode_body(&body, c.codec), Ok(u[0].clone()));
+        let w = updates(&c, &RouteSet::new(), &[net("203.0.113.53/32")]);
+        assert_eq!(w[0].withdrawn, vec!["203.0.113.53/32".parse().unwrap()]);
+        // An IPv4 next hop as well: still the IPv6 one while negotiated; the IPv4 one
+        // when the peer did not agree.
+        c.next_hop_v4 = Some(Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(c.v4_via_v6(), c.next_hop_v6);
+        c.ipv4_over_ipv6 = false;
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert!(
+            u[0].attributes
+                .contains(&PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)))
+        );
     }
 
     #[test]

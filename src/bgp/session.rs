@@ -53,6 +53,8 @@ pub struct PeerConfig {
     /// Explicit next hops; `None`: the session's own address ("self").
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// Offer RFC 8950: IPv4 routes with the IPv6 next hop, when the peer agrees.
+    pub extended_next_hop: bool,
 }
 
 /// The routes every peer should have, numbered so that a caller can wait for them.
@@ -572,6 +574,7 @@ impl Runner {
             families: n.families.clone(),
             next_hop_v4,
             next_hop_v6,
+            ipv4_over_ipv6: n.ipv4_over_ipv6,
         };
         let published = self.task.routes.borrow_and_update().clone();
         let table = routes::for_peer(&ctx, &published.routes);
@@ -587,6 +590,7 @@ impl Runner {
             .collect();
         info!(peer = %self.peer(), peer_as = n.peer_as, peer_id = %n.peer_id,
             hold = n.hold_time.as_secs(), families = %n.families.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+            ipv4_over_ipv6 = ctx.ipv4_over_ipv6 && ctx.next_hop_v6.is_some(),
             prefixes = table.len(), "BGP session established; sending the full table and End-of-RIB");
         if !skipped.is_empty() {
             warn!(peer = %self.peer(), families = %skipped.join(" "),

@@ -354,6 +354,18 @@ fn validate_peer(
             }
         }
     }
+    let extended_next_hop = raw.extended_next_hop.as_ref().is_some_and(|v| {
+        if *v.get_ref() && !families.contains(&BgpFamily::Ipv4) {
+            errors.push(
+                src.error(
+                    v.span(),
+                    "extended_next_hop carries IPv4 routes, and this peer gets none",
+                )
+                .with_hint("add \"ipv4\" to families, or remove extended_next_hop"),
+            );
+        }
+        *v.get_ref()
+    });
     (errors.len() == before).then(|| BgpPeer {
         address: address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         asn: peer_asn,
@@ -364,6 +376,7 @@ fn validate_peer(
         multihop,
         families,
         next_hop,
+        extended_next_hop,
     })
 }
 

@@ -776,6 +776,9 @@ pub struct BgpPeer {
     /// Explicit next hops (at most one per family); empty: "self".
     #[serde(serialize_with = "next_hop_text")]
     pub next_hop: Vec<std::net::IpAddr>,
+    /// Offer RFC 8950: IPv4 routes with the IPv6 next hop (over an IPv6 session).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub extended_next_hop: bool,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -133,6 +133,7 @@ pub struct RawBgpPeer {
     pub multihop: Option<Spanned<i64>>,
     pub families: Option<Spanned<Vec<Spanned<String>>>>,
     pub next_hop: Option<Spanned<RawNextHop>>,
+    pub extended_next_hop: Option<Spanned<bool>>,
 }
 
 /// `next_hop = "self"`, one address, or a list of addresses (one per family).
