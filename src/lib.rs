@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod drain;
+pub mod fuzz_invariants;
 pub mod health;
 pub mod http;
 pub mod logging;
