@@ -585,6 +585,34 @@ fn interop_with_frr_as_the_peer() {
     assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
 }
 
+/// RFC 8950 with FRR (`neighbor X capability extended-nexthop`): over the IPv6 session,
+/// with no IPv4 next hop configured, FRR gets the IPv4 prefix with the IPv6 next hop.
+#[test]
+fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
+    let Some(lab) = Lab::new_or_skip("bgp-frr-8950", &[Need::Frr]) else {
+        return;
+    };
+    let frr = lab.start_frr_peer();
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let detail = frr.json("ipv4", Some("203.0.113.53/32"));
+    eprintln!("bgp-frr-8950: FRR's path: {detail}");
+    let nexthops = detail["paths"][0]["nexthops"].to_string();
+    assert!(nexthops.contains(HOST_V6), "{detail}");
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+    set_up(&lab, "dns", false);
+    frr.wait_for_rib(&nets(&[]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[test]
 fn a_peer_that_is_down_blocks_no_other() {
     with_router("bgp-dead-peer", |lab, router| {

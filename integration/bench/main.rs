@@ -498,10 +498,7 @@ fn confirm() -> Value {
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
                 // The UPDATE carrying it reached the router before the monitor printed it.
-                let on_wire = wire
-                    .updates_between(t0, ev.at)
-                    .first()
-                    .map(|at| *at - t0);
+                let on_wire = wire.updates_between(t0, ev.at).first().map(|at| *at - t0);
                 if failing {
                     down.push(ev.at - t0);
                     down_wire.extend(on_wire);

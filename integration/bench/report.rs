@@ -218,8 +218,14 @@ pub fn write(dir: &Path, out: &Path) {
             for (m, key) in [
                 ("failure → withdrawal (wire)", "failure_to_withdrawal_wire"),
                 ("failure → withdrawal (monitor)", "failure_to_withdrawal"),
-                ("recovery → announcement (wire)", "recovery_to_announcement_wire"),
-                ("recovery → announcement (monitor)", "recovery_to_announcement"),
+                (
+                    "recovery → announcement (wire)",
+                    "recovery_to_announcement_wire",
+                ),
+                (
+                    "recovery → announcement (monitor)",
+                    "recovery_to_announcement",
+                ),
             ] {
                 if r.get(key).is_none_or(Value::is_null) {
                     continue;
