@@ -385,6 +385,7 @@ fn ipv4_routes_with_an_ipv6_next_hop_over_an_ipv6_session() {
     let mp = attr(&p4, 14).expect("the IPv4 route came in MP_REACH_NLRI");
     assert!(mp.to_string().contains(HOST_V6), "{p4}");
     assert!(attr(&p4, 3).is_none(), "no NEXT_HOP attribute: {p4}");
+
     assert!(
         warden.log().contains("ipv4_over_ipv6=true"),
         "{}",
@@ -586,7 +587,8 @@ fn interop_with_frr_as_the_peer() {
 }
 
 /// RFC 8950 with FRR (`neighbor X capability extended-nexthop`): over the IPv6 session,
-/// with no IPv4 next hop configured, FRR gets the IPv4 prefix with the IPv6 next hop.
+/// with no IPv4 next hop configured, FRR gets the IPv4 prefix with the IPv6 next hop;
+/// and a configured link-local next hop reaches it as the second of a 32-octet one.
 #[test]
 fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
     let Some(lab) = Lab::new_or_skip("bgp-frr-8950", &[Need::Frr]) else {
@@ -595,7 +597,13 @@ fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
     let frr = lab.start_frr_peer();
     set_up(&lab, "dns", true);
     let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
-    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    // A link-local next hop after the global one (32 octets, RFC 2545); FRR lists both.
+    let bgp = bgp_section(
+        HOST_AS,
+        ROUTER_V6,
+        "extended_next_hop = true\nnext_hop = [\"fe80::1\"]",
+        "0s",
+    );
     let warden = lab.start_warden(&config(&lab, &bgp, &services));
     frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -603,6 +611,13 @@ fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
     eprintln!("bgp-frr-8950: FRR's path: {detail}");
     let nexthops = detail["paths"][0]["nexthops"].to_string();
     assert!(nexthops.contains(HOST_V6), "{detail}");
+    let detail6 = frr.json("ipv6", Some("2001:db8::53/128"));
+    eprintln!("bgp-frr-8950: FRR's IPv6 path: {detail6}");
+    let nexthops6 = detail6["paths"][0]["nexthops"].to_string();
+    assert!(
+        nexthops6.contains(HOST_V6) && nexthops6.contains("fe80::1"),
+        "{detail6}"
+    );
     assert!(
         warden.log().contains("ipv4_over_ipv6=true"),
         "{}",

@@ -46,6 +46,7 @@ fn config(port: u16) -> SpeakerConfig {
             next_hop_v4: None,
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
             extended_next_hop: false,
+            next_hop_v6_link_local: None,
         }],
     }
 }

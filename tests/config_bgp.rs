@@ -312,6 +312,22 @@ fn extended_next_hop_needs_ipv4_routes() {
 }
 
 #[test]
+fn a_link_local_next_hop_may_join_the_global_one() {
+    let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\n";
+    let c = load_str(
+        Path::new("x"),
+        &format!("{base}next_hop = [\"2001:db8:1::1\", \"fe80::1\"]\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.bgp.unwrap().peers[0].next_hop.len(), 2);
+    let e = one_error(&format!("{base}next_hop = [\"fe80::1\", \"fe80::2\"]\n"));
+    assert!(
+        e.starts_with("w.toml:7:12: two next hops of the same family"),
+        "{e}"
+    );
+}
+
+#[test]
 fn shipped_bgp_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
     let paths = anycast_warden::config::ConfigPaths {

@@ -69,8 +69,12 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
                     IpAddr::V6(_) => None,
                 }),
                 next_hop_v6: p.next_hop.iter().find_map(|a| match a {
-                    IpAddr::V6(a) => Some(*a),
-                    IpAddr::V4(_) => None,
+                    IpAddr::V6(a) if !a.is_unicast_link_local() => Some(*a),
+                    _ => None,
+                }),
+                next_hop_v6_link_local: p.next_hop.iter().find_map(|a| match a {
+                    IpAddr::V6(a) if a.is_unicast_link_local() => Some(*a),
+                    _ => None,
                 }),
                 extended_next_hop: p.extended_next_hop,
             })

@@ -71,6 +71,9 @@ pub struct PeerContext {
     pub next_hop_v6: Option<Ipv6Addr>,
     /// RFC 8950 was negotiated: IPv4 routes may carry the IPv6 next hop.
     pub ipv4_over_ipv6: bool,
+    /// A link-local address sent after the global IPv6 next hop (RFC 2545 §3: a
+    /// 32-octet next hop, for peers on the same link).
+    pub next_hop_v6_link_local: Option<Ipv6Addr>,
 }
 
 impl PeerContext {
@@ -88,6 +91,15 @@ impl PeerContext {
     /// there for peers that do not take RFC 8950.
     pub fn v4_via_v6(&self) -> Option<Ipv6Addr> {
         self.next_hop_v6.filter(|_| self.ipv4_over_ipv6)
+    }
+
+    /// An MP_REACH_NLRI next hop: the global address, then the link-local one if any.
+    fn mp_next_hop(&self, global: Ipv6Addr) -> Vec<u8> {
+        let mut out = global.octets().to_vec();
+        if let Some(ll) = self.next_hop_v6_link_local {
+            out.extend_from_slice(&ll.octets());
+        }
+        out
     }
 }
 
@@ -209,8 +221,9 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
     for ((family, attrs), prefixes) in groups {
         let base = base_attributes(ctx, family, attrs);
         let base_len = encoded_len(&base, ctx.codec);
-        // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16) + reserved.
-        let mp_overhead = 4 + 3 + 17 + 1;
+        // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16 or 32) +
+        // reserved.
+        let mp_overhead = 4 + 3 + 1 + 32 + 1;
         match family {
             Family::Ipv4Unicast if let Some(nh) = ctx.v4_via_v6() => {
                 for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
@@ -218,7 +231,7 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
                     attributes.push(PathAttribute::MpReach {
                         afi: super::message::AFI_IPV4,
                         safi: super::message::SAFI_UNICAST,
-                        next_hop: nh.octets().to_vec(),
+                        next_hop: ctx.mp_next_hop(nh),
                         nlri: chunk,
                     });
                     out.push(Update {
@@ -250,7 +263,7 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
                     attributes.push(PathAttribute::MpReach {
                         afi: super::message::AFI_IPV6,
                         safi: super::message::SAFI_UNICAST,
-                        next_hop: nh.octets().to_vec(),
+                        next_hop: ctx.mp_next_hop(nh),
                         nlri: chunk,
                     });
                     out.push(Update {
@@ -322,6 +335,7 @@ mod tests {
             next_hop_v4: Some(Ipv4Addr::new(192, 0, 2, 1)),
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
             ipv4_over_ipv6: false,
+            next_hop_v6_link_local: None,
         }
     }
 
@@ -557,6 +571,32 @@ mod tests {
             u[0].attributes
                 .contains(&PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)))
         );
+    }
+
+    /// RFC 2545 §3: with a link-local next hop configured, the MP_REACH_NLRI next hop is
+    /// 32 octets, global first.
+    #[test]
+    fn a_link_local_next_hop_follows_the_global_one() {
+        let mut c = ctx(false);
+        c.next_hop_v6_link_local = Some("fe80::1".parse().unwrap());
+        let u = updates(&c, &set(&["2001:db8::53/128"], RouteAttrs::default()), &[]);
+        let body = u[0].encode_body(c.codec);
+        #[rustfmt::skip]
+        let mp: Vec<u8> = [
+            &[0x80, 14, 54, 0, 2, 1, 32][..],
+            &"2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &"fe80::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &[0, 128],
+            &"2001:db8::53".parse::<Ipv6Addr>().unwrap().octets(),
+        ].concat();
+        assert!(body.ends_with(&mp), "{body:02x?}");
+        assert_eq!(Update::decode_body(&body, c.codec), Ok(u[0].clone()));
+        // IPv4 over IPv6 (RFC 8950) takes the same 32 octets.
+        c.ipv4_over_ipv6 = true;
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert!(u[0].attributes.iter().any(
+            |a| matches!(a, PathAttribute::MpReach { afi: 1, next_hop, .. } if next_hop.len() == 32)
+        ));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct PeerConfig {
     pub next_hop_v6: Option<Ipv6Addr>,
     /// Offer RFC 8950: IPv4 routes with the IPv6 next hop, when the peer agrees.
     pub extended_next_hop: bool,
+    /// Sent after the global IPv6 next hop (32-octet next hop, RFC 2545).
+    pub next_hop_v6_link_local: Option<Ipv6Addr>,
 }
 
 /// The routes every peer should have, numbered so that a caller can wait for them.
@@ -575,6 +577,7 @@ impl Runner {
             next_hop_v4,
             next_hop_v6,
             ipv4_over_ipv6: n.ipv4_over_ipv6,
+            next_hop_v6_link_local: self.task.config.next_hop_v6_link_local,
         };
         let published = self.task.routes.borrow_and_update().clone();
         let table = routes::for_peer(&ctx, &published.routes);

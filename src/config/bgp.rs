@@ -230,6 +230,16 @@ pub fn validate_bgp(
     }
 }
 
+/// IPv4, IPv6, or IPv6 link-local: a peer takes one next hop of each (the link-local one
+/// follows the global one in a 32-octet MP_REACH_NLRI next hop, RFC 2545).
+fn next_hop_kind(a: &IpAddr) -> u8 {
+    match a {
+        IpAddr::V4(_) => 0,
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => 2,
+        IpAddr::V6(_) => 1,
+    }
+}
+
 fn validate_peer(
     src: &SourceText,
     raw: Spanned<RawBgpPeer>,
@@ -342,9 +352,9 @@ fn validate_peer(
                     src.error(v.span(), format!("{a} cannot be a next hop"))
                         .with_hint("write \"self\" or the host's own unicast address"),
                 ),
-                Ok(a) if next_hop.iter().any(|b| b.is_ipv4() == a.is_ipv4()) => errors.push(
+                Ok(a) if next_hop.iter().any(|b| next_hop_kind(b) == next_hop_kind(&a)) => errors.push(
                     src.error(v.span(), "two next hops of the same family")
-                        .with_hint("write at most one IPv4 and one IPv6 address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
+                        .with_hint("write at most one IPv4, one IPv6 and one IPv6 link-local address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
                 ),
                 Ok(a) => next_hop.push(a),
                 Err(_) => errors.push(
