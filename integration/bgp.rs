@@ -533,6 +533,39 @@ fn interop_with_bird2_as_the_peer() {
     assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
 }
 
+/// RFC 8950 with BIRD 2 (`extended next hop on` in the IPv4 channel of the IPv6 session):
+/// BIRD imports the IPv4 prefix with the warden's IPv6 address as its next hop.
+#[test]
+fn interop_with_bird2_ipv4_over_an_ipv6_next_hop() {
+    let Some(lab) = Lab::new_or_skip("bgp-bird2-8950", &[Need::Bird2]) else {
+        return;
+    };
+    let bird = lab.start_bird2_peer();
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    bird.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = bird.routes_text();
+    eprintln!("bgp-bird2-8950: BIRD's routes:\n{text}");
+    let v4 = text
+        .split("\n203.0.113.53/32")
+        .nth(1)
+        .or_else(|| text.strip_prefix("203.0.113.53/32"))
+        .unwrap_or_else(|| panic!("no 203.0.113.53/32:\n{text}"));
+    let v4 = v4.split("\n2001:db8::53/128").next().unwrap_or(v4);
+    assert!(
+        v4.contains(&format!("BGP.next_hop: {HOST_V6}")),
+        "BIRD shows no IPv6 next hop on the IPv4 route:\n{text}"
+    );
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+}
+
 #[test]
 fn interop_with_frr_as_the_peer() {
     let Some(lab) = Lab::new_or_skip("bgp-frr-peer", &[Need::Frr]) else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, VTYSH, poll, run};
+use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, VTYSH, poll, run};
 
 /// BIRD 2 in the router namespace, importing everything the host sends.
 pub struct BirdPeer<'a> {
@@ -19,8 +19,9 @@ pub struct BirdPeer<'a> {
 }
 
 impl Lab {
-    /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with one eBGP session to the host
-    /// (IPv4 and IPv6 unicast over IPv4), importing all and exporting nothing.
+    /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with eBGP sessions to the host (IPv4 and
+    /// IPv6 unicast, over IPv4, and over IPv6 with `extended next hop on` for RFC 8950),
+    /// importing all and exporting nothing.
     pub fn start_bird2_peer(&self) -> BirdPeer<'_> {
         let log = self.path("rtr-bird.log");
         let ctl = self.path("rtr-bird.ctl");
@@ -35,6 +36,12 @@ protocol bgp warden {{
   local {ROUTER_V4} as {ROUTER_AS}; neighbor {HOST_V4} as {HOST_AS};
   connect delay time 1; connect retry time 1;
   ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+protocol bgp warden6 {{
+  local {ROUTER_V6} as {ROUTER_AS}; neighbor {HOST_V6} as {HOST_AS};
+  connect delay time 1; connect retry time 1;
+  ipv4 {{ import all; export none; extended next hop on; }};
   ipv6 {{ import all; export none; }};
 }}
 "#,
