@@ -1,6 +1,7 @@
 //! anycast-warden: keeps anycast service prefixes announced over BGP only while the
 //! services behind them are healthy.
 
+pub mod agreement;
 pub mod announce;
 pub mod api;
 pub mod backend;

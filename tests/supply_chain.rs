@@ -50,6 +50,8 @@ fn tokens(expression: &str) -> Vec<Token<'_>> {
             "AND" => out.push(Token::And),
             "OR" => out.push(Token::Or),
             "WITH" => out.push(Token::With),
+            // ... and some "Apache-2.0 / MIT" (fnv).
+            "/" => out.push(Token::Or),
             "" => {}
             ids => {
                 for (i, id) in ids.split('/').enumerate() {
@@ -137,6 +139,8 @@ fn the_license_evaluator_follows_spdx() {
     assert_eq!(satisfiable("(MIT OR GPL-2.0) AND LGPL-2.1"), Ok(false));
     assert_eq!(satisfiable("MIT/Apache-2.0"), Ok(true));
     assert_eq!(satisfiable("GPL-2.0/LGPL-2.1"), Ok(false));
+    assert_eq!(satisfiable("Apache-2.0 / MIT"), Ok(true));
+    assert_eq!(satisfiable("GPL-2.0 / LGPL-2.1"), Ok(false));
     assert_eq!(
         satisfiable("Apache-2.0 WITH LLVM-exception OR Apache-2.0 OR MIT"),
         Ok(true)
