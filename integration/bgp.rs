@@ -247,11 +247,13 @@ fn sigkill_of_the_warden_drops_its_routes_at_the_peer() {
 fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
     with_router("bgp-drain", |lab, router| {
         set_up(lab, "dns", true);
+        // Drain attributes: a worse MED, three prepends and a community of its own.
         let services = service(
             lab,
             "dns",
             "\"203.0.113.53/32\"",
-            "communities = [\"65000:100\"]",
+            "communities = [\"65000:100\"]\nmed = 100\n\
+             [service.announce.drain]\ncommunities = [\"65000:666\"]\nmed = 1000\nprepend = 3",
         );
         let warden = lab.start_warden(&config(
             lab,
@@ -259,8 +261,13 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
             &services,
         ));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
-        assert!(
-            !communities(&path(router, "203.0.113.53/32").unwrap()).contains(&GRACEFUL_SHUTDOWN)
+        let before = path(router, "203.0.113.53/32").unwrap();
+        assert_eq!(communities(&before), vec![(65000 << 16) | 100], "{before}");
+        assert_eq!(attr(&before, 4).unwrap()["metric"], 100, "{before}");
+        assert_eq!(
+            attr(&before, 2).unwrap()["as_paths"][0]["asns"],
+            serde_json::json!([HOST_AS]),
+            "{before}"
         );
 
         let sent = Instant::now();
@@ -272,11 +279,21 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
                 .then(Instant::now)
         })
         .expect("the router saw 65535:0 on the route");
-        let c =
-            communities(&path(router, "203.0.113.53/32").expect("still announced while draining"));
+        let p = path(router, "203.0.113.53/32").expect("still announced while draining");
+        let c = communities(&p);
         assert!(
             c.contains(&((65000 << 16) | 100)),
             "the service's own community stays: {c:?}"
+        );
+        assert!(
+            c.contains(&((65000 << 16) | 666)),
+            "the drain community is added: {c:?}"
+        );
+        assert_eq!(attr(&p, 4).unwrap()["metric"], 1000, "drain MED: {p}");
+        assert_eq!(
+            attr(&p, 2).unwrap()["as_paths"][0]["asns"],
+            serde_json::json!([HOST_AS, HOST_AS, HOST_AS, HOST_AS]),
+            "drain prepend: {p}"
         );
         wait_rib(router, &nets(&[]), CHANGE);
         let withdrawn = Instant::now();
@@ -335,6 +352,48 @@ fn ipv6_session_with_a_four_octet_as() {
     set_up(&lab, "dns", false);
     wait_rib(&router, &nets(&[]), CHANGE);
     assert!(warden.is_running());
+}
+
+/// RFC 8950: over an IPv6 session with no IPv4 next hop configured, the IPv4 prefix
+/// reaches gobgpd in MP_REACH_NLRI with the warden's IPv6 address as its next hop.
+#[test]
+fn ipv4_routes_with_an_ipv6_next_hop_over_an_ipv6_session() {
+    let Some(lab) = Lab::new_or_skip("bgp-rfc8950", &[Need::Gobgp]) else {
+        return;
+    };
+    let router = lab.start_router_with(
+        ROUTER_AS,
+        &[GobgpNeighbor {
+            address: HOST_V6,
+            peer_as: HOST_AS,
+            password: None,
+            families: V4V6,
+            graceful_restart: false,
+        }],
+    );
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    wait_rib(
+        &router,
+        &nets(&["203.0.113.53/32", "2001:db8::53/128"]),
+        SESSION,
+    );
+    let p4 = path(&router, "203.0.113.53/32").unwrap();
+    eprintln!("bgp-rfc8950: the router's path: {p4}");
+    let mp = attr(&p4, 14).expect("the IPv4 route came in MP_REACH_NLRI");
+    assert!(mp.to_string().contains(HOST_V6), "{p4}");
+    assert!(attr(&p4, 3).is_none(), "no NEXT_HOP attribute: {p4}");
+
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+    // Withdrawn as well.
+    set_up(&lab, "dns", false);
+    wait_rib(&router, &nets(&[]), CHANGE);
 }
 
 #[test]
@@ -474,6 +533,39 @@ fn interop_with_bird2_as_the_peer() {
     assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
 }
 
+/// RFC 8950 with BIRD 2 (`extended next hop on` in the IPv4 channel of the IPv6 session):
+/// BIRD imports the IPv4 prefix with the warden's IPv6 address as its next hop.
+#[test]
+fn interop_with_bird2_ipv4_over_an_ipv6_next_hop() {
+    let Some(lab) = Lab::new_or_skip("bgp-bird2-8950", &[Need::Bird2]) else {
+        return;
+    };
+    let bird = lab.start_bird2_peer();
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    bird.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = bird.routes_text();
+    eprintln!("bgp-bird2-8950: BIRD's routes:\n{text}");
+    let v4 = text
+        .split("\n203.0.113.53/32")
+        .nth(1)
+        .or_else(|| text.strip_prefix("203.0.113.53/32"))
+        .unwrap_or_else(|| panic!("no 203.0.113.53/32:\n{text}"));
+    let v4 = v4.split("\n2001:db8::53/128").next().unwrap_or(v4);
+    assert!(
+        v4.contains(&format!("BGP.next_hop: {HOST_V6}")),
+        "BIRD shows no IPv6 next hop on the IPv4 route:\n{text}"
+    );
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+}
+
 #[test]
 fn interop_with_frr_as_the_peer() {
     let Some(lab) = Lab::new_or_skip("bgp-frr-peer", &[Need::Frr]) else {
@@ -525,6 +617,48 @@ fn interop_with_frr_as_the_peer() {
     frr.wait_for_rib(&nets(&[]), CHANGE)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(warden.wait_exit(CHANGE).unwrap().code(), Some(0));
+}
+
+/// RFC 8950 with FRR (`neighbor X capability extended-nexthop`): over the IPv6 session,
+/// with no IPv4 next hop configured, FRR gets the IPv4 prefix with the IPv6 next hop;
+/// and a configured link-local next hop reaches it as the second of a 32-octet one.
+#[test]
+fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
+    let Some(lab) = Lab::new_or_skip("bgp-frr-8950", &[Need::Frr]) else {
+        return;
+    };
+    let frr = lab.start_frr_peer();
+    set_up(&lab, "dns", true);
+    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
+    // A link-local next hop after the global one (32 octets, RFC 2545); FRR lists both.
+    let bgp = bgp_section(
+        HOST_AS,
+        ROUTER_V6,
+        "extended_next_hop = true\nnext_hop = [\"fe80::1\"]",
+        "0s",
+    );
+    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let detail = frr.json("ipv4", Some("203.0.113.53/32"));
+    eprintln!("bgp-frr-8950: FRR's path: {detail}");
+    let nexthops = detail["paths"][0]["nexthops"].to_string();
+    assert!(nexthops.contains(HOST_V6), "{detail}");
+    let detail6 = frr.json("ipv6", Some("2001:db8::53/128"));
+    eprintln!("bgp-frr-8950: FRR's IPv6 path: {detail6}");
+    let nexthops6 = detail6["paths"][0]["nexthops"].to_string();
+    assert!(
+        nexthops6.contains(HOST_V6) && nexthops6.contains("fe80::1"),
+        "{detail6}"
+    );
+    assert!(
+        warden.log().contains("ipv4_over_ipv6=true"),
+        "{}",
+        warden.log()
+    );
+    set_up(&lab, "dns", false);
+    frr.wait_for_rib(&nets(&[]), CHANGE)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -643,10 +777,12 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
     with_router("bgp-drain-cli", |lab, router| {
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
+        // Both services have drain attributes; only the drained one may show them.
+        let drain = "[service.announce.drain]\nmed = 500\nlarge_communities = [\"65000:9:9\"]";
         let services = format!(
             "{}{}",
-            service(lab, "dns", "\"203.0.113.53/32\"", ""),
-            service(lab, "ntp", "\"198.51.100.123/32\"", "")
+            service(lab, "dns", "\"203.0.113.53/32\"", drain),
+            service(lab, "ntp", "\"198.51.100.123/32\"", drain)
         );
         let warden = lab.start_warden(&config(
             lab,
@@ -677,10 +813,19 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
                 .then_some(())
         })
         .expect("the router saw 65535:0 on the drained prefix");
+        let drained = path(router, "203.0.113.53/32").expect("dns while draining");
+        assert_eq!(attr(&drained, 4).unwrap()["metric"], 500, "{drained}");
+        assert_eq!(
+            attr(&drained, 32).unwrap()["value"][0],
+            serde_json::json!({"ASN": 65000, "LocalData1": 9, "LocalData2": 9}),
+            "{drained}"
+        );
+        let ntp = path(router, "198.51.100.123/32").expect("ntp");
         assert!(
-            !communities(&path(router, "198.51.100.123/32").expect("ntp"))
-                .contains(&GRACEFUL_SHUTDOWN),
-            "only the drained service is marked"
+            !communities(&ntp).contains(&GRACEFUL_SHUTDOWN)
+                && attr(&ntp, 4).is_none()
+                && attr(&ntp, 32).is_none(),
+            "only the drained service is marked: {ntp}"
         );
         let out = cli.join().expect("drain thread");
         let returned = asked.elapsed();
@@ -706,10 +851,10 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
             .expect("run undrain");
         assert!(undrain.status.success());
         wait_rib(router, &both, CHANGE);
+        let back = path(router, "203.0.113.53/32").expect("dns back");
         assert!(
-            !communities(&path(router, "203.0.113.53/32").expect("dns back"))
-                .contains(&GRACEFUL_SHUTDOWN),
-            "announced again without the mark"
+            !communities(&back).contains(&GRACEFUL_SHUTDOWN) && attr(&back, 4).is_none(),
+            "announced again without the mark or the drain MED: {back}"
         );
         assert!(warden.is_running());
     });

@@ -292,6 +292,10 @@ pub struct BgpPeerView {
     /// Prefixes the peer has from the warden on the current session.
     pub prefixes_announced: usize,
     pub last_error: Option<BgpErrorView>,
+    /// Malformed UPDATEs that kept the session (RFC 7606), by handling:
+    /// `treat-as-withdraw` (UPDATEs), `attribute-discard` (attributes).
+    #[serde(default)]
+    pub update_errors: BTreeMap<String, u64>,
 }
 
 /// The last NOTIFICATION of a peer's session, in either direction.
@@ -331,6 +335,10 @@ impl BgpPeerView {
             sent: counts(&peer.sent),
             received: counts(&peer.received),
             prefixes_announced: peer.prefixes_announced,
+            update_errors: BTreeMap::from([
+                ("treat-as-withdraw".to_string(), peer.treated_as_withdraw),
+                ("attribute-discard".to_string(), peer.attributes_discarded),
+            ]),
             last_error: peer.last_error.as_ref().map(|e| BgpErrorView {
                 sent: e.sent,
                 code: e.code,

@@ -45,6 +45,8 @@ fn config(port: u16) -> SpeakerConfig {
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
             next_hop_v4: None,
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
+            extended_next_hop: false,
+            next_hop_v6_link_local: None,
         }],
     }
 }
@@ -258,26 +260,106 @@ async fn a_session_gets_the_table_the_diffs_and_the_table_again_after_a_reconnec
     assert_eq!((n.code, n.subcode), (6, 2));
 }
 
+/// An UPDATE body framed as a message.
+fn update_frame(body: &[u8]) -> Vec<u8> {
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    m.push(2);
+    m.extend_from_slice(body);
+    m
+}
+
+/// An UPDATE with these path attributes and one IPv4 prefix, 198.51.100.0/24.
+fn update_with(attrs: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(attrs);
+    body.extend_from_slice(&[24, 198, 51, 100]);
+    update_frame(&body)
+}
+
+#[rustfmt::skip]
+const AS_PATH4: [u8; 9] = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe8]; // 65000, 4-octet
+const NEXT_HOP: [u8; 7] = [0x40, 3, 4, 192, 0, 2, 2];
+
 #[tokio::test]
-async fn a_malformed_update_is_answered_with_its_notification() {
+async fn an_update_whose_routes_cannot_be_located_is_answered_with_its_notification() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (status_tx, status) = watch::channel(SpeakerStatus::new());
     let _speaker = Speaker::start(&config(port), status_tx);
     let (mut peer, _) = Peer::establish(&listener).await;
     peer.updates_until(|u| eors(u) == 2).await;
-    // An UPDATE with NLRI but no attributes: Missing Well-known Attribute (ORIGIN).
-    let mut bad = vec![0xff; 16];
-    bad.extend_from_slice(&[0, 27, 2, 0, 0, 0, 0, 24, 198, 51, 100]);
+    // A /33 in the NLRI: Invalid Network Field, a session reset even under RFC 7606.
+    let mut bad = update_with(&[&[0x40, 1, 1, 0][..], &AS_PATH4, &NEXT_HOP].concat());
+    let n = bad.len();
+    bad[n - 4] = 33;
     peer.stream.write_all(&bad).await.unwrap();
     let Message::Notification(n) = peer.read().await else {
         panic!("expected NOTIFICATION")
     };
-    assert_eq!((n.code, n.subcode, n.data.as_slice()), (3, 3, &[1u8][..]));
+    assert_eq!((n.code, n.subcode), (3, 10));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let s = status.borrow();
     let e = s[0].last_error.as_ref().unwrap();
-    assert!(e.sent && e.code == 3 && e.subcode == 3);
+    assert!(e.sent && e.code == 3 && e.subcode == 10);
+}
+
+/// RFC 7606: a malformed ORIGIN (treat-as-withdraw) and a malformed AGGREGATOR
+/// (attribute-discard) keep the session; both are counted, and the session still
+/// carries the speaker's changes afterwards.
+#[tokio::test]
+async fn malformed_attributes_keep_the_session_and_are_counted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (status_tx, status) = watch::channel(SpeakerStatus::new());
+    let speaker = Speaker::start(&config(port), status_tx);
+    speaker
+        .announce(routes(&["203.0.113.53/32"]), Duration::from_millis(10))
+        .await;
+    let (mut peer, _) = Peer::establish(&listener).await;
+    peer.updates_until(|u| eors(u) == 2).await;
+
+    // ORIGIN 7, twice; then an AGGREGATOR of 5 octets on an otherwise good UPDATE.
+    let bad_origin = update_with(&[&[0x40, 1, 1, 7][..], &AS_PATH4, &NEXT_HOP].concat());
+    peer.stream.write_all(&bad_origin).await.unwrap();
+    peer.stream.write_all(&bad_origin).await.unwrap();
+    let bad_aggregator = update_with(
+        &[
+            &[0x40, 1, 1, 0][..],
+            &AS_PATH4,
+            &NEXT_HOP,
+            &[0xc0, 7, 5, 0xfd, 0xe8, 192, 0, 2],
+        ]
+        .concat(),
+    );
+    peer.stream.write_all(&bad_aggregator).await.unwrap();
+
+    let mut rx = status.clone();
+    timeout(
+        Duration::from_secs(5),
+        rx.wait_for(|s| s[0].treated_as_withdraw == 2 && s[0].attributes_discarded == 1),
+    )
+    .await
+    .expect("the speaker counted the malformed UPDATEs")
+    .unwrap();
+
+    // The session is the same one and still works: a change reaches the peer.
+    let behind = speaker
+        .announce(
+            routes(&["203.0.113.53/32", "203.0.113.54/32"]),
+            Duration::from_secs(2),
+        )
+        .await;
+    assert_eq!(behind, 0);
+    let diff = peer.updates_until(|u| !announced(u).is_empty()).await;
+    assert_eq!(announced(&diff), nets(&["203.0.113.54/32"]));
+    let s = status.borrow();
+    assert_eq!(s[0].state.as_str(), "established");
+    assert_eq!(s[0].flaps, 0);
+    assert!(s[0].last_error.is_none(), "{:?}", s[0].last_error);
+    assert_eq!(s[0].received.update, 3);
+    assert_eq!(s[0].sent.notification, 0);
 }
 
 /// Reads messages until a NOTIFICATION or the end of the connection.

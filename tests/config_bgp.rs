@@ -205,6 +205,129 @@ fn announce_attributes_are_checked_and_need_the_speaker() {
 }
 
 #[test]
+fn drain_attributes_read_as_written_and_print_back() {
+    let text = format!(
+        "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}\
+         [[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n{CHECK}\
+         [service.announce]\ncommunities = [\"65000:100\"]\nmed = 100\n\
+         [service.announce.drain]\ncommunities = [\"65000:666\"]\nlarge_communities = [\"65000:9:9\"]\nmed = 1000\nprepend = 3\n"
+    );
+    let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let a = &c.services[0].announce;
+    assert_eq!(a.med, Some(100));
+    let d = a.drain.as_ref().expect("[service.announce.drain]");
+    assert_eq!(d.communities[0].to_string(), "65000:666");
+    assert_eq!(d.large_communities[0].to_string(), "65000:9:9");
+    assert_eq!((d.med, d.prepend), (Some(1000), Some(3)));
+    let printed = toml::to_string_pretty(&c).unwrap();
+    assert!(printed.contains("[service.announce.drain]"), "{printed}");
+    let mut again = load_str(Path::new("x"), &printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    again.services[0].origin.clone_from(&c.services[0].origin);
+    assert_eq!(again, c);
+    // An empty drain table is fine: the routes still get 65535:0 while draining.
+    let empty = text
+        .split("[service.announce.drain]")
+        .next()
+        .unwrap()
+        .to_string()
+        + "[service.announce.drain]\n";
+    let c = load_str(Path::new("x"), &empty).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.services[0].announce.drain,
+        Some(anycast_warden::config::DrainAttrs::default())
+    );
+}
+
+#[test]
+fn drain_attribute_errors_point_at_their_place() {
+    let bgp = format!("[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n{PEER}");
+    let svc = format!("[[service]]\nname = \"a\"\nprefixes = [\"203.0.113.1\"]\n{CHECK}");
+    let e = errors(&format!(
+        "{bgp}{svc}[service.announce]\nmed = 10\n[service.announce.drain]\ncommunities = [\"65535\"]\nlarge_communities = [\"1:2:x\"]\nmed = 4294967296\nprepend = 17\n"
+    ));
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(
+        e[0].starts_with("w.toml:16:16: \"65535\" is not a community"),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].starts_with("w.toml:17:22: \"1:2:x\" is not a large community"),
+        "{e:#?}"
+    );
+    assert!(
+        e[2].starts_with("w.toml:18:7: med = 4294967296 is out of range")
+            && e[2].contains("higher is less preferred"),
+        "{e:#?}"
+    );
+    assert!(
+        e[3].starts_with("w.toml:19:11: prepend = 17 is out of range")
+            && e[3].contains("while draining"),
+        "{e:#?}"
+    );
+    // A key of [service.announce] that the drain table does not have.
+    let e = one_error(&format!(
+        "{bgp}{svc}[service.announce.drain]\nlocal_pref = 50\n"
+    ));
+    assert!(
+        e.starts_with("w.toml:14:1: unknown field `local_pref`"),
+        "{e}"
+    );
+    assert!(e.contains("local_pref"), "{e}");
+    // And none of it without the speaker.
+    let e = one_error(&format!("{svc}[service.announce.drain]\nmed = 10\n"));
+    assert!(
+        e.contains("[service.announce] needs the built-in BGP speaker"),
+        "{e}"
+    );
+}
+
+#[test]
+fn extended_next_hop_needs_ipv4_routes() {
+    let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\n";
+    let c = load_str(Path::new("x"), &format!("{base}extended_next_hop = true\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bgp = c.bgp.clone().unwrap();
+    assert!(bgp.peers[0].extended_next_hop);
+    let printed = toml::to_string_pretty(&c).unwrap();
+    assert!(printed.contains("extended_next_hop = true"), "{printed}");
+    assert_eq!(load_str(Path::new("x"), &printed).unwrap(), c);
+    // Off by default, and then not printed.
+    let c = load_str(Path::new("x"), base).unwrap();
+    assert!(!c.bgp.as_ref().unwrap().peers[0].extended_next_hop);
+    assert!(
+        !toml::to_string_pretty(&c)
+            .unwrap()
+            .contains("extended_next_hop")
+    );
+    let e = one_error(&format!(
+        "{base}families = [\"ipv6\"]\nextended_next_hop = true\n"
+    ));
+    assert!(
+        e.starts_with(
+            "w.toml:8:21: extended_next_hop carries IPv4 routes, and this peer gets none"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("add \"ipv4\" to families"), "{e}");
+}
+
+#[test]
+fn a_link_local_next_hop_may_join_the_global_one() {
+    let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\n";
+    let c = load_str(
+        Path::new("x"),
+        &format!("{base}next_hop = [\"2001:db8:1::1\", \"fe80::1\"]\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.bgp.unwrap().peers[0].next_hop.len(), 2);
+    let e = one_error(&format!("{base}next_hop = [\"fe80::1\", \"fe80::2\"]\n"));
+    assert!(
+        e.starts_with("w.toml:7:12: two next hops of the same family"),
+        "{e}"
+    );
+}
+
+#[test]
 fn shipped_bgp_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config");
     let paths = anycast_warden::config::ConfigPaths {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, VTYSH, poll, run};
+use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, VTYSH, poll, run};
 
 /// BIRD 2 in the router namespace, importing everything the host sends.
 pub struct BirdPeer<'a> {
@@ -19,8 +19,9 @@ pub struct BirdPeer<'a> {
 }
 
 impl Lab {
-    /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with one eBGP session to the host
-    /// (IPv4 and IPv6 unicast over IPv4), importing all and exporting nothing.
+    /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with eBGP sessions to the host (IPv4 and
+    /// IPv6 unicast, over IPv4, and over IPv6 with `extended next hop on` for RFC 8950),
+    /// importing all and exporting nothing.
     pub fn start_bird2_peer(&self) -> BirdPeer<'_> {
         let log = self.path("rtr-bird.log");
         let ctl = self.path("rtr-bird.ctl");
@@ -35,6 +36,12 @@ protocol bgp warden {{
   local {ROUTER_V4} as {ROUTER_AS}; neighbor {HOST_V4} as {HOST_AS};
   connect delay time 1; connect retry time 1;
   ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+protocol bgp warden6 {{
+  local {ROUTER_V6} as {ROUTER_AS}; neighbor {HOST_V6} as {HOST_AS};
+  connect delay time 1; connect retry time 1;
+  ipv4 {{ import all; export none; extended next hop on; }};
   ipv6 {{ import all; export none; }};
 }}
 "#,
@@ -73,7 +80,8 @@ protocol bgp warden {{
     }
 
     /// Starts FRR (zebra and bgpd) as AS 65000 at 192.0.2.2 in the router namespace, with
-    /// one eBGP session to the host for IPv4 and IPv6 unicast.
+    /// eBGP sessions to the host for IPv4 and IPv6 unicast: one to its IPv4 address, one
+    /// to its IPv6 address with the extended next hop capability (RFC 8950).
     pub fn start_frr_peer(&self) -> FrrPeer<'_> {
         let dir = self.path("rtr-frr");
         fs::create_dir_all(&dir).expect("create the router's FRR directory");
@@ -88,11 +96,16 @@ router bgp {ROUTER_AS}
  no bgp default ipv4-unicast
  neighbor {HOST_V4} remote-as {HOST_AS}
  neighbor {HOST_V4} timers connect 1
+ neighbor {HOST_V6} remote-as {HOST_AS}
+ neighbor {HOST_V6} timers connect 1
+ neighbor {HOST_V6} capability extended-nexthop
  address-family ipv4 unicast
   neighbor {HOST_V4} activate
+  neighbor {HOST_V6} activate
  exit-address-family
  address-family ipv6 unicast
   neighbor {HOST_V4} activate
+  neighbor {HOST_V6} activate
  exit-address-family
 exit
 "

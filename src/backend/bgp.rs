@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::announce::{ApplyError, Backend};
 use crate::bgp::message::Family;
-use crate::bgp::routes::{RouteAttrs, RouteSet};
+use crate::bgp::routes::{DrainAttrs, RouteAttrs, RouteSet};
 use crate::bgp::session::PeerConfig;
 use crate::bgp::speaker::{Speaker, SpeakerConfig};
 use crate::bgp::status::SpeakerStatus;
@@ -69,9 +69,14 @@ pub fn speaker_config(settings: &BgpSettings) -> SpeakerConfig {
                     IpAddr::V6(_) => None,
                 }),
                 next_hop_v6: p.next_hop.iter().find_map(|a| match a {
-                    IpAddr::V6(a) => Some(*a),
-                    IpAddr::V4(_) => None,
+                    IpAddr::V6(a) if !a.is_unicast_link_local() => Some(*a),
+                    _ => None,
                 }),
+                next_hop_v6_link_local: p.next_hop.iter().find_map(|a| match a {
+                    IpAddr::V6(a) if a.is_unicast_link_local() => Some(*a),
+                    _ => None,
+                }),
+                extended_next_hop: p.extended_next_hop,
             })
             .collect(),
     }
@@ -86,11 +91,32 @@ fn route_attrs(a: &AnnounceAttrs) -> RouteAttrs {
     }
 }
 
+fn drain_attrs(a: Option<&crate::config::DrainAttrs>) -> DrainAttrs {
+    a.map(|d| DrainAttrs {
+        communities: d.communities.iter().map(|c| c.0).collect(),
+        large_communities: d.large_communities.iter().map(|c| c.0).collect(),
+        med: d.med,
+        prepend: d.prepend,
+    })
+    .unwrap_or_default()
+}
+
+/// A prefix's attributes while its service is up, and while it drains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixAttrs {
+    pub normal: Arc<RouteAttrs>,
+    pub draining: Arc<RouteAttrs>,
+}
+
 /// Every service prefix's attributes.
-pub fn route_table(services: &[ServiceConfig]) -> BTreeMap<IpNet, Arc<RouteAttrs>> {
+pub fn route_table(services: &[ServiceConfig]) -> BTreeMap<IpNet, PrefixAttrs> {
     let mut out = BTreeMap::new();
     for s in services {
-        let attrs = Arc::new(route_attrs(&s.announce));
+        let normal = route_attrs(&s.announce);
+        let attrs = PrefixAttrs {
+            draining: Arc::new(normal.draining(&drain_attrs(s.announce.drain.as_ref()))),
+            normal: Arc::new(normal),
+        };
         for p in &s.prefixes {
             out.insert(p.prefix, attrs.clone());
         }
@@ -101,8 +127,9 @@ pub fn route_table(services: &[ServiceConfig]) -> BTreeMap<IpNet, Arc<RouteAttrs
 pub struct BgpBackend {
     config: SpeakerConfig,
     drain_time: Duration,
-    attrs: BTreeMap<IpNet, Arc<RouteAttrs>>,
-    /// Prefixes announced with GRACEFUL_SHUTDOWN until they are withdrawn.
+    attrs: BTreeMap<IpNet, PrefixAttrs>,
+    /// Prefixes announced with their drain attributes (GRACEFUL_SHUTDOWN and the
+    /// service's `[service.announce.drain]`) until they are withdrawn.
     draining: BTreeSet<IpNet>,
     /// Started at the first apply (inside the runtime).
     speaker: Option<Speaker>,
@@ -129,11 +156,15 @@ impl BgpBackend {
         desired
             .iter()
             .map(|p| {
-                let attrs = self.attrs.get(p).cloned().unwrap_or_default();
-                let attrs = if self.draining.contains(p) {
-                    Arc::new(attrs.draining())
-                } else {
-                    attrs
+                let attrs = match (self.attrs.get(p), self.draining.contains(p)) {
+                    (Some(a), false) => a.normal.clone(),
+                    (Some(a), true) => a.draining.clone(),
+                    // Not a configured service's prefix (none reaches here): plain, or
+                    // with 65535:0 alone.
+                    (None, false) => Arc::default(),
+                    (None, true) => {
+                        Arc::new(RouteAttrs::default().draining(&DrainAttrs::default()))
+                    }
                 };
                 (*p, attrs)
             })
@@ -191,7 +222,7 @@ impl Backend for BgpBackend {
             info!(
                 prefixes = draining.len(),
                 drain_time = %humantime::format_duration(self.drain_time),
-                "draining: routes re-announced with GRACEFUL_SHUTDOWN (65535:0)"
+                "draining: routes re-announced with GRACEFUL_SHUTDOWN (65535:0) and the services' drain attributes"
             );
             Ok(Some(self.drain_time))
         })
@@ -219,7 +250,8 @@ mod tests {
              [[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\nfamilies = [\"ipv6\"]\nnext_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]\n\
              [[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n\
              [[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\n\
-             [service.announce]\ncommunities = [\"65000:100\"]\nmed = 7\nprepend = 2\n",
+             [service.announce]\ncommunities = [\"65000:100\"]\nmed = 7\nprepend = 2\n\
+             [service.announce.drain]\ncommunities = [\"65000:666\"]\nmed = 700\nprepend = 4\n",
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -235,8 +267,15 @@ mod tests {
         assert_eq!(p.next_hop_v6, Some("2001:db8:1::1".parse().unwrap()));
         let table = route_table(&c.services);
         let attrs = &table[&"203.0.113.53/32".parse::<IpNet>().unwrap()];
-        assert_eq!(attrs.communities, vec![(65000 << 16) | 100]);
-        assert_eq!((attrs.med, attrs.prepend), (Some(7), 2));
+        assert_eq!(attrs.normal.communities, vec![(65000 << 16) | 100]);
+        assert_eq!((attrs.normal.med, attrs.normal.prepend), (Some(7), 2));
+        // While draining: 65535:0 and the drain MED, prepend and community.
+        let d = &attrs.draining;
+        assert_eq!(
+            d.communities,
+            vec![(65000 << 16) | 100, (65000 << 16) | 666, 0xffff_0000]
+        );
+        assert_eq!((d.med, d.prepend), (Some(700), 4));
     }
 
     #[tokio::test]

@@ -12,7 +12,9 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::message::notification::{code, fsm_error, open_error};
-use super::message::{AFI_IPV4, Capability, Family, Message, Notification, Open, RouteRefresh};
+use super::message::{
+    AFI_IPV4, AFI_IPV6, Capability, Family, Message, Notification, Open, RouteRefresh, SAFI_UNICAST,
+};
 
 /// RFC 4271 §8.2.2: the hold time while waiting for the peer's OPEN ("a large value").
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
@@ -113,6 +115,8 @@ pub struct FsmConfig {
     pub connect_retry_max: Duration,
     /// Announce graceful restart with this restart time (seconds).
     pub graceful_restart: Option<u16>,
+    /// Offer IPv4 routes with an IPv6 next hop (RFC 8950 extended next hop).
+    pub extended_next_hop: bool,
 }
 
 /// What both sides agreed on.
@@ -127,6 +131,8 @@ pub struct Negotiated {
     pub families: Vec<Family>,
     pub four_octet_as: bool,
     pub route_refresh: bool,
+    /// Both sides take IPv4 unicast routes with an IPv6 next hop (RFC 8950).
+    pub ipv4_over_ipv6: bool,
 }
 
 impl Negotiated {
@@ -217,6 +223,13 @@ impl Fsm {
         let c = &self.config;
         let mut caps: Vec<Capability> = c.families.iter().map(|f| Capability::family(*f)).collect();
         caps.push(Capability::RouteRefresh);
+        if c.extended_next_hop && c.families.contains(&Family::Ipv4Unicast) {
+            caps.push(Capability::ExtendedNextHop(vec![(
+                AFI_IPV4,
+                u16::from(SAFI_UNICAST),
+                AFI_IPV6,
+            )]));
+        }
         if let Some(time) = c.graceful_restart {
             // Forwarding state "preserved" for every family: the routes live in the
             // configuration, so a restarted warden announces the same ones again.
@@ -515,7 +528,9 @@ impl Fsm {
                     // always sends them, so plain IPv4 works with an old peer too.
                     || (*f == Family::Ipv4Unicast && f.afi_safi().0 == AFI_IPV4 && theirs.is_empty())
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let ipv4_over_ipv6 =
+            c.extended_next_hop && open.ipv4_over_ipv6() && families.contains(&Family::Ipv4Unicast);
         Ok(Negotiated {
             peer_id: open.router_id,
             peer_as: open.asn(),
@@ -524,6 +539,7 @@ impl Fsm {
             families,
             four_octet_as: open.four_octet_as(),
             route_refresh: open.has(&Capability::RouteRefresh),
+            ipv4_over_ipv6,
         })
     }
 }
@@ -531,7 +547,7 @@ impl Fsm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgp::message::{AFI_IPV6, Update};
+    use crate::bgp::message::Update;
 
     fn config(passive: bool) -> FsmConfig {
         FsmConfig {
@@ -545,6 +561,7 @@ mod tests {
             connect_retry: Duration::from_secs(2),
             connect_retry_max: Duration::from_secs(60),
             graceful_restart: None,
+            extended_next_hop: false,
         }
     }
 
@@ -963,5 +980,34 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn extended_next_hop_is_offered_when_configured_and_used_when_both_agree() {
+        let mut c = config(false);
+        assert!(!Fsm::new(c.clone(), 1).open().ipv4_over_ipv6());
+        c.extended_next_hop = true;
+        let fsm = Fsm::new(c.clone(), 1);
+        assert!(fsm.open().ipv4_over_ipv6());
+        let peer = |enh: bool| {
+            let mut caps = vec![
+                Capability::family(Family::Ipv4Unicast),
+                Capability::family(Family::Ipv6Unicast),
+            ];
+            if enh {
+                caps.push(Capability::ExtendedNextHop(vec![(1, 1, 2)]));
+            }
+            Open::new(65000, 90, Ipv4Addr::new(192, 0, 2, 2), caps)
+        };
+        assert!(fsm.check_open(&peer(true)).unwrap().ipv4_over_ipv6);
+        assert!(!fsm.check_open(&peer(false)).unwrap().ipv4_over_ipv6);
+        // Not offered by this side: not used even when the peer offers it.
+        c.extended_next_hop = false;
+        assert!(
+            !Fsm::new(c, 1)
+                .check_open(&peer(true))
+                .unwrap()
+                .ipv4_over_ipv6
+        );
     }
 }

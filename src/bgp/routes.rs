@@ -23,13 +23,34 @@ pub struct RouteAttrs {
     pub prepend: u8,
 }
 
+/// What changes while a route drains, besides GRACEFUL_SHUTDOWN (always added).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainAttrs {
+    /// Added to the route's own.
+    pub communities: Vec<u32>,
+    pub large_communities: Vec<[u32; 3]>,
+    /// Instead of the route's own.
+    pub med: Option<u32>,
+    pub prepend: Option<u8>,
+}
+
 impl RouteAttrs {
-    /// The same route marked for draining: GRACEFUL_SHUTDOWN (RFC 8326) added.
-    pub fn draining(&self) -> RouteAttrs {
+    /// The same route marked for draining: GRACEFUL_SHUTDOWN (RFC 8326) and the
+    /// service's drain communities added, its drain MED and prepend instead of its own.
+    pub fn draining(&self, drain: &DrainAttrs) -> RouteAttrs {
         let mut out = self.clone();
-        if !out.communities.contains(&GRACEFUL_SHUTDOWN) {
-            out.communities.push(GRACEFUL_SHUTDOWN);
+        for c in drain.communities.iter().chain([&GRACEFUL_SHUTDOWN]) {
+            if !out.communities.contains(c) {
+                out.communities.push(*c);
+            }
         }
+        for c in &drain.large_communities {
+            if !out.large_communities.contains(c) {
+                out.large_communities.push(*c);
+            }
+        }
+        out.med = drain.med.or(out.med);
+        out.prepend = drain.prepend.unwrap_or(out.prepend);
         out
     }
 }
@@ -48,6 +69,11 @@ pub struct PeerContext {
     /// Next hops for IPv4 and IPv6 routes; a family without one is not announced.
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// RFC 8950 was negotiated: IPv4 routes may carry the IPv6 next hop.
+    pub ipv4_over_ipv6: bool,
+    /// A link-local address sent after the global IPv6 next hop (RFC 2545 §3: a
+    /// 32-octet next hop, for peers on the same link).
+    pub next_hop_v6_link_local: Option<Ipv6Addr>,
 }
 
 impl PeerContext {
@@ -55,9 +81,25 @@ impl PeerContext {
     pub fn can_send(&self, family: Family) -> bool {
         self.families.contains(&family)
             && match family {
-                Family::Ipv4Unicast => self.next_hop_v4.is_some(),
+                Family::Ipv4Unicast => self.next_hop_v4.is_some() || self.v4_via_v6().is_some(),
                 Family::Ipv6Unicast => self.next_hop_v6.is_some(),
             }
+    }
+
+    /// The IPv6 next hop of IPv4 routes, when they travel in MP_REACH_NLRI (RFC 8950):
+    /// negotiated, and an IPv6 next hop to give. It wins over an IPv4 one, which is
+    /// there for peers that do not take RFC 8950.
+    pub fn v4_via_v6(&self) -> Option<Ipv6Addr> {
+        self.next_hop_v6.filter(|_| self.ipv4_over_ipv6)
+    }
+
+    /// An MP_REACH_NLRI next hop: the global address, then the link-local one if any.
+    fn mp_next_hop(&self, global: Ipv6Addr) -> Vec<u8> {
+        let mut out = global.octets().to_vec();
+        if let Some(ll) = self.next_hop_v6_link_local {
+            out.extend_from_slice(&ll.octets());
+        }
+        out
     }
 }
 
@@ -101,6 +143,7 @@ fn base_attributes(ctx: &PeerContext, family: Family, attrs: &RouteAttrs) -> Vec
         }
     }
     if family == Family::Ipv4Unicast
+        && ctx.v4_via_v6().is_none()
         && let Some(nh) = ctx.next_hop_v4
     {
         out.push(PathAttribute::NextHop(nh));
@@ -178,7 +221,25 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
     for ((family, attrs), prefixes) in groups {
         let base = base_attributes(ctx, family, attrs);
         let base_len = encoded_len(&base, ctx.codec);
+        // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16 or 32) +
+        // reserved.
+        let mp_overhead = 4 + 3 + 1 + 32 + 1;
         match family {
+            Family::Ipv4Unicast if let Some(nh) = ctx.v4_via_v6() => {
+                for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
+                    let mut attributes = base.clone();
+                    attributes.push(PathAttribute::MpReach {
+                        afi: super::message::AFI_IPV4,
+                        safi: super::message::SAFI_UNICAST,
+                        next_hop: ctx.mp_next_hop(nh),
+                        nlri: chunk,
+                    });
+                    out.push(Update {
+                        attributes,
+                        ..Update::default()
+                    });
+                }
+            }
             Family::Ipv4Unicast => {
                 for chunk in pack(&prefixes, MAX_BODY - base_len) {
                     out.push(Update {
@@ -191,19 +252,18 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
                                 IpNet::V6(_) => None,
                             })
                             .collect(),
+                        ..Update::default()
                     });
                 }
             }
             Family::Ipv6Unicast => {
                 let Some(nh) = ctx.next_hop_v6 else { continue };
-                // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16) + reserved.
-                let mp_overhead = 4 + 3 + 17 + 1;
                 for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
                     let mut attributes = base.clone();
                     attributes.push(PathAttribute::MpReach {
                         afi: super::message::AFI_IPV6,
                         safi: super::message::SAFI_UNICAST,
-                        next_hop: nh.octets().to_vec(),
+                        next_hop: ctx.mp_next_hop(nh),
                         nlri: chunk,
                     });
                     out.push(Update {
@@ -274,6 +334,8 @@ mod tests {
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
             next_hop_v4: Some(Ipv4Addr::new(192, 0, 2, 1)),
             next_hop_v6: Some("2001:db8:1::1".parse().unwrap()),
+            ipv4_over_ipv6: false,
+            next_hop_v6_link_local: None,
         }
     }
 
@@ -401,7 +463,7 @@ mod tests {
         let mut new = set(&["203.0.113.2/32", "203.0.113.3/32"], RouteAttrs::default());
         new.insert(
             net("203.0.113.2/32"),
-            Arc::new(RouteAttrs::default().draining()),
+            Arc::new(RouteAttrs::default().draining(&DrainAttrs::default())),
         );
         let (announce, withdraw) = diff(&old, &new);
         assert_eq!(
@@ -414,6 +476,127 @@ mod tests {
                 .communities
                 .contains(&GRACEFUL_SHUTDOWN)
         );
+    }
+
+    #[test]
+    fn draining_adds_graceful_shutdown_and_the_drain_attributes() {
+        let own = RouteAttrs {
+            communities: vec![(65000 << 16) | 100],
+            large_communities: vec![[65000, 1, 1]],
+            med: Some(100),
+            prepend: 1,
+        };
+        // Without drain attributes: only 65535:0.
+        assert_eq!(
+            own.draining(&DrainAttrs::default()),
+            RouteAttrs {
+                communities: vec![(65000 << 16) | 100, GRACEFUL_SHUTDOWN],
+                ..own.clone()
+            }
+        );
+        let drain = DrainAttrs {
+            communities: vec![(65000 << 16) | 666, (65000 << 16) | 100],
+            large_communities: vec![[65000, 9, 9]],
+            med: Some(1000),
+            prepend: Some(3),
+        };
+        let drained = own.draining(&drain);
+        assert_eq!(
+            drained,
+            RouteAttrs {
+                communities: vec![(65000 << 16) | 100, (65000 << 16) | 666, GRACEFUL_SHUTDOWN],
+                large_communities: vec![[65000, 1, 1], [65000, 9, 9]],
+                med: Some(1000),
+                prepend: 3,
+            }
+        );
+        // On the wire (eBGP): four copies of the AS, MED 1000, both communities.
+        let u = updates(&ctx(false), &set(&["203.0.113.53/32"], drained), &[]);
+        let body = u[0].encode_body(Codec {
+            four_octet_as: true,
+        });
+        #[rustfmt::skip]
+        let path_med_communities: &[u8] = &[
+            0x40, 2, 18, 2, 4, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xe9,
+            0x40, 3, 4, 192, 0, 2, 1,
+            0x80, 4, 4, 0, 0, 0x03, 0xe8,
+            0xc0, 8, 12, 0xfd, 0xe8, 0, 100, 0xfd, 0xe8, 0x02, 0x9a, 0xff, 0xff, 0, 0,
+        ];
+        assert!(
+            body.windows(path_med_communities.len())
+                .any(|w| w == path_med_communities),
+            "{body:02x?}"
+        );
+        // A drain without a MED keeps the service's.
+        let keep = own.draining(&DrainAttrs {
+            prepend: Some(0),
+            ..DrainAttrs::default()
+        });
+        assert_eq!((keep.med, keep.prepend), (Some(100), 0));
+    }
+
+    /// RFC 8950: with extended next hop negotiated, IPv4 routes go in MP_REACH_NLRI
+    /// (AFI 1, SAFI 1) with the 16-octet IPv6 next hop and no NEXT_HOP attribute.
+    #[test]
+    fn ipv4_routes_carry_the_ipv6_next_hop_when_extended_next_hop_was_negotiated() {
+        let mut c = ctx(false);
+        c.next_hop_v4 = None; // an IPv6 session: no IPv4 address of its own
+        assert!(!c.can_send(Family::Ipv4Unicast));
+        c.ipv4_over_ipv6 = true;
+        assert!(c.can_send(Family::Ipv4Unicast));
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert_eq!(u.len(), 1);
+        let body = u[0].encode_body(c.codec);
+        #[rustfmt::skip]
+        let expected: Vec<u8> = [
+            &[0, 0, 0, 42][..],
+            &[0x40, 1, 1, 0],
+            &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9],
+            &[0x80, 14, 26, 0, 1, 1, 16],
+            &"2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &[0, 32, 203, 0, 113, 53],
+        ].concat();
+        assert_eq!(body, expected);
+        // It decodes back; the withdrawal stays in the plain IPv4 field.
+        assert_eq!(Update::decode_body(&body, c.codec), Ok(u[0].clone()));
+        let w = updates(&c, &RouteSet::new(), &[net("203.0.113.53/32")]);
+        assert_eq!(w[0].withdrawn, vec!["203.0.113.53/32".parse().unwrap()]);
+        // An IPv4 next hop as well: still the IPv6 one while negotiated; the IPv4 one
+        // when the peer did not agree.
+        c.next_hop_v4 = Some(Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(c.v4_via_v6(), c.next_hop_v6);
+        c.ipv4_over_ipv6 = false;
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert!(
+            u[0].attributes
+                .contains(&PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)))
+        );
+    }
+
+    /// RFC 2545 §3: with a link-local next hop configured, the MP_REACH_NLRI next hop is
+    /// 32 octets, global first.
+    #[test]
+    fn a_link_local_next_hop_follows_the_global_one() {
+        let mut c = ctx(false);
+        c.next_hop_v6_link_local = Some("fe80::1".parse().unwrap());
+        let u = updates(&c, &set(&["2001:db8::53/128"], RouteAttrs::default()), &[]);
+        let body = u[0].encode_body(c.codec);
+        #[rustfmt::skip]
+        let mp: Vec<u8> = [
+            &[0x80, 14, 54, 0, 2, 1, 32][..],
+            &"2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &"fe80::1".parse::<Ipv6Addr>().unwrap().octets(),
+            &[0, 128],
+            &"2001:db8::53".parse::<Ipv6Addr>().unwrap().octets(),
+        ].concat();
+        assert!(body.ends_with(&mp), "{body:02x?}");
+        assert_eq!(Update::decode_body(&body, c.codec), Ok(u[0].clone()));
+        // IPv4 over IPv6 (RFC 8950) takes the same 32 octets.
+        c.ipv4_over_ipv6 = true;
+        let u = updates(&c, &set(&["203.0.113.53/32"], RouteAttrs::default()), &[]);
+        assert!(u[0].attributes.iter().any(
+            |a| matches!(a, PathAttribute::MpReach { afi: 1, next_hop, .. } if next_hop.len() == 32)
+        ));
     }
 
     #[test]

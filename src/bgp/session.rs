@@ -53,6 +53,10 @@ pub struct PeerConfig {
     /// Explicit next hops; `None`: the session's own address ("self").
     pub next_hop_v4: Option<Ipv4Addr>,
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// Offer RFC 8950: IPv4 routes with the IPv6 next hop, when the peer agrees.
+    pub extended_next_hop: bool,
+    /// Sent after the global IPv6 next hop (32-octet next hop, RFC 2545).
+    pub next_hop_v6_link_local: Option<Ipv6Addr>,
 }
 
 /// The routes every peer should have, numbered so that a caller can wait for them.
@@ -315,6 +319,11 @@ impl Runner {
                     Ok(msg) => {
                         let kind = msg.kind();
                         self.set_status(|s| s.received.count(kind, 1));
+                        if let Message::Update(u) = &msg
+                            && !u.errors.is_empty()
+                        {
+                            self.revised(u);
+                        }
                         if let Message::Notification(n) = &msg {
                             warn!(peer = %self.peer(), notification = %n, "the peer closed the session with a NOTIFICATION");
                             let e = LastError::new(false, n);
@@ -338,6 +347,31 @@ impl Runner {
             }
         };
         self.feed(w, event).await;
+    }
+
+    /// A malformed UPDATE that RFC 7606 lets the session survive: counted; logged as a
+    /// warning the first time for this peer, afterwards at debug level (a peer that
+    /// sends the same broken attribute with every UPDATE must not flood the log).
+    fn revised(&self, update: &Update) {
+        let first = self
+            .task
+            .status
+            .borrow()
+            .get(self.task.index)
+            .is_some_and(|s| s.treated_as_withdraw + s.attributes_discarded == 0);
+        let errors = update
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if first {
+            warn!(peer = %self.peer(), %errors,
+                "malformed UPDATE from the peer; the session stays (RFC 7606); further ones are counted in status and metrics");
+        } else {
+            debug!(peer = %self.peer(), %errors, "malformed UPDATE from the peer; the session stays (RFC 7606)");
+        }
+        self.set_status(|s| s.count_revised(update));
     }
 
     /// Runs `event` through a machine and carries out the actions, and whatever follows
@@ -542,6 +576,8 @@ impl Runner {
             families: n.families.clone(),
             next_hop_v4,
             next_hop_v6,
+            ipv4_over_ipv6: n.ipv4_over_ipv6,
+            next_hop_v6_link_local: self.task.config.next_hop_v6_link_local,
         };
         let published = self.task.routes.borrow_and_update().clone();
         let table = routes::for_peer(&ctx, &published.routes);
@@ -557,6 +593,7 @@ impl Runner {
             .collect();
         info!(peer = %self.peer(), peer_as = n.peer_as, peer_id = %n.peer_id,
             hold = n.hold_time.as_secs(), families = %n.families.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+            ipv4_over_ipv6 = ctx.ipv4_over_ipv6 && ctx.next_hop_v6.is_some(),
             prefixes = table.len(), "BGP session established; sending the full table and End-of-RIB");
         if !skipped.is_empty() {
             warn!(peer = %self.peer(), families = %skipped.join(" "),

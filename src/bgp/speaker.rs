@@ -92,6 +92,7 @@ impl Speaker {
                     connect_retry: config.connect_retry,
                     connect_retry_max: CONNECT_RETRY_MAX.max(config.connect_retry),
                     graceful_restart: config.graceful_restart,
+                    extended_next_hop: peer.extended_next_hop,
                 },
                 routes: routes.subscribe(),
                 incoming: rx,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use super::fsm::State;
-use super::message::{Family, Notification, kind};
+use super::message::{Family, Notification, Revision, Update, kind};
 
 /// Messages by type.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,9 +73,27 @@ pub struct PeerStatus {
     pub last_error: Option<LastError>,
     /// The version of the desired routes this session has sent (the speaker waits on it).
     pub routes_version: u64,
+    /// Malformed UPDATEs RFC 7606 answered without a NOTIFICATION: UPDATEs whose routes
+    /// were treated as withdrawn, attributes dropped (all sessions).
+    pub treated_as_withdraw: u64,
+    pub attributes_discarded: u64,
 }
 
 impl PeerStatus {
+    /// Counts the errors RFC 7606 handling kept the session through (one per UPDATE
+    /// treated as withdraw, one per attribute discarded).
+    pub fn count_revised(&mut self, update: &Update) {
+        if update.revision() == Some(Revision::TreatAsWithdraw) {
+            self.treated_as_withdraw = self.treated_as_withdraw.saturating_add(1);
+        }
+        let discarded = update
+            .errors
+            .iter()
+            .filter(|e| e.revision == Revision::AttributeDiscard)
+            .count() as u64;
+        self.attributes_discarded = self.attributes_discarded.saturating_add(discarded);
+    }
+
     pub fn new(address: IpAddr, asn: u32) -> Self {
         PeerStatus {
             address,
@@ -89,6 +107,8 @@ impl PeerStatus {
             prefixes_announced: 0,
             last_error: None,
             routes_version: 0,
+            treated_as_withdraw: 0,
+            attributes_discarded: 0,
         }
     }
 }

@@ -230,6 +230,16 @@ pub fn validate_bgp(
     }
 }
 
+/// IPv4, IPv6, or IPv6 link-local: a peer takes one next hop of each (the link-local one
+/// follows the global one in a 32-octet MP_REACH_NLRI next hop, RFC 2545).
+fn next_hop_kind(a: &IpAddr) -> u8 {
+    match a {
+        IpAddr::V4(_) => 0,
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => 2,
+        IpAddr::V6(_) => 1,
+    }
+}
+
 fn validate_peer(
     src: &SourceText,
     raw: Spanned<RawBgpPeer>,
@@ -342,9 +352,9 @@ fn validate_peer(
                     src.error(v.span(), format!("{a} cannot be a next hop"))
                         .with_hint("write \"self\" or the host's own unicast address"),
                 ),
-                Ok(a) if next_hop.iter().any(|b| b.is_ipv4() == a.is_ipv4()) => errors.push(
+                Ok(a) if next_hop.iter().any(|b| next_hop_kind(b) == next_hop_kind(&a)) => errors.push(
                     src.error(v.span(), "two next hops of the same family")
-                        .with_hint("write at most one IPv4 and one IPv6 address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
+                        .with_hint("write at most one IPv4, one IPv6 and one IPv6 link-local address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
                 ),
                 Ok(a) => next_hop.push(a),
                 Err(_) => errors.push(
@@ -354,6 +364,18 @@ fn validate_peer(
             }
         }
     }
+    let extended_next_hop = raw.extended_next_hop.as_ref().is_some_and(|v| {
+        if *v.get_ref() && !families.contains(&BgpFamily::Ipv4) {
+            errors.push(
+                src.error(
+                    v.span(),
+                    "extended_next_hop carries IPv4 routes, and this peer gets none",
+                )
+                .with_hint("add \"ipv4\" to families, or remove extended_next_hop"),
+            );
+        }
+        *v.get_ref()
+    });
     (errors.len() == before).then(|| BgpPeer {
         address: address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         asn: peer_asn,
@@ -364,6 +386,7 @@ fn validate_peer(
         multihop,
         families,
         next_hop,
+        extended_next_hop,
     })
 }
 
@@ -385,17 +408,61 @@ pub fn validate_announce(
         return AnnounceAttrs::default();
     }
     let r = raw.get_ref();
-    let mut out = AnnounceAttrs::default();
-    for c in r.communities.iter().flatten() {
+    // In file order, so the errors are too.
+    let communities_ = communities(src, r.communities.as_deref(), errors);
+    let large = large_communities(src, r.large_communities.as_deref(), errors);
+    let med_ = med(src, r.med.as_ref(), false, errors);
+    let prepend = small_number(
+        src,
+        "prepend",
+        r.prepend.as_ref(),
+        0..=MAX_PREPEND,
+        0,
+        "extra copies of the local AS in AS_PATH",
+        errors,
+    ) as u8;
+    let drain = r.drain.as_ref().map(|d| {
+        let d = d.get_ref();
+        DrainAttrs {
+            communities: communities(src, d.communities.as_deref(), errors),
+            large_communities: large_communities(src, d.large_communities.as_deref(), errors),
+            med: med(src, d.med.as_ref(), true, errors),
+            prepend: d.prepend.as_ref().map(|v| {
+                small_number(
+                    src,
+                    "prepend",
+                    Some(v),
+                    0..=MAX_PREPEND,
+                    0,
+                    "extra copies of the local AS in AS_PATH while draining, instead of the service's prepend",
+                    errors,
+                ) as u8
+            }),
+        }
+    });
+    AnnounceAttrs {
+        communities: communities_,
+        large_communities: large,
+        med: med_,
+        prepend,
+        drain,
+    }
+}
+
+fn communities(
+    src: &SourceText,
+    list: Option<&[Spanned<String>]>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Community> {
+    let mut out = Vec::new();
+    for c in list.unwrap_or_default() {
         let parts: Vec<Option<u16>> = c
             .get_ref()
             .split(':')
             .map(|p| p.trim().parse().ok())
             .collect();
         match parts.as_slice() {
-            [Some(a), Some(b)] => out
-                .communities
-                .push(Community((u32::from(*a) << 16) | u32::from(*b))),
+            [Some(a), Some(b)] => out.push(Community((u32::from(*a) << 16) | u32::from(*b))),
             _ => errors.push(
                 src.error(c.span(), format!("\"{}\" is not a community", c.get_ref()))
                     .with_hint(
@@ -404,14 +471,23 @@ pub fn validate_announce(
             ),
         }
     }
-    for c in r.large_communities.iter().flatten() {
+    out
+}
+
+fn large_communities(
+    src: &SourceText,
+    list: Option<&[Spanned<String>]>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<LargeCommunity> {
+    let mut out = Vec::new();
+    for c in list.unwrap_or_default() {
         let parts: Vec<Option<u32>> = c
             .get_ref()
             .split(':')
             .map(|p| p.trim().parse().ok())
             .collect();
         match parts.as_slice() {
-            [Some(a), Some(b), Some(d)] => out.large_communities.push(LargeCommunity([*a, *b, *d])),
+            [Some(a), Some(b), Some(d)] => out.push(LargeCommunity([*a, *b, *d])),
             _ => errors.push(
                 src.error(
                     c.span(),
@@ -423,23 +499,29 @@ pub fn validate_announce(
             ),
         }
     }
-    if let Some(v) = r.med.as_ref() {
-        match u32::try_from(*v.get_ref()) {
-            Ok(m) => out.med = Some(m),
-            Err(_) => errors.push(
+    out
+}
+
+/// `med`; `draining`: in `[service.announce.drain]` (the hint says what it means there).
+fn med(
+    src: &SourceText,
+    v: Option<&Spanned<i64>>,
+    draining: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<u32> {
+    let v = v?;
+    match u32::try_from(*v.get_ref()) {
+        Ok(m) => Some(m),
+        Err(_) => {
+            errors.push(
                 src.error(v.span(), format!("med = {} is out of range", v.get_ref()))
-                    .with_hint("write a MED from 0 to 4294967295 (lower is preferred)"),
-            ),
+                    .with_hint(if draining {
+                        "write a MED from 0 to 4294967295 (higher is less preferred: a draining route usually gets a higher one than the service's)"
+                    } else {
+                        "write a MED from 0 to 4294967295 (lower is preferred)"
+                    }),
+            );
+            None
         }
     }
-    out.prepend = small_number(
-        src,
-        "prepend",
-        r.prepend.as_ref(),
-        0..=MAX_PREPEND,
-        0,
-        "extra copies of the local AS in AS_PATH",
-        errors,
-    ) as u8;
-    out
 }

@@ -794,6 +794,9 @@ pub struct BgpPeer {
     /// Explicit next hops (at most one per family); empty: "self".
     #[serde(serialize_with = "next_hop_text")]
     pub next_hop: Vec<std::net::IpAddr>,
+    /// Offer RFC 8950: IPv4 routes with the IPv6 next hop (over an IPv6 session).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub extended_next_hop: bool,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -865,6 +868,24 @@ pub struct AnnounceAttrs {
     pub med: Option<u32>,
     #[serde(skip_serializing_if = "is_zero")]
     pub prepend: u8,
+    /// `[service.announce.drain]`: the attributes while the service drains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainAttrs>,
+}
+
+/// `[service.announce.drain]`: while the service drains (`drain SERVICE`, SIGTERM) its
+/// routes carry GRACEFUL_SHUTDOWN 65535:0 and these: communities added to the service's,
+/// MED and prepend instead of the service's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DrainAttrs {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<Community>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<LargeCommunity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepend: Option<u8>,
 }
 
 fn is_zero(n: &u8) -> bool {

@@ -174,6 +174,7 @@ pub struct RawBgpPeer {
     pub multihop: Option<Spanned<i64>>,
     pub families: Option<Spanned<Vec<Spanned<String>>>>,
     pub next_hop: Option<Spanned<RawNextHop>>,
+    pub extended_next_hop: Option<Spanned<bool>>,
 }
 
 /// `next_hop = "self"`, one address, or a list of addresses (one per family).
@@ -188,6 +189,18 @@ pub enum RawNextHop {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAnnounce {
+    pub communities: Option<Vec<Spanned<String>>>,
+    pub large_communities: Option<Vec<Spanned<String>>>,
+    pub med: Option<Spanned<i64>>,
+    pub prepend: Option<Spanned<i64>>,
+    /// `[service.announce.drain]`
+    pub drain: Option<Spanned<RawAnnounceDrain>>,
+}
+
+/// `[service.announce.drain]`: what changes while the service drains.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounceDrain {
     pub communities: Option<Vec<Spanned<String>>>,
     pub large_communities: Option<Vec<Spanned<String>>>,
     pub med: Option<Spanned<i64>>,

@@ -180,6 +180,14 @@ pub fn peer_line(p: &crate::status::BgpPeerView, now: f64) -> String {
         );
     }
     let _ = write!(line, "; {} flaps", p.flaps);
+    let revised = |k: &str| p.update_errors.get(k).copied().unwrap_or(0);
+    let (withdrawn, discarded) = (revised("treat-as-withdraw"), revised("attribute-discard"));
+    if withdrawn + discarded > 0 {
+        let _ = write!(
+            line,
+            "; malformed UPDATEs kept the session (RFC 7606): {withdrawn} treated as withdraw, {discarded} attributes discarded"
+        );
+    }
     if let Some(n) = &p.last_error {
         let _ = write!(
             line,
@@ -418,6 +426,7 @@ mod tests {
                     address: "2001:db8:1::2".into(),
                     asn: 65010,
                     state: "active".into(),
+                    update_errors: [("treat-as-withdraw".to_string(), 2)].into(),
                     ..Default::default()
                 },
             ],
@@ -429,7 +438,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("peer 2001:db8:1::2 (AS 65010): active; 0 flaps\n"),
+            text.contains("peer 2001:db8:1::2 (AS 65010): active; 0 flaps; malformed UPDATEs kept the session (RFC 7606): 2 treated as withdraw, 0 attributes discarded\n"),
             "{text}"
         );
     }

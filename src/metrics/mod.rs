@@ -448,6 +448,22 @@ impl Collector for SnapshotCollector {
                 }),
             )?;
         }
+        counters(
+            &mut e,
+            "bgp_update_errors",
+            "Malformed UPDATEs from the peer that kept the session (RFC 7606), by handling: treat-as-withdraw (UPDATEs), attribute-discard (attributes)",
+            peers().flat_map(|p| {
+                p.update_errors.iter().map(move |(handling, n)| {
+                    (
+                        labels(&[
+                            ("peer", p.address.as_str()),
+                            ("handling", handling.as_str()),
+                        ]),
+                        *n,
+                    )
+                })
+            }),
+        )?;
         gauges(
             &mut e,
             "bgp_peer_last_notification_seconds",
@@ -499,6 +515,11 @@ mod tests {
             sent: [("update".to_string(), 7), ("keepalive".to_string(), 3)].into(),
             received: [("keepalive".to_string(), 4)].into(),
             prefixes_announced: 5,
+            update_errors: [
+                ("treat-as-withdraw".to_string(), 3),
+                ("attribute-discard".to_string(), 1),
+            ]
+            .into(),
             last_error: Some(crate::status::BgpErrorView {
                 sent: true,
                 code: 6,
@@ -531,6 +552,12 @@ mod tests {
             (
                 format!("anycast_warden_bgp_messages_received_total{{{p},type=\"keepalive\"}}"),
                 4.0,
+            ),
+            (
+                format!(
+                    "anycast_warden_bgp_update_errors_total{{{p},handling=\"treat-as-withdraw\"}}"
+                ),
+                3.0,
             ),
             (
                 format!(

@@ -6,11 +6,13 @@
 
 pub mod notification;
 pub mod open;
+pub mod revised;
 pub mod route_refresh;
 pub mod update;
 
 pub use notification::Notification;
 pub use open::{Capability, Open};
+pub use revised::{AttributeError, Revision};
 pub use route_refresh::RouteRefresh;
 pub use update::{AsSegment, Origin, PathAttribute, Update};
 

@@ -1,5 +1,6 @@
 //! OPEN (RFC 4271 §4.2) and the capabilities the speaker uses (RFC 5492): multiprotocol
-//! (RFC 4760), route refresh (RFC 2918), graceful restart (RFC 4724), 4-octet AS (RFC 6793).
+//! (RFC 4760), route refresh (RFC 2918), extended next hop (RFC 8950), graceful restart
+//! (RFC 4724), 4-octet AS (RFC 6793).
 
 use std::net::Ipv4Addr;
 
@@ -13,6 +14,7 @@ pub const AS_TRANS: u16 = 23456;
 pub mod cap {
     pub const MULTIPROTOCOL: u8 = 1;
     pub const ROUTE_REFRESH: u8 = 2;
+    pub const EXTENDED_NEXT_HOP: u8 = 5;
     pub const GRACEFUL_RESTART: u8 = 64;
     pub const FOUR_OCTET_AS: u8 = 65;
 }
@@ -25,6 +27,8 @@ pub enum Capability {
         safi: u8,
     },
     RouteRefresh,
+    /// RFC 8950: routes of (NLRI AFI, NLRI SAFI) may carry a next hop of Nexthop AFI.
+    ExtendedNextHop(Vec<(u16, u16, u16)>),
     /// Restart time in seconds (12 bits), the Restart State bit, and the families whose
     /// forwarding state was kept (AFI, SAFI, forwarding-state bit).
     GracefulRestart {
@@ -53,6 +57,16 @@ impl Capability {
                 (cap::MULTIPROTOCOL, vec![a, b, 0, *safi])
             }
             Capability::RouteRefresh => (cap::ROUTE_REFRESH, vec![]),
+            Capability::ExtendedNextHop(tuples) => (
+                cap::EXTENDED_NEXT_HOP,
+                tuples
+                    .iter()
+                    .flat_map(|(afi, safi, nh_afi)| {
+                        [afi.to_be_bytes(), safi.to_be_bytes(), nh_afi.to_be_bytes()]
+                    })
+                    .flatten()
+                    .collect(),
+            ),
             Capability::GracefulRestart {
                 restarting,
                 restart_time,
@@ -94,6 +108,19 @@ impl Capability {
                     return Err(malformed());
                 }
                 Capability::RouteRefresh
+            }
+            cap::EXTENDED_NEXT_HOP => {
+                if value.is_empty() || !value.len().is_multiple_of(6) {
+                    return Err(malformed());
+                }
+                let mut tuples = Vec::new();
+                while !r.is_empty() {
+                    let afi = r.u16().ok_or_else(malformed)?;
+                    let safi = r.u16().ok_or_else(malformed)?;
+                    let nh_afi = r.u16().ok_or_else(malformed)?;
+                    tuples.push((afi, safi, nh_afi));
+                }
+                Capability::ExtendedNextHop(tuples)
             }
             cap::GRACEFUL_RESTART => {
                 if value.len() < 2 || !(value.len() - 2).is_multiple_of(4) {
@@ -167,6 +194,14 @@ impl Open {
 
     pub fn has(&self, wanted: &Capability) -> bool {
         self.capabilities.contains(wanted)
+    }
+
+    /// Whether the sender takes IPv4 unicast routes with an IPv6 next hop (RFC 8950).
+    pub fn ipv4_over_ipv6(&self) -> bool {
+        self.capabilities.iter().any(|c| {
+            matches!(c, Capability::ExtendedNextHop(t)
+                if t.contains(&(super::AFI_IPV4, u16::from(super::SAFI_UNICAST), super::AFI_IPV6)))
+        })
     }
 
     pub fn four_octet_as(&self) -> bool {
@@ -340,6 +375,32 @@ mod tests {
         let needle = [64, 10, 0x80, 0x78, 0, 1, 1, 0x80, 0, 2, 1, 0];
         assert!(body.windows(needle.len()).any(|w| w == needle));
         assert!(Open::decode_body(&body).unwrap().has(&gr));
+    }
+
+    #[test]
+    fn extended_next_hop_is_byte_exact() {
+        let c = Capability::ExtendedNextHop(vec![(1, 1, 2)]);
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        assert_eq!(out, [5, 6, 0, 1, 0, 1, 0, 2]);
+        assert_eq!(Capability::decode(5, &out[2..]), Ok(c.clone()));
+        let open = Open::new(65001, 90, Ipv4Addr::new(192, 0, 2, 1), vec![c]);
+        assert!(open.ipv4_over_ipv6());
+        assert!(
+            Open::decode_body(&open.encode_body())
+                .unwrap()
+                .ipv4_over_ipv6()
+        );
+        // IPv4 VPN over IPv6 only: not what the speaker needs.
+        let vpn = Open::new(
+            65001,
+            90,
+            Ipv4Addr::new(192, 0, 2, 1),
+            vec![Capability::ExtendedNextHop(vec![(1, 128, 2)])],
+        );
+        assert!(!vpn.ipv4_over_ipv6());
+        assert!(Capability::decode(5, &[0, 1, 0, 1, 0]).is_err());
+        assert!(Capability::decode(5, &[]).is_err());
     }
 
     #[test]

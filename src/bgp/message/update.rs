@@ -13,6 +13,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::notification::{code, update_error};
 use super::open::AS_TRANS;
+use super::revised::{AttributeError, Handling, Revision};
 use super::{AFI_IPV4, AFI_IPV6, Codec, Notification, Reader, SAFI_UNICAST};
 
 /// Attribute flag bits.
@@ -33,6 +34,8 @@ pub mod attr {
     pub const ATOMIC_AGGREGATE: u8 = 6;
     pub const AGGREGATOR: u8 = 7;
     pub const COMMUNITIES: u8 = 8;
+    pub const ORIGINATOR_ID: u8 = 9;
+    pub const CLUSTER_LIST: u8 = 10;
     pub const MP_REACH_NLRI: u8 = 14;
     pub const MP_UNREACH_NLRI: u8 = 15;
     pub const AS4_PATH: u8 = 17;
@@ -120,7 +123,11 @@ impl PathAttribute {
             | attr::NEXT_HOP
             | attr::LOCAL_PREF
             | attr::ATOMIC_AGGREGATE => Some(TRANSITIVE),
-            attr::MED | attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI => Some(OPTIONAL),
+            attr::MED
+            | attr::ORIGINATOR_ID
+            | attr::CLUSTER_LIST
+            | attr::MP_REACH_NLRI
+            | attr::MP_UNREACH_NLRI => Some(OPTIONAL),
             attr::AGGREGATOR
             | attr::COMMUNITIES
             | attr::AS4_PATH
@@ -226,26 +233,65 @@ impl PathAttribute {
         out.extend_from_slice(&v);
     }
 
-    /// Decodes one attribute's value; `whole` is the attribute as sent (flags, type,
-    /// length, value), the data of most UPDATE error NOTIFICATIONs.
+    /// Decodes one attribute; `whole` is the attribute as sent (flags, type, length,
+    /// value), the data of most UPDATE error NOTIFICATIONs. A malformed attribute is a
+    /// [`Fault`] that says how RFC 7606 handles it.
     fn decode(
         flags: u8,
         code_: u8,
         value: &[u8],
         whole: &[u8],
         codec: Codec,
-    ) -> Result<Self, Notification> {
-        let err = |sub: u8| Notification::new(code::UPDATE, sub, whole.to_vec());
+    ) -> Result<Self, Fault> {
+        let decoded = Self::decode_value(flags, code_, value, whole, codec)?;
         if let Some(required) = Self::required_flags(code_)
             && flags & (flag::OPTIONAL | flag::TRANSITIVE) != required
         {
-            return Err(err(update_error::ATTRIBUTE_FLAGS));
+            // RFC 7606 §3 (a): malformed, handled as the attribute's own errors are;
+            // an MP attribute that could be read still tells which routes to withdraw.
+            let mp = matches!(code_, attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI);
+            return Err(Fault {
+                handling: if mp {
+                    Handling::Withdraw
+                } else {
+                    handling_of(code_)
+                },
+                notification: Notification::new(
+                    code::UPDATE,
+                    update_error::ATTRIBUTE_FLAGS,
+                    whole.to_vec(),
+                ),
+                located: mp.then_some(decoded),
+            });
         }
+        Ok(decoded)
+    }
+
+    fn decode_value(
+        flags: u8,
+        code_: u8,
+        value: &[u8],
+        whole: &[u8],
+        codec: Codec,
+    ) -> Result<Self, Fault> {
+        let err = |sub: u8| Notification::new(code::UPDATE, sub, whole.to_vec());
+        // The attribute's own RFC 7606 handling.
+        let bad = |sub: u8| Fault::new(handling_of(code_), err(sub));
+        // The routes cannot be located any more: the session ends.
+        let reset = |sub: u8| Fault::new(Handling::Reset, err(sub));
         let fixed = |n: usize| {
             if value.len() == n {
                 Ok(())
             } else {
-                Err(err(update_error::ATTRIBUTE_LENGTH))
+                Err(bad(update_error::ATTRIBUTE_LENGTH))
+            }
+        };
+        // A non-zero multiple of `n` octets (RFC 7606 §7.8, RFC 8092 §6).
+        let multiple = |n: usize| {
+            if !value.is_empty() && value.len().is_multiple_of(n) {
+                Ok(())
+            } else {
+                Err(bad(update_error::ATTRIBUTE_LENGTH))
             }
         };
         let u32_at =
@@ -257,19 +303,24 @@ impl PathAttribute {
                     0 => Origin::Igp,
                     1 => Origin::Egp,
                     2 => Origin::Incomplete,
-                    _ => return Err(err(update_error::INVALID_ORIGIN)),
+                    _ => return Err(bad(update_error::INVALID_ORIGIN)),
                 })
             }
-            attr::AS_PATH => {
-                PathAttribute::AsPath(decode_segments(value, codec.four_octet_as).ok_or_else(
-                    || Notification::new(code::UPDATE, update_error::MALFORMED_AS_PATH, vec![]),
-                )?)
-            }
+            attr::AS_PATH => PathAttribute::AsPath(
+                decode_segments(value, codec.four_octet_as).ok_or_else(|| {
+                    Fault::new(
+                        Handling::Withdraw,
+                        Notification::new(code::UPDATE, update_error::MALFORMED_AS_PATH, vec![]),
+                    )
+                })?,
+            ),
             attr::NEXT_HOP => {
                 fixed(4)?;
                 let a = Ipv4Addr::from(u32_at(0));
+                // RFC 4271 §6.3: a semantically wrong next hop voids the routes, not
+                // the session.
                 if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
-                    return Err(err(update_error::INVALID_NEXT_HOP));
+                    return Err(bad(update_error::INVALID_NEXT_HOP));
                 }
                 PathAttribute::NextHop(a)
             }
@@ -301,15 +352,11 @@ impl PathAttribute {
                 }
             }
             attr::COMMUNITIES => {
-                if !value.len().is_multiple_of(4) {
-                    return Err(err(update_error::ATTRIBUTE_LENGTH));
-                }
+                multiple(4)?;
                 PathAttribute::Communities((0..value.len() / 4).map(|i| u32_at(i * 4)).collect())
             }
             attr::LARGE_COMMUNITY => {
-                if !value.len().is_multiple_of(12) {
-                    return Err(err(update_error::ATTRIBUTE_LENGTH));
-                }
+                multiple(12)?;
                 PathAttribute::LargeCommunities(
                     (0..value.len() / 12)
                         .map(|i| [u32_at(i * 12), u32_at(i * 12 + 4), u32_at(i * 12 + 8)])
@@ -318,41 +365,50 @@ impl PathAttribute {
             }
             attr::AS4_PATH => PathAttribute::As4Path(
                 decode_segments(value, true)
-                    .ok_or_else(|| err(update_error::OPTIONAL_ATTRIBUTE))?,
+                    .ok_or_else(|| bad(update_error::OPTIONAL_ATTRIBUTE))?,
             ),
             attr::MP_REACH_NLRI => {
-                let bad = || err(update_error::OPTIONAL_ATTRIBUTE);
+                let structure = || reset(update_error::OPTIONAL_ATTRIBUTE);
                 let mut r = Reader::new(value);
-                let afi = r.u16().ok_or_else(bad)?;
-                let safi = r.u8().ok_or_else(bad)?;
-                let nh_len = usize::from(r.u8().ok_or_else(bad)?);
-                let next_hop = r.take(nh_len).ok_or_else(bad)?.to_vec();
-                let _reserved = r.u8().ok_or_else(bad)?;
+                let afi = r.u16().ok_or_else(structure)?;
+                let safi = r.u8().ok_or_else(structure)?;
+                let nh_len = usize::from(r.u8().ok_or_else(structure)?);
+                let next_hop = r.take(nh_len).ok_or_else(structure)?.to_vec();
+                let _reserved = r.u8().ok_or_else(structure)?;
                 let nlri = match known_afi(afi, safi) {
                     Some(v6) => {
-                        // IPv4 routes may carry an IPv6 next hop (RFC 8950).
+                        // RFC 7606 §7.11: a next hop of the wrong length hides where the
+                        // NLRI starts. IPv4 routes may carry an IPv6 next hop (RFC 8950).
                         let ok_len: &[usize] = if v6 { &[16, 32] } else { &[4, 16, 32] };
                         if !ok_len.contains(&nh_len) {
-                            return Err(bad());
+                            return Err(structure());
                         }
-                        decode_prefixes(r.rest(), v6).ok_or_else(bad)?
+                        decode_prefixes(r.rest(), v6).ok_or_else(structure)?
                     }
                     None => Vec::new(),
                 };
-                PathAttribute::MpReach {
+                let reach = PathAttribute::MpReach {
                     afi,
                     safi,
                     next_hop,
                     nlri,
+                };
+                if reach.has_invalid_next_hop() {
+                    return Err(Fault {
+                        handling: Handling::Withdraw,
+                        notification: err(update_error::INVALID_NEXT_HOP),
+                        located: Some(reach),
+                    });
                 }
+                reach
             }
             attr::MP_UNREACH_NLRI => {
-                let bad = || err(update_error::OPTIONAL_ATTRIBUTE);
+                let structure = || reset(update_error::OPTIONAL_ATTRIBUTE);
                 let mut r = Reader::new(value);
-                let afi = r.u16().ok_or_else(bad)?;
-                let safi = r.u8().ok_or_else(bad)?;
+                let afi = r.u16().ok_or_else(structure)?;
+                let safi = r.u8().ok_or_else(structure)?;
                 let withdrawn = match known_afi(afi, safi) {
-                    Some(v6) => decode_prefixes(r.rest(), v6).ok_or_else(bad)?,
+                    Some(v6) => decode_prefixes(r.rest(), v6).ok_or_else(structure)?,
                     None => Vec::new(),
                 };
                 PathAttribute::MpUnreach {
@@ -363,7 +419,17 @@ impl PathAttribute {
             }
             other => {
                 if flags & flag::OPTIONAL == 0 {
-                    return Err(err(update_error::UNRECOGNIZED_WELL_KNOWN));
+                    // RFC 7606 leaves RFC 4271's answer to this one.
+                    return Err(reset(update_error::UNRECOGNIZED_WELL_KNOWN));
+                }
+                // Attributes kept raw whose length RFC 7606 (§7.9, §7.10) and RFC 6793
+                // still check.
+                match other {
+                    attr::ORIGINATOR_ID | attr::AS4_AGGREGATOR => {
+                        fixed(if other == attr::ORIGINATOR_ID { 4 } else { 8 })?
+                    }
+                    attr::CLUSTER_LIST => multiple(4)?,
+                    _ => {}
                 }
                 PathAttribute::Other {
                     flags,
@@ -372,6 +438,67 @@ impl PathAttribute {
                 }
             }
         })
+    }
+
+    /// An MP_REACH_NLRI next hop no router can use: unspecified or multicast (the
+    /// global one of a 32-octet IPv6 next hop; the link-local one is not checked).
+    fn has_invalid_next_hop(&self) -> bool {
+        let PathAttribute::MpReach {
+            afi,
+            safi,
+            next_hop,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        if known_afi(*afi, *safi).is_none() {
+            return false;
+        }
+        match next_hop.len() {
+            4 => {
+                let a = Ipv4Addr::new(next_hop[0], next_hop[1], next_hop[2], next_hop[3]);
+                a.is_unspecified() || a.is_multicast() || a.is_broadcast()
+            }
+            16 | 32 => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&next_hop[..16]);
+                let a = Ipv6Addr::from(o);
+                a.is_unspecified() || a.is_multicast()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A malformed attribute: how RFC 7606 handles it, the NOTIFICATION RFC 4271 would send,
+/// and the attribute as far as it could be read (an MP_REACH_NLRI with a bad next hop
+/// still tells which routes to withdraw).
+#[derive(Debug)]
+struct Fault {
+    handling: Handling,
+    notification: Notification,
+    located: Option<PathAttribute>,
+}
+
+impl Fault {
+    fn new(handling: Handling, notification: Notification) -> Self {
+        Fault {
+            handling,
+            notification,
+            located: None,
+        }
+    }
+}
+
+/// RFC 7606 §7 (and RFC 6793 §6): what a malformed attribute of this type calls for.
+/// The MP attributes' structural errors are resets, decided where they are found.
+fn handling_of(code_: u8) -> Handling {
+    match code_ {
+        attr::ATOMIC_AGGREGATE | attr::AGGREGATOR | attr::AS4_PATH | attr::AS4_AGGREGATOR => {
+            Handling::Discard
+        }
+        _ => Handling::Withdraw,
     }
 }
 
@@ -482,6 +609,9 @@ pub struct Update {
     pub withdrawn: Vec<Ipv4Net>,
     pub attributes: Vec<PathAttribute>,
     pub nlri: Vec<Ipv4Net>,
+    /// Decoding only: the malformed parts RFC 7606 handled without a NOTIFICATION
+    /// (never encoded; empty for a well-formed UPDATE).
+    pub errors: Vec<AttributeError>,
 }
 
 impl Update {
@@ -504,7 +634,7 @@ impl Update {
 
     /// The family this is the End-of-RIB marker of, if it is one.
     pub fn is_end_of_rib(&self) -> Option<(u16, u8)> {
-        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() || !self.errors.is_empty() {
             return None;
         }
         match self.attributes.as_slice() {
@@ -540,11 +670,16 @@ impl Update {
         out
     }
 
+    /// Decodes an UPDATE body. `Err`: the NOTIFICATION that ends the session; errors
+    /// RFC 7606 handles without one are in [`Update::errors`] (a treat-as-withdraw turns
+    /// the routes into withdrawals and drops the attributes).
     pub fn decode_body(body: &[u8], codec: Codec) -> Result<Self, Notification> {
         let malformed =
             || Notification::new(code::UPDATE, update_error::MALFORMED_ATTRIBUTE_LIST, vec![]);
         let invalid_network =
             || Notification::new(code::UPDATE, update_error::INVALID_NETWORK_FIELD, vec![]);
+        // Lengths that do not fit the message, and NLRI that cannot be parsed, leave
+        // nothing to locate the routes by (RFC 7606 §4, §5.3): session reset.
         let mut r = Reader::new(body);
         let withdrawn_len = usize::from(r.u16().ok_or_else(malformed)?);
         let withdrawn_raw = r.take(withdrawn_len).ok_or_else(malformed)?;
@@ -555,33 +690,86 @@ impl Update {
         let nlri = v4_only(decode_prefixes(nlri_raw, false).ok_or_else(invalid_network)?);
 
         let mut attributes = Vec::new();
+        let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
+        // An attribute list cut short (RFC 7606 §4): the attribute and type, if known.
+        let mut cut_short: Option<(u8, Notification)> = None;
         let mut a = Reader::new(attrs_raw);
         while !a.is_empty() {
             let start = attrs_raw.len() - a.remaining();
-            let flags = a.u8().ok_or_else(malformed)?;
-            let code_ = a.u8().ok_or_else(malformed)?;
-            let len = if flags & flag::EXTENDED_LENGTH != 0 {
-                usize::from(a.u16().ok_or_else(malformed)?)
-            } else {
-                usize::from(a.u8().ok_or_else(malformed)?)
+            // Fewer octets than an attribute header, or a value past the list's end.
+            let header = (|| {
+                let flags = a.u8()?;
+                let code_ = a.u8()?;
+                let len = if flags & flag::EXTENDED_LENGTH != 0 {
+                    usize::from(a.u16()?)
+                } else {
+                    usize::from(a.u8()?)
+                };
+                Some((flags, code_, len))
+            })();
+            let Some((flags, code_, len)) = header else {
+                cut_short = Some((0, malformed()));
+                break;
             };
-            // An attribute that runs past the list: RFC 4271 calls it an Attribute
-            // Length Error; the list cannot be parsed further either way.
-            let value = a.take(len).ok_or_else(|| {
-                Notification::new(
-                    code::UPDATE,
-                    update_error::ATTRIBUTE_LENGTH,
-                    attrs_raw[start..].to_vec(),
-                )
-            })?;
+            let Some(value) = a.take(len) else {
+                cut_short = Some((
+                    code_,
+                    Notification::new(
+                        code::UPDATE,
+                        update_error::ATTRIBUTE_LENGTH,
+                        attrs_raw[start..].to_vec(),
+                    ),
+                ));
+                break;
+            };
             let whole = &attrs_raw[start..attrs_raw.len() - a.remaining()];
             if !seen.insert(code_) {
-                return Err(malformed());
+                // RFC 7606 §3 (g): two MP attributes of a kind cannot be told apart; any
+                // other repeat is dropped.
+                if matches!(code_, attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI) {
+                    return Err(malformed());
+                }
+                errors.push(AttributeError {
+                    revision: Revision::AttributeDiscard,
+                    attribute: code_,
+                    rfc4271: malformed(),
+                });
+                continue;
             }
-            attributes.push(PathAttribute::decode(flags, code_, value, whole, codec)?);
+            match PathAttribute::decode(flags, code_, value, whole, codec) {
+                Ok(attribute) => attributes.push(attribute),
+                Err(fault) => {
+                    let Some(revision) = fault.handling.revision() else {
+                        return Err(fault.notification);
+                    };
+                    errors.push(AttributeError {
+                        revision,
+                        attribute: code_,
+                        rfc4271: fault.notification,
+                    });
+                    attributes.extend(fault.located);
+                }
+            }
         }
         let has = |c: u8| seen.contains(&c);
+        if let Some((attribute, notification)) = cut_short {
+            // Treat-as-withdraw needs the routes: the NLRI and withdrawn fields, or an MP
+            // attribute before the cut. With none of them an MP_REACH_NLRI may hide
+            // behind it (RFC 7606 §5).
+            let located = !withdrawn.is_empty()
+                || !nlri.is_empty()
+                || has(attr::MP_REACH_NLRI)
+                || has(attr::MP_UNREACH_NLRI);
+            if !located {
+                return Err(notification);
+            }
+            errors.push(AttributeError {
+                revision: Revision::TreatAsWithdraw,
+                attribute,
+                rfc4271: notification,
+            });
+        }
         let reach = !nlri.is_empty() || has(attr::MP_REACH_NLRI);
         let mut required = vec![];
         if reach {
@@ -590,18 +778,78 @@ impl Update {
         if !nlri.is_empty() {
             required.push(attr::NEXT_HOP);
         }
+        // RFC 7606 §3 (d): a missing well-known attribute voids the routes only.
         if let Some(missing) = required.into_iter().find(|c| !has(*c)) {
-            return Err(Notification::new(
-                code::UPDATE,
-                update_error::MISSING_WELL_KNOWN,
-                vec![missing],
-            ));
+            errors.push(AttributeError {
+                revision: Revision::TreatAsWithdraw,
+                attribute: missing,
+                rfc4271: Notification::new(
+                    code::UPDATE,
+                    update_error::MISSING_WELL_KNOWN,
+                    vec![missing],
+                ),
+            });
         }
-        Ok(Update {
+        let update = Update {
             withdrawn,
             attributes,
             nlri,
-        })
+            errors,
+        };
+        Ok(
+            if update
+                .errors
+                .iter()
+                .any(|e| e.revision == Revision::TreatAsWithdraw)
+            {
+                update.into_withdrawal()
+            } else {
+                update
+            },
+        )
+    }
+
+    /// RFC 7606 treat-as-withdraw: every route the UPDATE carries, withdrawn; IPv4 in
+    /// the withdrawn routes field, IPv6 in MP_UNREACH_NLRI; no other attribute.
+    fn into_withdrawal(self) -> Update {
+        let mut v4 = self.withdrawn;
+        v4.extend(self.nlri);
+        let mut v6 = Vec::new();
+        for a in self.attributes {
+            let (PathAttribute::MpReach { nlri: routes, .. }
+            | PathAttribute::MpUnreach {
+                withdrawn: routes, ..
+            }) = a
+            else {
+                continue;
+            };
+            for p in routes {
+                match p {
+                    IpNet::V4(n) => v4.push(n),
+                    IpNet::V6(_) => v6.push(p),
+                }
+            }
+        }
+        let attributes = if v6.is_empty() {
+            vec![]
+        } else {
+            vec![PathAttribute::MpUnreach {
+                afi: AFI_IPV6,
+                safi: SAFI_UNICAST,
+                withdrawn: v6,
+            }]
+        };
+        Update {
+            withdrawn: v4,
+            attributes,
+            nlri: vec![],
+            errors: self.errors,
+        }
+    }
+
+    /// The strongest RFC 7606 approach the decoder applied, if any.
+    pub fn revision(&self) -> Option<Revision> {
+        self.errors.iter().map(|e| e.revision).max()
     }
 }
 
@@ -652,6 +900,7 @@ mod tests {
                 PathAttribute::LargeCommunities(vec![[65000, 1, 1]]),
             ],
             nlri: vec![v4("203.0.113.53/32"), v4("198.51.100.0/24")],
+            errors: vec![],
         };
         let bytes = Message::Update(update.clone()).encode(FOUR);
         let mut expected = header(89);
@@ -789,8 +1038,23 @@ mod tests {
         Err(Notification::new(3, sub, data.to_vec()))
     }
 
+    /// What a treat-as-withdraw of [`with_attrs`] decodes to: its one prefix withdrawn.
+    fn withdrawal(attribute: u8, sub: u8, data: &[u8]) -> Result<Update, Notification> {
+        Ok(Update {
+            withdrawn: vec![v4("198.51.100.0/24")],
+            errors: vec![AttributeError {
+                revision: Revision::TreatAsWithdraw,
+                attribute,
+                rfc4271: Notification::new(3, sub, data.to_vec()),
+            }],
+            ..Update::default()
+        })
+    }
+
+    /// RFC 7606 §4, §5.3, §3 (g), §7.11: the routes cannot be located, or two MP
+    /// attributes of a kind; RFC 4271 §6.3 for an unrecognised well-known attribute.
     #[test]
-    fn malformed_updates_get_their_subcodes() {
+    fn errors_that_hide_the_routes_reset_the_session() {
         let ok = [&ORIGIN[..], &AS_PATH, &NEXT_HOP].concat();
         let two = Codec::default();
         assert!(Update::decode_body(&with_attrs(&ok), two).is_ok());
@@ -798,74 +1062,19 @@ mod tests {
         assert_eq!(Update::decode_body(&[0, 9, 0, 0], two), err(1, &[]));
         // Attribute list length runs past the message.
         assert_eq!(Update::decode_body(&[0, 0, 0, 9, 0], two), err(1, &[]));
-        // Missing NEXT_HOP, ORIGIN.
-        let no_nh = [&ORIGIN[..], &AS_PATH].concat();
-        assert_eq!(Update::decode_body(&with_attrs(&no_nh), two), err(3, &[3]));
-        let no_origin = [&AS_PATH[..], &NEXT_HOP].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&no_origin), two),
-            err(3, &[1])
-        );
-        // ORIGIN 7.
-        let bad_origin = [&[0x40, 1, 1, 7][..], &AS_PATH, &NEXT_HOP].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&bad_origin), two),
-            err(6, &[0x40, 1, 1, 7])
-        );
-        // ORIGIN marked optional.
-        let flags = [&[0xc0, 1, 1, 0][..], &AS_PATH, &NEXT_HOP].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&flags), two),
-            err(4, &[0xc0, 1, 1, 0])
-        );
-        // NEXT_HOP of 3 octets.
-        let short_nh = [&ORIGIN[..], &AS_PATH, &[0x40, 3, 3, 192, 0, 2]].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&short_nh), two),
-            err(5, &[0x40, 3, 3, 192, 0, 2])
-        );
-        // NEXT_HOP 0.0.0.0.
-        let zero_nh = [&ORIGIN[..], &AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&zero_nh), two),
-            err(8, &[0x40, 3, 4, 0, 0, 0, 0])
-        );
-        // AS_PATH segment claims 3 AS numbers, holds 1.
-        let bad_path = [&ORIGIN[..], &[0x40, 2, 4, 2, 3, 0xfd, 0xe8], &NEXT_HOP].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&bad_path), two),
-            err(11, &[])
-        );
-        // The same attribute twice.
-        let twice = [&ok[..], &ORIGIN].concat();
-        assert_eq!(Update::decode_body(&with_attrs(&twice), two), err(1, &[]));
         // An unknown well-known attribute.
         let unknown = [&ok[..], &[0x40, 99, 0]].concat();
         assert_eq!(
             Update::decode_body(&with_attrs(&unknown), two),
             err(2, &[0x40, 99, 0])
         );
-        // An unknown optional one is fine.
-        let optional = [&ok[..], &[0xc0, 99, 1, 5]].concat();
-        assert!(Update::decode_body(&with_attrs(&optional), two).is_ok());
-        // Attribute length past the end of the list.
-        let overrun = [&ok[..], &[0x80, 4, 9, 0]].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&overrun), two),
-            err(5, &[0x80, 4, 9, 0])
-        );
-        // A /33 in the NLRI.
+        // A /33 in the NLRI, and in the withdrawn routes.
         let mut b = with_attrs(&ok);
         let n = b.len();
         b[n - 4] = 33;
         assert_eq!(Update::decode_body(&b, two), err(10, &[]));
-        // Communities of 5 octets.
-        let bad_comm = [&ok[..], &[0xc0, 8, 5, 0, 0, 0, 0, 0]].concat();
-        assert_eq!(
-            Update::decode_body(&with_attrs(&bad_comm), two),
-            err(5, &[0xc0, 8, 5, 0, 0, 0, 0, 0])
-        );
-        // MP_REACH with a next hop of 3 octets.
+        assert_eq!(Update::decode_body(&[0, 2, 33, 1, 0, 0], two), err(10, &[]));
+        // MP_REACH with a next hop of 3 octets: where its NLRI starts is unknown.
         let bad_mp = [
             &ORIGIN[..],
             &AS_PATH,
@@ -876,6 +1085,314 @@ mod tests {
             Update::decode_body(&[&[0, 0, 0, bad_mp.len() as u8][..], &bad_mp].concat(), two),
             err(9, &[0x80, 14, 8, 0, 2, 1, 3, 1, 2, 3, 0])
         );
+        // MP_REACH too short for its AFI/SAFI, and with a /129 in its NLRI.
+        let short_mp = [0x80, 14, 2, 0, 2];
+        assert_eq!(
+            Update::decode_body(&[&[0, 0, 0, 5][..], &short_mp].concat(), two),
+            err(9, &short_mp)
+        );
+        #[rustfmt::skip]
+        let long_prefix: Vec<u8> = [
+            &ORIGIN[..], &AS_PATH,
+            &[0x80, 14, 22, 0, 2, 1, 16, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 129],
+        ].concat();
+        assert_eq!(
+            Update::decode_body(
+                &[&[0, 0, 0, long_prefix.len() as u8][..], &long_prefix].concat(),
+                two
+            ),
+            err(9, &long_prefix[11..])
+        );
+        // MP_UNREACH with an unparseable prefix.
+        let bad_unreach = [0x80, 15, 5, 0, 2, 1, 64, 0x20];
+        assert_eq!(
+            Update::decode_body(&[&[0, 0, 0, 8][..], &bad_unreach].concat(), two),
+            err(9, &bad_unreach)
+        );
+        // MP_UNREACH twice.
+        let twice = [0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 1, 1];
+        assert_eq!(
+            Update::decode_body(&[&[0, 0, 0, 12][..], &twice].concat(), two),
+            err(1, &[])
+        );
+        // The attribute list is cut short and no route is in sight (an MP_REACH_NLRI
+        // could follow the cut).
+        assert_eq!(
+            Update::decode_body(&[0, 0, 0, 3, 0x80, 4, 9], two),
+            err(5, &[0x80, 4, 9])
+        );
+        assert_eq!(
+            Update::decode_body(&[0, 0, 0, 2, 0x80, 4], two),
+            err(1, &[])
+        );
+    }
+
+    /// RFC 7606 §7: attributes that take part in route selection void the routes,
+    /// the session stays.
+    #[test]
+    fn malformed_route_attributes_are_treated_as_withdraw() {
+        let two = Codec::default();
+        let cases: Vec<(&str, Vec<u8>, Result<Update, Notification>)> = vec![
+            (
+                "missing NEXT_HOP",
+                [&ORIGIN[..], &AS_PATH].concat(),
+                withdrawal(3, 3, &[3]),
+            ),
+            (
+                "missing ORIGIN",
+                [&AS_PATH[..], &NEXT_HOP].concat(),
+                withdrawal(1, 3, &[1]),
+            ),
+            (
+                "ORIGIN 7",
+                [&[0x40, 1, 1, 7][..], &AS_PATH, &NEXT_HOP].concat(),
+                withdrawal(1, 6, &[0x40, 1, 1, 7]),
+            ),
+            (
+                "ORIGIN of 2 octets",
+                [&[0x40, 1, 2, 0, 0][..], &AS_PATH, &NEXT_HOP].concat(),
+                withdrawal(1, 5, &[0x40, 1, 2, 0, 0]),
+            ),
+            (
+                "ORIGIN marked optional",
+                [&[0xc0, 1, 1, 0][..], &AS_PATH, &NEXT_HOP].concat(),
+                withdrawal(1, 4, &[0xc0, 1, 1, 0]),
+            ),
+            (
+                "AS_PATH segment claims 3 AS numbers, holds 1",
+                [&ORIGIN[..], &[0x40, 2, 4, 2, 3, 0xfd, 0xe8], &NEXT_HOP].concat(),
+                withdrawal(2, 11, &[]),
+            ),
+            (
+                "NEXT_HOP of 3 octets",
+                [&ORIGIN[..], &AS_PATH, &[0x40, 3, 3, 192, 0, 2]].concat(),
+                withdrawal(3, 5, &[0x40, 3, 3, 192, 0, 2]),
+            ),
+            (
+                "NEXT_HOP 0.0.0.0",
+                [&ORIGIN[..], &AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]].concat(),
+                withdrawal(3, 8, &[0x40, 3, 4, 0, 0, 0, 0]),
+            ),
+            (
+                "MED of 2 octets",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x80, 4, 2, 0, 1]].concat(),
+                withdrawal(4, 5, &[0x80, 4, 2, 0, 1]),
+            ),
+            (
+                "LOCAL_PREF of 5 octets",
+                [
+                    &ORIGIN[..],
+                    &AS_PATH,
+                    &NEXT_HOP,
+                    &[0x40, 5, 5, 0, 0, 0, 100, 0],
+                ]
+                .concat(),
+                withdrawal(5, 5, &[0x40, 5, 5, 0, 0, 0, 100, 0]),
+            ),
+            (
+                "COMMUNITIES of 5 octets",
+                [
+                    &ORIGIN[..],
+                    &AS_PATH,
+                    &NEXT_HOP,
+                    &[0xc0, 8, 5, 0, 0, 0, 0, 0],
+                ]
+                .concat(),
+                withdrawal(8, 5, &[0xc0, 8, 5, 0, 0, 0, 0, 0]),
+            ),
+            (
+                "COMMUNITIES empty",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0xc0, 8, 0]].concat(),
+                withdrawal(8, 5, &[0xc0, 8, 0]),
+            ),
+            (
+                "LARGE_COMMUNITY of 8 octets",
+                [
+                    &ORIGIN[..],
+                    &AS_PATH,
+                    &NEXT_HOP,
+                    &[0xc0, 32, 8, 0, 0, 0, 1, 0, 0, 0, 2],
+                ]
+                .concat(),
+                withdrawal(32, 5, &[0xc0, 32, 8, 0, 0, 0, 1, 0, 0, 0, 2]),
+            ),
+            (
+                "ORIGINATOR_ID of 3 octets",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x80, 9, 3, 192, 0, 2]].concat(),
+                withdrawal(9, 5, &[0x80, 9, 3, 192, 0, 2]),
+            ),
+            (
+                "CLUSTER_LIST of 2 octets",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x80, 10, 2, 0, 1]].concat(),
+                withdrawal(10, 5, &[0x80, 10, 2, 0, 1]),
+            ),
+            (
+                "attribute length past the end of the list",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x80, 4, 9, 0]].concat(),
+                withdrawal(4, 5, &[0x80, 4, 9, 0]),
+            ),
+            (
+                "two octets left, too few for an attribute header",
+                [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x80, 4]].concat(),
+                withdrawal(0, 1, &[]),
+            ),
+        ];
+        for (what, attrs, expected) in cases {
+            assert_eq!(
+                Update::decode_body(&with_attrs(&attrs), two),
+                expected,
+                "{what}"
+            );
+        }
+    }
+
+    /// An MP_REACH_NLRI whose routes can be read: they are withdrawn, with the IPv4
+    /// NLRI field's and the MP_UNREACH_NLRI's.
+    #[test]
+    fn mp_reach_errors_that_leave_the_routes_readable_withdraw_them() {
+        let two = Codec::default();
+        let nh: [u8; 16] = "2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets();
+        let prefix = [48, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00];
+        let mp = |flags: u8, next_hop: &[u8]| -> Vec<u8> {
+            let mut v = vec![
+                flags,
+                14,
+                (5 + next_hop.len() + prefix.len()) as u8,
+                0,
+                2,
+                1,
+            ];
+            v.push(next_hop.len() as u8);
+            v.extend_from_slice(next_hop);
+            v.push(0);
+            v.extend_from_slice(&prefix);
+            v
+        };
+        let expected = |sub: u8, data: Vec<u8>| Update {
+            withdrawn: vec![v4("198.51.100.0/24")],
+            attributes: vec![PathAttribute::MpUnreach {
+                afi: AFI_IPV6,
+                safi: 1,
+                withdrawn: vec![net("2001:db8:100::/48"), net("2001:db8::/32")],
+            }],
+            errors: vec![AttributeError {
+                revision: Revision::TreatAsWithdraw,
+                attribute: 14,
+                rfc4271: Notification::new(3, sub, data),
+            }],
+            ..Update::default()
+        };
+        let unreach = [0x80, 15, 8, 0, 2, 1, 32, 0x20, 0x01, 0x0d, 0xb8];
+        for (what, bad_mp, sub) in [
+            ("MP_REACH_NLRI marked transitive", mp(0xc0, &nh), 4),
+            ("MP_REACH_NLRI next hop ::", mp(0x80, &[0; 16]), 8),
+            (
+                "MP_REACH_NLRI next hop ff02::1",
+                mp(0x80, &{
+                    let mut m = [0u8; 16];
+                    m[0] = 0xff;
+                    m[1] = 2;
+                    m[15] = 1;
+                    m
+                }),
+                8,
+            ),
+        ] {
+            let attrs = [&ORIGIN[..], &AS_PATH, &NEXT_HOP, &bad_mp, &unreach].concat();
+            assert_eq!(
+                Update::decode_body(&with_attrs(&attrs), two),
+                Ok(expected(sub, bad_mp.clone())),
+                "{what}"
+            );
+        }
+        // The withdrawal encodes to what it says: one IPv4 prefix withdrawn, two IPv6
+        // ones in MP_UNREACH_NLRI.
+        #[rustfmt::skip]
+        assert_eq!(
+            expected(8, vec![]).encode_body(two),
+            vec![
+                0, 4, 24, 198, 51, 100,
+                0, 18, 0x80, 15, 15, 0, 2, 1,
+                48, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00,
+                32, 0x20, 0x01, 0x0d, 0xb8,
+            ]
+        );
+        // Cut short after the MP_REACH_NLRI: its routes are known, so they go.
+        let cut = [&ORIGIN[..], &AS_PATH, &mp(0x80, &nh), &[0xc0, 8, 200, 0]].concat();
+        let body = [&[0, 0, 0, cut.len() as u8][..], &cut].concat();
+        assert_eq!(
+            Update::decode_body(&body, two),
+            Ok(Update {
+                attributes: vec![PathAttribute::MpUnreach {
+                    afi: AFI_IPV6,
+                    safi: 1,
+                    withdrawn: vec![net("2001:db8:100::/48")],
+                }],
+                errors: vec![AttributeError {
+                    revision: Revision::TreatAsWithdraw,
+                    attribute: 8,
+                    rfc4271: Notification::new(3, 5, vec![0xc0, 8, 200, 0]),
+                }],
+                ..Update::default()
+            })
+        );
+    }
+
+    /// RFC 7606 §7.6, §7.7, RFC 6793 §6, RFC 7606 §3 (g): dropped, the routes stand.
+    #[test]
+    fn attributes_outside_route_selection_are_discarded() {
+        let ok = [&ORIGIN[..], &AS_PATH, &NEXT_HOP].concat();
+        let two = Codec::default();
+        let good = Update::decode_body(&with_attrs(&ok), two).unwrap();
+        for (what, extra, code_, sub) in [
+            ("ATOMIC_AGGREGATE of 1 octet", vec![0x40, 6, 1, 0], 6, 5),
+            ("ATOMIC_AGGREGATE marked optional", vec![0xc0, 6, 0], 6, 4),
+            (
+                "AGGREGATOR of 5 octets",
+                vec![0xc0, 7, 5, 0xfd, 0xe8, 192, 0, 2],
+                7,
+                5,
+            ),
+            (
+                "AS4_PATH with an empty segment",
+                vec![0xc0, 17, 2, 2, 0],
+                17,
+                9,
+            ),
+            (
+                "AS4_AGGREGATOR of 6 octets",
+                vec![0xc0, 18, 6, 0, 0, 0xfd, 0xe8, 192, 0],
+                18,
+                5,
+            ),
+            ("ORIGIN again", ORIGIN.to_vec(), 1, 1),
+        ] {
+            let attrs = [&ok[..], &extra].concat();
+            let data = if sub == 1 { vec![] } else { extra.clone() };
+            assert_eq!(
+                Update::decode_body(&with_attrs(&attrs), two),
+                Ok(Update {
+                    errors: vec![AttributeError {
+                        revision: Revision::AttributeDiscard,
+                        attribute: code_,
+                        rfc4271: Notification::new(3, sub, data),
+                    }],
+                    ..good.clone()
+                }),
+                "{what}"
+            );
+        }
+        // An unknown optional attribute is no error at all.
+        let optional = [&ok[..], &[0xc0, 99, 1, 5]].concat();
+        let u = Update::decode_body(&with_attrs(&optional), two).unwrap();
+        assert!(u.errors.is_empty() && u.revision().is_none());
+        // Discard and withdraw in one UPDATE: the withdrawal wins.
+        let both = [&ok[..], &[0x40, 6, 1, 0], &[0x80, 4, 2, 0, 1]].concat();
+        let u = Update::decode_body(&with_attrs(&both), two).unwrap();
+        assert_eq!(u.revision(), Some(Revision::TreatAsWithdraw));
+        assert_eq!(u.errors.len(), 2);
+        assert!(u.nlri.is_empty() && u.attributes.is_empty());
+        assert!(u.is_end_of_rib().is_none());
     }
 
     #[test]
@@ -959,6 +1476,7 @@ mod tests {
                 withdrawn,
                 attributes,
                 nlri,
+                errors: vec![],
             };
             let bytes = Message::Update(update.clone()).encode(codec);
             assert_eq!(
