@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dampening;
 pub mod drain;
 pub mod health;
 pub mod http;

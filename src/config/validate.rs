@@ -663,6 +663,7 @@ struct ServiceDefaults {
     ip_check: bool,
     disabled: bool,
     on_disabled: OnDisabled,
+    dampening: Option<DampeningConfig>,
 }
 
 fn validate_defaults(
@@ -680,6 +681,7 @@ fn validate_defaults(
         ip_check: true,
         disabled: false,
         on_disabled: OnDisabled::Withdraw,
+        dampening: None,
     };
     service_keys(src, &raw, &builtin, errors)
 }
@@ -761,6 +763,12 @@ fn service_keys(
             .as_ref()
             .map_or(base.disabled, |v| *v.get_ref()),
         on_disabled,
+        dampening: super::dampening::validate_dampening(
+            src,
+            raw.dampening.as_ref(),
+            base.dampening,
+            errors,
+        ),
     }
 }
 
@@ -883,6 +891,7 @@ fn validate_service(
         ip_check: keys.ip_check,
         disabled: keys.disabled,
         on_disabled: keys.on_disabled,
+        dampening: keys.dampening,
         checks,
         announce,
         origin: src.place(span),
