@@ -424,6 +424,7 @@ mod tests {
                 CheckConfig::from(CheckSpec::Exec(ExecSpec {
                     command: ExecCommand::Shell(c.to_string()),
                     shell: true,
+                    run_as: None,
                 }))
             })
             .collect();
@@ -525,6 +526,7 @@ mod tests {
                 flag.display().to_string(),
             ]),
             shell: false,
+            run_as: None,
         }))];
         config.interval = Duration::from_millis(interval_ms);
         config.fast_interval = fast_ms.map(Duration::from_millis);

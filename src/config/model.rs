@@ -434,6 +434,22 @@ impl CheckSpec {
 pub struct ExecSpec {
     pub command: ExecCommand,
     pub shell: bool,
+    /// Run as this user (and group) instead of the daemon's (`user`, `group`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<RunAs>,
+}
+
+/// The user (resolved when the configuration is loaded) an exec check runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunAs {
+    pub user: String,
+    /// Unset: the user's primary group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip)]
+    pub uid: u32,
+    #[serde(skip)]
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

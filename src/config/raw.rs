@@ -231,6 +231,8 @@ pub struct RawCheck {
     // exec
     pub command: Option<Spanned<RawCommand>>,
     pub shell: Option<Spanned<bool>>,
+    pub user: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
     // tcp, udp, tftp, tls
     pub target: Option<Spanned<String>>,
     // file
