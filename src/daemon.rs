@@ -130,6 +130,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     .await?;
     tokio::spawn(control::server::serve(
         control_listener,
+        control::server::PeerPolicy::current(config.control.group.as_deref()),
         status.clone(),
         calls,
         background.clone(),
