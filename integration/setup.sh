@@ -9,6 +9,11 @@
 #   frr        FRR (zebra, staticd, bgpd, vtysh) for the FRR backend's tests
 #   procps     sysctl: the lab turns off IPv6 duplicate address detection in its
 #              namespaces (a minimal Debian 12 has no sysctl)
+#   etcd-server  etcd 3.4 (/usr/bin/etcd) for the agreement tests (integration/agreement.rs)
+#   protobuf-compiler, libprotobuf-dev
+#              protoc and the well-known .proto files (google/protobuf/descriptor.proto):
+#              the etcd-client crate compiles etcd's API definitions when it is built, so
+#              even `cargo build` needs them
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
 #              package conflicts with bird2, so its binaries are unpacked into a folder.
 #
@@ -40,7 +45,7 @@ trap cleanup EXIT
 
 need=()
 # libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
-for pkg in iproute2 bird2 gobgpd frr procps tcpdump libfaketime; do
+for pkg in iproute2 bird2 gobgpd frr procps tcpdump etcd-server protobuf-compiler libprotobuf-dev libfaketime; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot
@@ -57,6 +62,9 @@ fi
 # start a BIRD or FRR in the root namespace. The tests start their own daemons inside
 # their own namespaces, with sockets and files in their own tempdirs, and never touch
 # /run/bird or /run/frr, so a system BIRD or FRR does no harm; nothing to undo.
+# Likewise etcd-server: a system etcd (where an init system starts it) listens on
+# 127.0.0.1:2379/2380, while the agreement tests start their own etcd on free loopback
+# ports with a data dir in a tempdir, so the two never meet.
 
 if [ ! -x "$BIRD1_ROOT/usr/sbin/bird6" ]; then
     work=$(mktemp -d)
@@ -103,3 +111,5 @@ fi
 bird --version 2>&1 | sed 's/^/setup.sh: /'
 gobgpd --version | sed 's/^/setup.sh: /'
 dpkg-query -W -f='setup.sh: FRR ${Version}\n' frr
+etcd --version | sed -n 1p | sed 's/^/setup.sh: /'
+protoc --version | sed 's/^/setup.sh: /'

@@ -1,6 +1,7 @@
 //! anycast-warden: keeps anycast service prefixes announced over BGP only while the
 //! services behind them are healthy.
 
+pub mod agreement;
 pub mod announce;
 pub mod api;
 pub mod backend;
@@ -12,6 +13,7 @@ pub mod control;
 pub mod daemon;
 pub mod dampening;
 pub mod drain;
+pub mod fuzz_invariants;
 pub mod health;
 pub mod http;
 pub mod logging;

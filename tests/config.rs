@@ -57,7 +57,7 @@ target = "127.0.0.1:53"
 "#;
     let c = load_str(Path::new("x.toml"), text).expect("valid");
     assert_eq!(c.daemon.log_format, LogFormat::Text);
-    assert_eq!(c.daemon.batch_window, Duration::from_millis(100));
+    assert_eq!(c.daemon.batch_window, Duration::from_millis(25));
     assert!(c.daemon.adopt_on_start);
     assert_eq!(c.daemon.max_concurrent_exec, 256);
     assert_eq!(c.bird.variant, BirdVariant::Bird2);

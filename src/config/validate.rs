@@ -216,7 +216,7 @@ fn validate_daemon(
         splay: duration(src, "splay", raw.splay.as_ref(), true, errors).unwrap_or_default(),
         log_format,
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
-            .unwrap_or(Duration::from_millis(100)),
+            .unwrap_or(Duration::from_millis(25)),
         adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
         max_concurrent_exec: match raw.max_concurrent_exec.as_ref() {
             None => DEFAULT_MAX_CONCURRENT_EXEC,

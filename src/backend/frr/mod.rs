@@ -37,10 +37,10 @@
 
 mod plan;
 mod render;
-mod running;
+pub mod running;
 mod transport;
 mod vty;
-mod vty_frame;
+pub mod vty_frame;
 mod vtysh;
 
 use std::collections::{BTreeMap, BTreeSet};
