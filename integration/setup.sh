@@ -47,7 +47,8 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-for pkg in iproute2 bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev; do
+# libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
+for pkg in iproute2 bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

@@ -33,10 +33,11 @@ use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
 use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
 use crate::control::{self, Request, Response};
+use crate::dampening::FlapState;
 use crate::drain::DrainState;
 use crate::health::HealthMachine;
 use crate::register::{self, Registration};
-use crate::service::{CheckNow, ServiceTask};
+use crate::service::{Carried, CheckNow, ServiceTask};
 use crate::status::{ServiceRegistration, StatusBoard};
 use crate::{metrics, notify};
 
@@ -50,7 +51,7 @@ const CONTROL_QUEUE: usize = 64;
 struct RunningService {
     config: ServiceConfig,
     cancel: CancellationToken,
-    task: JoinHandle<HealthMachine>,
+    task: JoinHandle<Carried>,
 }
 
 struct Supervisor {
@@ -132,6 +133,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     .await?;
     tokio::spawn(control::server::serve(
         control_listener,
+        control::server::PeerPolicy::current(config.control.group.as_deref()),
         status.clone(),
         calls,
         background.clone(),
@@ -229,7 +231,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         let machine = machines
             .remove(&service.name)
             .unwrap_or_else(|| HealthMachine::new(service.rise, service.fall));
-        supervisor.start(service, machine);
+        supervisor.start(
+            service,
+            machine,
+            FlapState::new(tokio::time::Instant::now()),
+        );
     }
 
     loop {
@@ -301,7 +307,7 @@ fn wants_announce(service: &ServiceConfig, machine: &HealthMachine) -> bool {
 }
 
 impl Supervisor {
-    fn start(&mut self, config: ServiceConfig, machine: HealthMachine) {
+    fn start(&mut self, config: ServiceConfig, machine: HealthMachine, flaps: FlapState) {
         let drained = self.drains.services.get(&config.name).cloned();
         self.status.update(|s| {
             s.register(
@@ -311,7 +317,8 @@ impl Supervisor {
                     nets: config.nets(),
                     state: machine.state(),
                     disabled: config.disabled,
-                    wants_announce: wants_announce(&config, &machine),
+                    wants_announce: wants_announce(&config, &machine)
+                        && !(config.dampening.is_some() && flaps.suppressed()),
                 },
             );
             if let Some(entry) = s.services.get_mut(&config.name) {
@@ -322,6 +329,7 @@ impl Supervisor {
         let task = ServiceTask {
             config: config.clone(),
             machine,
+            flaps,
             splay: self.config.daemon.splay,
             announcer: self.announcer.clone(),
             check_now: self.check_now.subscribe(),
@@ -342,8 +350,8 @@ impl Supervisor {
         );
     }
 
-    /// Stops a service task and returns its state machine.
-    async fn stop(&mut self, name: &str) -> Option<HealthMachine> {
+    /// Stops a service task and returns its state machine and flap history.
+    async fn stop(&mut self, name: &str) -> Option<Carried> {
         let running = self.services.remove(name)?;
         running.cancel.cancel();
         running.task.await.ok()
@@ -446,18 +454,27 @@ impl Supervisor {
                 Some(s) if s.same_settings(&self.services[&name].config) => unchanged += 1,
                 Some(s) => {
                     let old = self.stop(&name).await;
-                    let machine = old.map_or_else(
-                        || HealthMachine::new(s.rise, s.fall),
-                        |m| m.with_thresholds(s.rise, s.fall),
+                    let (machine, flaps) = old.map_or_else(
+                        || {
+                            (
+                                HealthMachine::new(s.rise, s.fall),
+                                FlapState::new(tokio::time::Instant::now()),
+                            )
+                        },
+                        |c| (c.machine.with_thresholds(s.rise, s.fall), c.flaps),
                     );
-                    self.start(s.clone(), machine);
+                    self.start(s.clone(), machine, flaps);
                     changed.push(name);
                 }
             }
         }
         for s in &new.services {
             if !self.services.contains_key(&s.name) {
-                self.start(s.clone(), HealthMachine::new(s.rise, s.fall));
+                self.start(
+                    s.clone(),
+                    HealthMachine::new(s.rise, s.fall),
+                    FlapState::new(tokio::time::Instant::now()),
+                );
                 added.push(s.name.clone());
             }
         }

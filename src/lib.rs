@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dampening;
 pub mod dns;
 pub mod drain;
 pub mod fuzz_invariants;

@@ -18,9 +18,10 @@ use crate::announce::Command;
 use crate::check::address::AddressBook;
 use crate::check::{Check, CheckContext, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
-use crate::health::{HealthMachine, Transition};
+use crate::dampening::{Change, FlapState};
+use crate::health::{Health, HealthMachine, Transition};
 use crate::schedule::Schedule;
-use crate::status::{RoundReport, ServiceRegistration, StatusBoard};
+use crate::status::{DampeningStatus, RoundReport, ServiceRegistration, StatusBoard, unix_now};
 
 /// Extra time past the check timeout before a check that ignores it is abandoned.
 const OVERRUN_GRACE: Duration = Duration::from_secs(1);
@@ -29,6 +30,8 @@ const OVERRUN_GRACE: Duration = Duration::from_secs(1);
 pub struct ServiceTask {
     pub config: ServiceConfig,
     pub machine: HealthMachine,
+    /// The flap history (used when the service has `dampening`).
+    pub flaps: FlapState,
     /// Maximum random delay of the first round.
     pub splay: Duration,
     pub announcer: mpsc::Sender<Command>,
@@ -41,6 +44,21 @@ pub struct ServiceTask {
     pub status: StatusBoard,
     /// The DNS updater, for a service with `records`.
     pub records: Option<mpsc::Sender<crate::dns::updater::Command>>,
+}
+
+/// What a stopped task hands back, so that a reload carries its health and flap history.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub machine: HealthMachine,
+    pub flaps: FlapState,
+}
+
+/// Why the task woke up.
+enum Wake {
+    /// A scheduled round, or one asked for (`on_demand`).
+    Round { on_demand: bool },
+    /// A suppressed service's penalty has decayed to `reuse`.
+    Reuse,
 }
 
 /// A request for an immediate round: every service, or one.
@@ -77,8 +95,12 @@ pub struct RoundResult {
 }
 
 impl ServiceTask {
-    /// Runs until cancelled; returns the state machine so a reload can carry it over.
-    pub async fn run(mut self) -> HealthMachine {
+    /// Runs until cancelled; returns the state so a reload can carry it over.
+    pub async fn run(mut self) -> Carried {
+        // A reload may have changed the thresholds (or turned dampening on or off).
+        if let Some(d) = self.config.dampening {
+            self.flaps.refresh(&d, Instant::now());
+        }
         let mut announced = self.wants_announce();
         self.status.update(|s| {
             s.register(
@@ -97,13 +119,14 @@ impl ServiceTask {
                 },
             )
         });
+        self.publish_dampening();
         self.report(announced).await;
         let mut verdict = self.verdict();
         self.report_records(verdict).await;
         if self.config.disabled {
             info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
             self.cancel.cancelled().await;
-            return self.machine;
+            return self.carried();
         }
         let context = CheckContext {
             service: self.config.name.clone(),
@@ -126,14 +149,30 @@ impl ServiceTask {
         let mut last_failure = String::new();
         // A reload may hand over a machine with a pending change: confirm it quickly.
         loop {
-            let on_demand = tokio::select! {
+            let reuse_at = self.reuse_at();
+            let wake = tokio::select! {
                 () = self.cancel.cancelled() => break,
-                () = sleep_until(next) => false,
+                () = sleep_until(next) => Wake::Round { on_demand: false },
+                () = sleep_until(reuse_at.unwrap_or(next)), if reuse_at.is_some() => Wake::Reuse,
                 changed = self.check_now.changed() => {
                     if changed.is_err() { break; }
                     // A `check-now` for another service: keep waiting for this one's turn.
                     if !self.check_now.borrow_and_update().concerns(&self.config.name) { continue; }
-                    true
+                    Wake::Round { on_demand: true }
+                }
+            };
+            let on_demand = match wake {
+                Wake::Round { on_demand } => on_demand,
+                Wake::Reuse => {
+                    self.dampen(None);
+                    let wants = self.wants_announce();
+                    self.status
+                        .update(|s| s.set_wants_announce(&self.config.name, wants));
+                    if wants != announced {
+                        announced = wants;
+                        self.report(announced).await;
+                    }
+                    continue;
                 }
             };
             let started = Instant::now();
@@ -142,6 +181,7 @@ impl ServiceTask {
                 round = run_round(&self.config, &checks, &self.addresses) => round,
             };
             let transition = self.judge(&round, &mut last_failure);
+            self.dampen(transition);
             let wants = self.wants_announce();
             self.status.update(|s| {
                 s.record_round(
@@ -175,14 +215,21 @@ impl ServiceTask {
             // fast pace wants an earlier one.
             next = if on_demand { next.min(due) } else { due };
         }
-        self.machine
+        self.carried()
+    }
+
+    fn carried(&self) -> Carried {
+        Carried {
+            machine: self.machine.clone(),
+            flaps: self.flaps,
+        }
     }
 
     fn wants_announce(&self) -> bool {
         if self.config.disabled {
             self.config.on_disabled == OnDisabled::Advertise
         } else {
-            self.machine.announce()
+            self.machine.announce() && !self.suppressed()
         }
     }
 
@@ -192,6 +239,8 @@ impl ServiceTask {
         match (self.config.disabled, self.config.on_disabled) {
             (true, OnDisabled::Advertise) => Health::Up,
             (true, OnDisabled::Withdraw) => Health::Down,
+            // Dampening holds a flapping service's records out as it holds its prefixes.
+            (false, _) if self.suppressed() => Health::Down,
             (false, _) => self.machine.state(),
         }
     }
@@ -207,6 +256,67 @@ impl ServiceTask {
             health,
         };
         let _ = updater.send(command).await;
+    }
+
+    /// Whether dampening holds the service withdrawn.
+    fn suppressed(&self) -> bool {
+        self.config.dampening.is_some() && self.flaps.suppressed()
+    }
+
+    fn reuse_at(&self) -> Option<Instant> {
+        self.config.dampening.and_then(|d| self.flaps.reuse_at(&d))
+    }
+
+    /// Counts a change of health (not the first verdict) against the service, lets the
+    /// penalty decay, and logs a suppression or a reuse.
+    fn dampen(&mut self, transition: Option<Transition>) {
+        let Some(config) = self.config.dampening else {
+            return;
+        };
+        let now = Instant::now();
+        let mut change = Change::None;
+        if let Some(t) = transition
+            && t.from != Health::Unknown
+        {
+            change = self.flaps.flap(&config, now);
+        }
+        if change == Change::None {
+            change = self.flaps.refresh(&config, now);
+        }
+        let name = &self.config.name;
+        let penalty = self.flaps.penalty(&config, now).round();
+        match change {
+            Change::Suppressed => {
+                let reuse_in = self
+                    .flaps
+                    .reuse_at(&config)
+                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+                warn!(service = %name, penalty, reuse_in = %humantime::format_duration(Duration::from_secs(reuse_in.as_secs())),
+                    "service {name} is flapping: suppressed (held withdrawn) until its penalty decays below {}", config.reuse);
+            }
+            Change::Reused => {
+                info!(service = %name, penalty, state = %self.machine.state(), "service {name} is no longer suppressed");
+            }
+            Change::None => {}
+        }
+        self.publish_dampening();
+    }
+
+    /// Puts the dampening state on the status board.
+    fn publish_dampening(&self) {
+        let view = self.config.dampening.map(|config| {
+            let now = Instant::now();
+            DampeningStatus {
+                penalty: self.flaps.penalty(&config, now),
+                suppressed: self.flaps.suppressed(),
+                reuse_at: self
+                    .flaps
+                    .reuse_at(&config)
+                    .map(|at| unix_now() + at.saturating_duration_since(now).as_secs_f64()),
+            }
+        });
+        self.status
+            .update(|s| s.set_dampening(&self.config.name, view));
     }
 
     async fn report(&self, announce: bool) {
@@ -347,6 +457,7 @@ mod tests {
                 CheckConfig::from(CheckSpec::Exec(ExecSpec {
                     command: ExecCommand::Shell(c.to_string()),
                     shell: true,
+                    run_as: None,
                 }))
             })
             .collect();
@@ -363,6 +474,7 @@ mod tests {
             ip_check,
             disabled: false,
             on_disabled: OnDisabled::Withdraw,
+            dampening: None,
             checks: checks.clone(),
             announce: Default::default(),
             origin: "test".into(),
@@ -437,7 +549,7 @@ mod tests {
         mpsc::Receiver<Command>,
         watch::Sender<CheckNow>,
         CancellationToken,
-        tokio::task::JoinHandle<HealthMachine>,
+        tokio::task::JoinHandle<Carried>,
     ) {
         let flag = dir.join("up");
         let (mut config, _) = service(false, &["203.0.113.1/32"], &[]);
@@ -448,6 +560,7 @@ mod tests {
                 flag.display().to_string(),
             ]),
             shell: false,
+            run_as: None,
         }))];
         config.interval = Duration::from_millis(interval_ms);
         config.fast_interval = fast_ms.map(Duration::from_millis);
@@ -458,6 +571,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let task = ServiceTask {
             machine: HealthMachine::new(rise, fall),
+            flaps: FlapState::new(Instant::now()),
             config,
             splay: Duration::ZERO,
             announcer: tx,
@@ -490,8 +604,8 @@ mod tests {
         std::fs::remove_file(dir.path().join("up")).unwrap();
         assert!(!next_announce(&mut rx).await, "withdrawn after fall");
         cancel.cancel();
-        let machine = task.await.unwrap();
-        assert_eq!(machine.state(), crate::health::Health::Down);
+        let carried = task.await.unwrap();
+        assert_eq!(carried.machine.state(), crate::health::Health::Down);
     }
 
     #[tokio::test]
@@ -561,6 +675,7 @@ mod tests {
             let task = tokio::spawn(
                 ServiceTask {
                     machine: HealthMachine::new(1, 1),
+                    flaps: FlapState::new(Instant::now()),
                     config,
                     splay: Duration::ZERO,
                     announcer: tx,
@@ -581,5 +696,199 @@ mod tests {
             cancel.cancel();
             task.await.unwrap();
         }
+    }
+
+    /// A task whose only check is `kind = "file"` on `dir/up` (no process: it runs under
+    /// tokio's paused clock), every second, first round at once.
+    fn file_task(
+        dir: &std::path::Path,
+        rise: u32,
+        fall: u32,
+        dampening: Option<crate::config::DampeningConfig>,
+    ) -> (
+        mpsc::Receiver<Command>,
+        StatusBoard,
+        CancellationToken,
+        watch::Sender<CheckNow>,
+    ) {
+        let (mut config, _) = service(false, &["203.0.113.1/32"], &[]);
+        config.checks = vec![CheckConfig::from(CheckSpec::File(
+            crate::config::FileSpec {
+                path: dir.join("up"),
+                absent: false,
+            },
+        ))];
+        config.interval = Duration::from_secs(1);
+        config.rise = rise;
+        config.fall = fall;
+        config.dampening = dampening;
+        let (tx, rx) = mpsc::channel(1024);
+        let (check_now, check_rx) = watch::channel(CheckNow::default());
+        let cancel = CancellationToken::new();
+        let status = StatusBoard::default();
+        tokio::spawn(
+            ServiceTask {
+                machine: HealthMachine::new(rise, fall),
+                flaps: FlapState::new(Instant::now()),
+                config,
+                splay: Duration::ZERO,
+                announcer: tx,
+                check_now: check_rx,
+                cancel: cancel.clone(),
+                addresses: AddressBook::uncached(),
+                status: status.clone(),
+                records: None,
+            }
+            .run(),
+        );
+        (rx, status, cancel, check_now)
+    }
+
+    /// The announcements the task has sent so far.
+    fn announcements(rx: &mut mpsc::Receiver<Command>) -> Vec<bool> {
+        let mut out = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            if let Command::Set { announce, .. } = c {
+                out.push(announce);
+            }
+        }
+        out
+    }
+
+    /// What rise/fall hysteresis announces for a sequence of results, written out plainly.
+    fn expected(health: &[bool], rise: usize, fall: usize) -> Vec<(u64, bool)> {
+        let mut announced = false;
+        let mut out = Vec::new();
+        for k in 0..health.len() {
+            let last =
+                |n: usize, v: bool| k + 1 >= n && health[k + 1 - n..=k].iter().all(|&h| h == v);
+            if !announced && last(rise, true) {
+                announced = true;
+                out.push((k as u64, true));
+            } else if announced && last(fall, false) {
+                announced = false;
+                out.push((k as u64, false));
+            }
+        }
+        out
+    }
+
+    /// A service that changes health every few intervals for ten minutes: without
+    /// dampening, every change the hysteresis allows reaches the announcer, at its round.
+    #[tokio::test(start_paused = true)]
+    async fn a_flapping_service_is_announced_exactly_as_rise_and_fall_say() {
+        // Phases of 1 to 4 rounds (a fixed pseudo-random sequence), 600 rounds in all.
+        let mut health = Vec::new();
+        let mut x: u32 = 7;
+        let mut up = true;
+        while health.len() < 600 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let len = 1 + (x >> 16) as usize % 4;
+            health.extend(std::iter::repeat_n(up, len));
+            up = !up;
+        }
+        health.truncate(600);
+        for (rise, fall) in [(1, 1), (2, 2), (3, 1), (1, 3)] {
+            let dir = tempfile::tempdir().unwrap();
+            let t0 = Instant::now();
+            let (mut rx, _status, cancel, _now) = file_task(dir.path(), rise, fall, None);
+            // One round at a time, so each announcement is attributed to its round.
+            let mut seen = Vec::new();
+            for (k, &up) in health.iter().enumerate() {
+                drive_one(dir.path(), t0, k, up).await;
+                seen.extend(announcements(&mut rx).into_iter().map(|a| (k as u64, a)));
+            }
+            cancel.cancel();
+            // The first report is the Unknown state's "withdrawn".
+            assert_eq!(seen.first(), Some(&(0, false)), "rise {rise} fall {fall}");
+            let want = expected(&health, rise as usize, fall as usize);
+            assert!(
+                want.len() > 50,
+                "the pattern exercises the hysteresis: {}",
+                want.len()
+            );
+            assert_eq!(seen[1..], want[..], "rise {rise} fall {fall}");
+        }
+    }
+
+    /// Sets round `k`'s result half a second before it, and lets the round run.
+    async fn drive_one(dir: &std::path::Path, t0: Instant, k: usize, up: bool) {
+        let at = t0 + Duration::from_secs(k as u64);
+        if k > 0 {
+            tokio::time::sleep_until(at - Duration::from_millis(500)).await;
+        }
+        if up {
+            std::fs::write(dir.join("up"), "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(dir.join("up"));
+        }
+        tokio::time::sleep_until(at + Duration::from_millis(100)).await;
+    }
+
+    /// The same flapping with dampening: suppressed at the third change, held withdrawn
+    /// while the checks pass, status and penalty say so, and announced again exactly when
+    /// the penalty has decayed to `reuse`.
+    #[tokio::test(start_paused = true)]
+    async fn dampening_holds_a_flapping_service_down_until_its_penalty_decays() {
+        let d = crate::config::DampeningConfig {
+            half_life: Duration::from_secs(60),
+            suppress: 2000,
+            reuse: 750,
+            max_suppress: Duration::from_secs(240),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let (mut rx, status, _cancel, _now) = file_task(dir.path(), 1, 1, Some(d));
+        // Up, then a change every round for 20 rounds, then steadily up.
+        let mut seen = Vec::new();
+        for k in 0..30 {
+            drive_one(dir.path(), t0, k, k >= 20 || k % 2 == 0).await;
+            seen.extend(announcements(&mut rx).into_iter().map(|a| (k, a)));
+        }
+        // Unknown (withdrawn), up at 0, down at 1, up at 2, down at 3: the third change
+        // (1000 + 1000·2^(-1/60) + 1000·2^(-2/60) ≥ 2000) suppresses. Nothing after that.
+        assert_eq!(
+            seen,
+            vec![(0, false), (0, true), (1, false), (2, true), (3, false)]
+        );
+        let snapshot = status.snapshot();
+        let svc = &snapshot.services["svc"];
+        assert_eq!(
+            svc.state,
+            crate::health::Health::Up,
+            "healthy, yet held down"
+        );
+        assert!(!svc.wants_announce);
+        let damp = svc.dampening.as_ref().expect("dampening status");
+        assert!(damp.suppressed);
+        // 20 changes in 20 s reach the ceiling, reuse × 2^(240/60) = 12000, which has
+        // decayed for 9 s by the last round.
+        assert!(
+            damp.penalty > 10_000.0 && damp.penalty < 12_000.0,
+            "{}",
+            damp.penalty
+        );
+        let reuse_in = damp.reuse_at.expect("reuse time") - crate::status::unix_now();
+        assert!(reuse_in > 200.0 && reuse_in <= 240.0, "{reuse_in}");
+        // Reused 240 s (max_suppress) after the last change (round 20), not before.
+        let last_flap = t0 + Duration::from_secs(20);
+        tokio::time::sleep_until(last_flap + Duration::from_secs(239)).await;
+        assert!(announcements(&mut rx).is_empty(), "reused too early");
+        let announce = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("reused within max_suppress");
+        let elapsed = Instant::now().duration_since(last_flap);
+        assert!(
+            matches!(announce, Some(Command::Set { announce: true, .. })),
+            "the reuse announces the service"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(239_900) && elapsed <= Duration::from_secs(241),
+            "{elapsed:?}"
+        );
+        let snapshot = status.snapshot();
+        let damp = snapshot.services["svc"].dampening.as_ref().unwrap();
+        assert!(!damp.suppressed && damp.reuse_at.is_none());
+        assert!(snapshot.services["svc"].wants_announce);
     }
 }

@@ -129,6 +129,19 @@ pub struct ServiceStatus {
     pub last_round: Option<RoundStatus>,
     /// Keyed by the check's description (`exec /usr/bin/dig ...`, `tcp 127.0.0.1:53`).
     pub checks: BTreeMap<String, CheckStatus>,
+    /// Flap dampening, when the service has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dampening: Option<DampeningStatus>,
+}
+
+/// A dampened service's penalty, as of its last round (it decays between rounds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DampeningStatus {
+    pub penalty: f64,
+    /// Held withdrawn, whatever its health.
+    pub suppressed: bool,
+    /// While suppressed: when it will be reused if it does not flap again (Unix seconds).
+    pub reuse_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -411,9 +424,24 @@ impl Snapshot {
                         transitions: 0,
                         last_round: None,
                         checks: BTreeMap::new(),
+                        dampening: None,
                     },
                 );
             }
+        }
+    }
+
+    /// A service's dampening state (`None`: it has no dampening).
+    pub fn set_dampening(&mut self, name: &str, dampening: Option<DampeningStatus>) {
+        if let Some(s) = self.services.get_mut(name) {
+            s.dampening = dampening;
+        }
+    }
+
+    /// Whether a service asks for its prefixes to be out (between rounds: a reuse).
+    pub fn set_wants_announce(&mut self, name: &str, wants: bool) {
+        if let Some(s) = self.services.get_mut(name) {
+            s.wants_announce = wants;
         }
     }
 

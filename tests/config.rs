@@ -78,7 +78,8 @@ target = "127.0.0.1:53"
                 "@127.0.0.1".into(),
                 "check.local".into()
             ]),
-            shell: false
+            shell: false,
+            run_as: None
         })
     );
 }
@@ -347,7 +348,8 @@ fn check_kind_rules() {
         c.services[0].checks[0].spec,
         CheckSpec::Exec(anycast_warden::config::ExecSpec {
             command: ExecCommand::Shell("pgrep -x unbound".into()),
-            shell: true
+            shell: true,
+            run_as: None
         })
     );
 }

@@ -555,3 +555,45 @@ fn cabourotte_check() {
         "kind = \"cabourotte\"\nname = \"ntp_v4\"\nurl = \"https://healthz.example:9013/\"\n",
     );
 }
+
+#[test]
+fn exec_checks_may_run_as_another_user_who_must_exist() {
+    let text = |keys: &str| {
+        format!(
+            "[[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n{keys}\n"
+        )
+    };
+    let c = anycast_warden::config::load_str(
+        std::path::Path::new("w.toml"),
+        &text("user = \"nobody\""),
+    )
+    .expect("valid");
+    let anycast_warden::config::CheckSpec::Exec(spec) = &c.services[0].checks[0].spec else {
+        panic!("exec");
+    };
+    let run_as = spec.run_as.as_ref().expect("run_as");
+    assert_eq!(run_as.user, "nobody");
+    assert_eq!(run_as.uid, 65534);
+    let printed = toml::to_string(&c).unwrap();
+    assert!(printed.contains("user = \"nobody\""), "{printed}");
+
+    let cases = [
+        (
+            "user = \"no-such-user-aw\"",
+            "w.toml:7:8: user \"no-such-user-aw\" does not exist on this host",
+        ),
+        (
+            "user = \"nobody\"\ngroup = \"no-such-group-aw\"",
+            "w.toml:8:9: group \"no-such-group-aw\" does not exist on this host",
+        ),
+        ("group = \"nogroup\"", "w.toml:7:9: group without user"),
+    ];
+    for (keys, want) in cases {
+        let e = common::one_error(&text(keys));
+        assert!(e.starts_with(want), "{keys}:\n{e}");
+    }
+    let e = common::one_error(
+        "[[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\nuser = \"nobody\"\n",
+    );
+    assert!(e.contains("user"), "{e}");
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anycast_warden::check::CheckOutcome;
 use anycast_warden::health::{Health, Transition};
 use anycast_warden::metrics::render;
-use anycast_warden::status::{RoundReport, ServiceRegistration, Snapshot};
+use anycast_warden::status::{DampeningStatus, RoundReport, ServiceRegistration, Snapshot};
 
 fn names_in(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -85,6 +85,14 @@ fn populated() -> Snapshot {
         .unwrap()
         .values
         .insert("rtt_seconds".into(), 0.01);
+    s.set_dampening(
+        "dns",
+        Some(DampeningStatus {
+            penalty: 2500.0,
+            suppressed: true,
+            reuse_at: Some(1.0e9),
+        }),
+    );
     s.record_apply(&Default::default(), Ok(()), Duration::from_millis(2));
     s
 }

@@ -83,9 +83,24 @@ impl Site {
 
     /// Starts `run`, logging to `<dir>/warden-N.log`; returns its index.
     fn start(&mut self, env: &[(&str, &str)]) -> usize {
+        self.start_as(env, None)
+    }
+
+    /// `start`, with the daemon switched to `(binary, uid, gid)` first.
+    fn start_as(&mut self, env: &[(&str, &str)], user: Option<(&PathBuf, u32, u32)>) -> usize {
         let n = self.daemons.len();
         let log = std::fs::File::create(self.path(&format!("warden-{n}.log"))).unwrap();
         let mut c = self.command(&["run"]);
+        if let Some((bin, uid, gid)) = user {
+            c = Command::new(bin);
+            c.arg("--config")
+                .arg(self.path("warden.toml"))
+                .arg("--config-dir")
+                .arg(self.path("conf.d"))
+                .arg("run")
+                .uid(uid)
+                .gid(gid);
+        }
         c.stdout(log.try_clone().unwrap()).stderr(log);
         for (k, v) in env {
             c.env(k, v);
@@ -632,6 +647,19 @@ fn socket_refuses_another_user_unless_its_group_is_configured() {
     assert!(text(&out).contains("Permission denied"), "{}", text(&out));
     assert!(site.cli(&["status"]).status.success(), "root still gets in");
 
+    // A socket whose mode was widened (by hand, or a umask-less copy) still refuses
+    // nobody: the daemon checks the peer's credentials (SO_PEERCRED) too.
+    std::fs::set_permissions(site.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_nobody(&site);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("may not use the control socket"),
+        "{}",
+        text(&out)
+    );
+    assert!(site.log(first).contains("refused a connection"));
+    assert!(site.cli(&["status"]).status.success(), "root still gets in");
+
     // With its group configured, nobody's group may use the socket.
     site.signal(first, nix::sys::signal::Signal::SIGTERM);
     site.wait(first);
@@ -651,6 +679,62 @@ fn socket_refuses_another_user_unless_its_group_is_configured() {
     let out = as_nobody(&site);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("dns"), "{}", text(&out));
+}
+
+/// The daemon needs no root for the BIRD backend with a `reconfigure` command and exec
+/// checks: run as nobody, it checks, writes the include file, answers its own user on the
+/// control socket (and root), and holds no capability.
+#[test]
+fn the_daemon_runs_as_an_unprivileged_user() {
+    if !needs_root("the_daemon_runs_as_an_unprivileged_user") {
+        return;
+    }
+    let mut site = Site::new(&[("dns", "203.0.113.53/32")], "");
+    let bin = site.path("anycast-warden");
+    std::fs::copy(WARDEN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        site.path("warden.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let state = site.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    nix::unistd::chown(&state, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    site.up("dns");
+    let n = site.start_as(&[], Some((&bin, nobody.uid.as_raw(), nobody.gid.as_raw())));
+    site.wait_applied(1);
+    assert_eq!(site.announced(), vec!["203.0.113.53/32"]);
+    let pid = site.daemons[n].id();
+    let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        proc_status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(field("Uid:"), nobody.uid.to_string(), "{proc_status}");
+    assert_eq!(field("CapEff:"), "0000000000000000", "{proc_status}");
+    // Its own user gets in.
+    let out = Command::new(&bin)
+        .args(["status", "--socket"])
+        .arg(site.socket())
+        .uid(nobody.uid.as_raw())
+        .gid(nobody.gid.as_raw())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    site.down("dns");
+    site.wait_applied(0);
+    site.signal(n, nix::sys::signal::Signal::SIGTERM);
+    assert!(site.wait(n).success(), "{}", site.log(n));
 }
 
 #[test]

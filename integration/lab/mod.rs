@@ -82,6 +82,17 @@ pub enum Need {
     Knot,
     /// `etcd` in PATH (Debian's etcd-server).
     Etcd,
+    /// libfaketime (Debian's `faketime`), see [`libfaketime`].
+    Faketime,
+}
+
+/// Debian's libfaketime for this architecture (`/usr/lib/<triplet>/faketime/`), if installed.
+pub fn libfaketime() -> Option<PathBuf> {
+    fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.is_file())
 }
 
 /// Where BIRD 1.6's binaries are: `AW_BIRD1_SBIN`, else `/opt/bird1/usr/sbin`.
@@ -120,7 +131,7 @@ pub fn missing(needs: &[Need]) -> Option<String> {
             Need::Tcpdump => programs.push("tcpdump"),
             Need::Knot => programs.push("kdig"),
             Need::Etcd => programs.push("etcd"),
-            Need::Bird1 | Need::Frr => {}
+            Need::Bird1 | Need::Frr | Need::Faketime => {}
         }
     }
     let mut absent: Vec<String> = programs
@@ -136,6 +147,11 @@ pub fn missing(needs: &[Need]) -> Option<String> {
                     if !in_path(b) && !is_executable(&Path::new("/usr/sbin").join(b)) {
                         absent.push(b.to_string());
                     }
+                }
+            }
+            Need::Faketime => {
+                if libfaketime().is_none() {
+                    absent.push("/usr/lib/*/faketime/libfaketime.so.1".into());
                 }
             }
             Need::Bird1 => {
@@ -960,7 +976,29 @@ protocol bgp rtr {{
 
     /// Starts the warden on files the test wrote itself.
     pub fn start_warden_files(&self, config_file: &Path, config_dir: &Path) -> Warden<'_> {
+        self.start_warden_files_env(config_file, config_dir, &[])
+    }
+
+    /// [`Lab::start_warden`] with extra environment variables (e.g. libfaketime's).
+    pub fn start_warden_env(&self, config: &str, env: &[(&str, &str)]) -> Warden<'_> {
+        let config_file = self.path("warden.toml");
+        let config_dir = self.path("conf.d");
+        fs::create_dir_all(&config_dir).expect("create conf.d");
+        fs::write(&config_file, config).expect("write warden.toml");
+        self.start_warden_files_env(&config_file, &config_dir, env)
+    }
+
+    fn start_warden_files_env(
+        &self,
+        config_file: &Path,
+        config_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Warden<'_> {
         let rust_log = std::env::var("AW_WARDEN_LOG").unwrap_or_else(|_| "info".into());
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
+            env.push(("RUST_LOG", &rust_log));
+        }
         let pid = self
             .spawn_env(
                 "warden",
@@ -973,7 +1011,7 @@ protocol bgp rtr {{
                     "--config-dir",
                     &config_dir.to_string_lossy(),
                 ],
-                &[("RUST_LOG", &rust_log)],
+                &env,
             )
             .unwrap_or_else(|e| panic!("{e}"));
         Warden {

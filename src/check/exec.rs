@@ -29,6 +29,8 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 pub struct ExecCheck {
     command: ExecCommand,
     service: String,
+    /// `(uid, gid)` to switch to before the program starts.
+    run_as: Option<(u32, u32)>,
 }
 
 impl ExecCheck {
@@ -36,6 +38,7 @@ impl ExecCheck {
         ExecCheck {
             command: spec.command.clone(),
             service: service.to_string(),
+            run_as: spec.run_as.as_ref().map(|r| (r.uid, r.gid)),
         }
     }
 
@@ -62,6 +65,12 @@ impl ExecCheck {
             .process_group(0)
             .kill_on_drop(true)
             .env("ANYCAST_WARDEN_SERVICE", &self.service);
+        if let Some((uid, gid)) = self.run_as {
+            // std sets the group, clears the supplementary groups (when running as root)
+            // and sets the user in the child before exec: the check never runs with the
+            // daemon's privileges.
+            cmd.gid(gid).uid(uid);
+        }
         cmd
     }
 
@@ -193,6 +202,7 @@ mod tests {
             &ExecSpec {
                 command: ExecCommand::Argv(args.iter().map(|s| s.to_string()).collect()),
                 shell: false,
+                run_as: None,
             },
             "svc",
         )
@@ -203,6 +213,7 @@ mod tests {
             &ExecSpec {
                 command: ExecCommand::Shell(line.to_string()),
                 shell: true,
+                run_as: None,
             },
             "svc",
         )
@@ -312,5 +323,52 @@ mod tests {
                     .is_some_and(|rest| rest.trim_start().starts_with('Z'))
             })
             .unwrap_or(true)
+    }
+
+    /// `user = "nobody"`: the program runs with nobody's uid and gid and no supplementary
+    /// group of the daemon's (needs root, as the daemon does to switch).
+    #[tokio::test]
+    async fn a_check_with_a_user_runs_as_that_user() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: switching users needs root");
+            return;
+        }
+        let nobody = nix::unistd::User::from_name("nobody")
+            .ok()
+            .flatten()
+            .expect("the nobody user");
+        let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+        let check = |line: String| {
+            ExecCheck::new(
+                &ExecSpec {
+                    command: ExecCommand::Shell(line),
+                    shell: true,
+                    run_as: Some(crate::config::RunAs {
+                        user: "nobody".into(),
+                        group: None,
+                        uid,
+                        gid,
+                    }),
+                },
+                "svc",
+            )
+        };
+        let out = check(format!(
+            "test \"$(id -u)\" = {uid} && test \"$(id -g)\" = {gid} && test \"$(id -G)\" = {gid}"
+        ))
+        .run(Duration::from_secs(5))
+        .await;
+        assert!(out.passed, "{}", out.detail);
+        // And the same check without the switch sees root: the test above can fail.
+        let out = shell(&format!("test \"$(id -u)\" = {uid}"))
+            .run(Duration::from_secs(5))
+            .await;
+        assert!(!out.passed);
+        // nobody cannot write where root can.
+        let dir = tempfile::tempdir().unwrap();
+        let out = check(format!("touch {}/x", dir.path().display()))
+            .run(Duration::from_secs(5))
+            .await;
+        assert!(!out.passed, "nobody wrote into root's 0700 directory");
     }
 }

@@ -276,6 +276,7 @@ mod tests {
             spec: CheckSpec::Exec(ExecSpec {
                 command: ExecCommand::Shell(line.into()),
                 shell: true,
+                run_as: None,
             }),
             tries,
             retry_interval: Duration::from_millis(retry_ms),

@@ -197,6 +197,8 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
     vec![
         ("command", at(&raw.command), &["exec"]),
         ("shell", at(&raw.shell), &["exec"]),
+        ("user", at(&raw.user), &["exec"]),
+        ("group", at(&raw.group), &["exec"]),
         ("target", at(&raw.target), &["tcp", "udp", "tftp", "tls"]),
         ("path", at(&raw.path), &["file"]),
         ("absent", at(&raw.absent), &["file"]),
@@ -280,7 +282,82 @@ fn tries(c: &mut Checker<'_>, raw: &RawCheck, timeout: Duration) -> (u32, Durati
     (tries, retry_interval)
 }
 
+/// `user` and `group` of an exec check, looked up now so that a typo stops the load.
+fn run_as(c: &mut Checker<'_>, raw: &RawCheck) -> Result<Option<RunAs>, ()> {
+    let Some(user) = raw.user.as_ref() else {
+        if let Some(group) = raw.group.as_ref() {
+            c.error(
+                group.span(),
+                "group without user",
+                "name the user the check runs as too, e.g. user = \"nobody\", group = \"nogroup\"",
+            );
+            return Err(());
+        }
+        return Ok(None);
+    };
+    let name = user.get_ref().trim();
+    let found = match name.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(name),
+    };
+    let account = match found {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            c.error(
+                user.span(),
+                format!("user \"{name}\" does not exist on this host"),
+                "name an existing user (see `getent passwd`), e.g. user = \"nobody\", or create it: useradd --system --no-create-home NAME",
+            );
+            return Err(());
+        }
+        Err(e) => {
+            c.error(
+                user.span(),
+                format!("cannot look up user \"{name}\": {e}"),
+                "check /etc/nsswitch.conf and the user database",
+            );
+            return Err(());
+        }
+    };
+    let (group, gid) = match raw.group.as_ref() {
+        None => (None, account.gid.as_raw()),
+        Some(g) => {
+            let gname = g.get_ref().trim();
+            let found = match gname.parse::<u32>() {
+                Ok(gid) => nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)),
+                Err(_) => nix::unistd::Group::from_name(gname),
+            };
+            match found {
+                Ok(Some(group)) => (Some(gname.to_string()), group.gid.as_raw()),
+                Ok(None) => {
+                    c.error(
+                        g.span(),
+                        format!("group \"{gname}\" does not exist on this host"),
+                        "name an existing group (see `getent group`), or leave group out for the user's own group",
+                    );
+                    return Err(());
+                }
+                Err(e) => {
+                    c.error(
+                        g.span(),
+                        format!("cannot look up group \"{gname}\": {e}"),
+                        "check /etc/nsswitch.conf and the group database",
+                    );
+                    return Err(());
+                }
+            }
+        }
+    };
+    Ok(Some(RunAs {
+        user: name.to_string(),
+        group,
+        uid: account.uid.as_raw(),
+        gid,
+    }))
+}
+
 fn exec(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
+    let run_as = run_as(c, raw).ok()?;
     let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
     let cmd = c.required(
         "command",
@@ -297,6 +374,7 @@ fn exec(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             Some(CheckSpec::Exec(ExecSpec {
                 command: ExecCommand::Argv(argv.clone()),
                 shell: false,
+                run_as,
             }))
         }
         (RawCommand::Line(line), true) => {
@@ -311,6 +389,7 @@ fn exec(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             Some(CheckSpec::Exec(ExecSpec {
                 command: ExecCommand::Shell(line.clone()),
                 shell: true,
+                run_as,
             }))
         }
         (RawCommand::Line(line), false) => {

@@ -59,10 +59,7 @@ pub fn load_with(
             sources.push(read(&path));
         }
         if let Some((path, Some(text))) = candidate {
-            sources.push(Ok(SourceText {
-                path: path.to_path_buf(),
-                text: text.to_string(),
-            }));
+            sources.push(Ok(SourceText::new(path, text)));
         }
     }
     for source in sources {
@@ -89,10 +86,7 @@ pub fn load_with(
 
 /// Parses TOML text (not from disk), for tests and tools.
 pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    let src = SourceText {
-        path: path.to_path_buf(),
-        text: text.to_string(),
-    };
+    let src = SourceText::new(path, text);
     let main = parse::<RawMainFile>(&src).map_err(|e| ConfigErrors(vec![e]))?;
     validate(&src, main, Vec::new())
 }
@@ -112,10 +106,7 @@ fn registered_dir(main: &RawMainFile) -> PathBuf {
 
 fn read(path: &Path) -> Result<SourceText, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(SourceText {
-            path: path.to_path_buf(),
-            text,
-        }),
+        Ok(text) => Ok(SourceText::new(path, text)),
         Err(e) => Err(
             ConfigError::whole_file(path, format!("cannot read: {e}")).with_hint(match e.kind() {
                 std::io::ErrorKind::NotFound => {

@@ -3,6 +3,7 @@
 
 pub mod bgp;
 pub mod check;
+pub mod dampening;
 pub mod dns;
 pub mod error;
 pub mod load;

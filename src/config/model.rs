@@ -343,6 +343,9 @@ pub struct ServiceConfig {
     pub ip_check: bool,
     pub disabled: bool,
     pub on_disabled: OnDisabled,
+    /// Flap dampening (`None`: off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dampening: Option<DampeningConfig>,
     #[serde(rename = "check")]
     pub checks: Vec<CheckConfig>,
     /// Attributes of the service's routes (`[service.announce]`, built-in speaker only).
@@ -365,6 +368,22 @@ impl ServiceConfig {
         a.origin.clone_from(&other.origin);
         a == *other
     }
+}
+
+/// `dampening`: how a flapping service is held withdrawn (see `dampening.rs`). Penalties
+/// are in units where one health transition adds 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DampeningConfig {
+    /// The penalty halves in this time.
+    #[serde(with = "duration_text")]
+    pub half_life: Duration,
+    /// At this penalty the service is suppressed (held withdrawn).
+    pub suppress: u32,
+    /// Below this penalty a suppressed service is announced again (if healthy).
+    pub reuse: u32,
+    /// The longest a suppression lasts after the last flap.
+    #[serde(with = "duration_text")]
+    pub max_suppress: Duration,
 }
 
 /// One `[[service.check]]`: what to check, and how often to try within the timeout.
@@ -433,6 +452,22 @@ impl CheckSpec {
 pub struct ExecSpec {
     pub command: ExecCommand,
     pub shell: bool,
+    /// Run as this user (and group) instead of the daemon's (`user`, `group`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<RunAs>,
+}
+
+/// The user (resolved when the configuration is loaded) an exec check runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunAs {
+    pub user: String,
+    /// Unset: the user's primary group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip)]
+    pub uid: u32,
+    #[serde(skip)]
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -220,6 +220,19 @@ pub struct RawServiceKeys {
     pub ip_check: Option<Spanned<bool>>,
     pub disabled: Option<Spanned<bool>>,
     pub on_disabled: Option<Spanned<String>>,
+    pub dampening: Option<Spanned<RawDampening>>,
+}
+
+/// `dampening = { half_life = "15m", suppress = 2000, reuse = 750, max_suppress = "1h" }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDampening {
+    /// `enabled = false` turns off a dampening inherited from `[defaults]`.
+    pub enabled: Option<Spanned<bool>>,
+    pub half_life: Option<Spanned<RawDuration>>,
+    pub suppress: Option<Spanned<i64>>,
+    pub reuse: Option<Spanned<i64>>,
+    pub max_suppress: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +251,7 @@ pub struct RawService {
     pub ip_check: Option<Spanned<bool>>,
     pub disabled: Option<Spanned<bool>>,
     pub on_disabled: Option<Spanned<String>>,
+    pub dampening: Option<Spanned<RawDampening>>,
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
     pub announce: Option<Spanned<RawAnnounce>>,
@@ -256,6 +270,7 @@ impl RawService {
             ip_check: self.ip_check.clone(),
             disabled: self.disabled.clone(),
             on_disabled: self.on_disabled.clone(),
+            dampening: self.dampening.clone(),
         }
     }
 }
@@ -272,6 +287,8 @@ pub struct RawCheck {
     // exec
     pub command: Option<Spanned<RawCommand>>,
     pub shell: Option<Spanned<bool>>,
+    pub user: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
     // tcp, udp, tftp, tls
     pub target: Option<Spanned<String>>,
     // file

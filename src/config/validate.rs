@@ -711,6 +711,7 @@ struct ServiceDefaults {
     ip_check: bool,
     disabled: bool,
     on_disabled: OnDisabled,
+    dampening: Option<DampeningConfig>,
 }
 
 fn validate_defaults(
@@ -728,6 +729,7 @@ fn validate_defaults(
         ip_check: true,
         disabled: false,
         on_disabled: OnDisabled::Withdraw,
+        dampening: None,
     };
     service_keys(src, &raw, &builtin, errors)
 }
@@ -809,6 +811,12 @@ fn service_keys(
             .as_ref()
             .map_or(base.disabled, |v| *v.get_ref()),
         on_disabled,
+        dampening: super::dampening::validate_dampening(
+            src,
+            raw.dampening.as_ref(),
+            base.dampening,
+            errors,
+        ),
     }
 }
 
@@ -951,6 +959,7 @@ fn validate_service(
         ip_check: keys.ip_check,
         disabled: keys.disabled,
         on_disabled: keys.on_disabled,
+        dampening: keys.dampening,
         checks,
         announce,
         origin: src.place(span),

@@ -41,6 +41,13 @@ pub fn table(s: &Snapshot, now: f64) -> String {
                 state.push_str(&format!(" DRAINED: {}", d.reason));
             }
         }
+        if let Some(d) = svc.dampening.as_ref().filter(|d| d.suppressed) {
+            state.push_str(&format!(" SUPPRESSED (flapping, penalty {:.0}", d.penalty));
+            if let Some(at) = d.reuse_at {
+                state.push_str(&format!(", reused in {}", age(at - now)));
+            }
+            state.push(')');
+        }
         let announced: Vec<String> = svc
             .nets
             .iter()
@@ -291,6 +298,15 @@ pub fn nagios(s: &Snapshot) -> (u8, String) {
         code = code.max(NAGIOS_WARNING);
         problems.push(format!("drained: {}", drained.join(", ")));
     }
+    let suppressed: Vec<&str> = enabled
+        .iter()
+        .filter(|(_, v)| v.dampening.as_ref().is_some_and(|d| d.suppressed))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !suppressed.is_empty() {
+        code = code.max(NAGIOS_WARNING);
+        problems.push(format!("suppressed (flapping): {}", suppressed.join(", ")));
+    }
     if enabled.is_empty() && s.services.is_empty() {
         code = code.max(NAGIOS_WARNING);
         problems.push("no services configured".into());
@@ -472,6 +488,39 @@ mod tests {
         assert!(lines[2].contains(" - "), "ntp announces nothing: {text}");
         assert!(text.contains("bird: last apply"), "{text}");
         assert!(text.contains("desired 1, announced 1"), "{text}");
+    }
+
+    #[test]
+    fn a_suppressed_service_says_so_with_its_penalty_and_reuse_time() {
+        let mut s = snapshot(&[("dns", "203.0.113.53/32", Health::Up)]);
+        let now = s.services["dns"].since + 10.0;
+        s.set_dampening(
+            "dns",
+            Some(crate::status::DampeningStatus {
+                penalty: 2712.4,
+                suppressed: true,
+                reuse_at: Some(now + 754.0),
+            }),
+        );
+        let text = table(&s, now);
+        assert!(
+            text.contains("up SUPPRESSED (flapping, penalty 2712, reused in 12m 34s)"),
+            "{text}"
+        );
+        let (code, line) = nagios(&s);
+        assert_eq!(code, NAGIOS_WARNING, "{line}");
+        assert!(line.contains("suppressed (flapping): dns"), "{line}");
+        // Not suppressed: only the JSON carries the penalty.
+        s.set_dampening(
+            "dns",
+            Some(crate::status::DampeningStatus {
+                penalty: 900.0,
+                suppressed: false,
+                reuse_at: None,
+            }),
+        );
+        assert!(!table(&s, now).contains("SUPPRESSED"));
+        assert_eq!(nagios(&s).0, NAGIOS_OK);
     }
 
     #[test]

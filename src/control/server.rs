@@ -90,10 +90,61 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError>
     prepared.map_err(io_err)
 }
 
+/// Who may talk to the daemon besides root: its own user, and members of `[control]
+/// group`. The socket's mode already says so; the peer's credentials (SO_PEERCRED) are
+/// checked as well, so that a socket whose mode was widened, or a descriptor passed on,
+/// does not open the daemon to anyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerPolicy {
+    pub own_uid: u32,
+    pub group: Option<u32>,
+}
+
+impl PeerPolicy {
+    /// The running daemon's user, and `group` looked up by name (`None` if it is gone).
+    pub fn current(group: Option<&str>) -> Self {
+        PeerPolicy {
+            own_uid: nix::unistd::geteuid().as_raw(),
+            group: group.and_then(|name| {
+                nix::unistd::Group::from_name(name)
+                    .ok()
+                    .flatten()
+                    .map(|g| g.gid.as_raw())
+            }),
+        }
+    }
+
+    /// Whether a peer with `uid`, primary `gid` and supplementary groups (asked only when
+    /// needed) may connect. Pure.
+    pub fn allows(&self, uid: u32, gid: u32, groups: impl FnOnce() -> Vec<u32>) -> bool {
+        if uid == 0 || uid == self.own_uid {
+            return true;
+        }
+        match self.group {
+            None => false,
+            Some(group) => gid == group || groups().contains(&group),
+        }
+    }
+}
+
+/// The groups of the user with `uid` (from the user database).
+fn groups_of(uid: u32, gid: u32) -> Vec<u32> {
+    let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
+        return Vec::new();
+    };
+    let Ok(name) = std::ffi::CString::new(user.name) else {
+        return Vec::new();
+    };
+    nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+        .map(|list| list.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default()
+}
+
 /// Answers connections until `cancel`. Status requests are answered from the board;
 /// the others go to the supervisor through `calls`.
 pub async fn serve(
     listener: UnixListener,
+    policy: PeerPolicy,
     board: StatusBoard,
     calls: mpsc::Sender<Call>,
     cancel: CancellationToken,
@@ -110,6 +161,34 @@ pub async fn serve(
                 }
             },
         };
+        match stream.peer_cred() {
+            Ok(cred)
+                if policy.allows(cred.uid(), cred.gid(), || groups_of(cred.uid(), cred.gid())) => {}
+            peer => {
+                let who = peer.as_ref().map_or_else(
+                    |e| format!("unknown peer ({e})"),
+                    |c| format!("uid {} gid {} pid {:?}", c.uid(), c.gid(), c.pid()),
+                );
+                warn!(peer = %who, "control socket: refused a connection from a user who may not use it");
+                let refusal = serde_json::to_string(&Response::refused(
+                    "this user may not use the control socket (root, the daemon's user or members of [control] group only)",
+                ))
+                .unwrap_or_default();
+                // The request is read (and ignored) first, so the client gets the answer
+                // rather than a broken pipe.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        let (read, mut write) = stream.into_split();
+                        let mut line = String::new();
+                        let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
+                        let _ = reader.read_line(&mut line).await;
+                        let _ = write.write_all(format!("{refusal}\n").as_bytes()).await;
+                    })
+                    .await;
+                });
+                continue;
+            }
+        }
         let board = board.clone();
         let calls = calls.clone();
         let cancel = cancel.clone();
@@ -171,4 +250,37 @@ async fn forward(calls: &mpsc::Sender<Call>, request: Request) -> Response {
     answer
         .await
         .unwrap_or_else(|_| Response::refused("the daemon is shutting down"))
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::PeerPolicy;
+
+    #[test]
+    fn root_the_daemons_user_and_the_group_get_in() {
+        let alone = PeerPolicy {
+            own_uid: 998,
+            group: None,
+        };
+        let asked = std::cell::Cell::new(false);
+        let groups = |list: Vec<u32>| {
+            asked.set(true);
+            list
+        };
+        assert!(alone.allows(0, 0, || groups(vec![])));
+        assert!(alone.allows(998, 998, || groups(vec![])));
+        assert!(!alone.allows(1000, 1000, || groups(vec![997])));
+        let shared = PeerPolicy {
+            own_uid: 998,
+            group: Some(997),
+        };
+        asked.set(false);
+        assert!(shared.allows(1000, 997, || groups(vec![])), "primary group");
+        assert!(!asked.get(), "no lookup when the primary group matches");
+        assert!(
+            shared.allows(1000, 1000, || groups(vec![1000, 997])),
+            "member"
+        );
+        assert!(!shared.allows(1000, 1000, || groups(vec![1000, 27])));
+    }
 }

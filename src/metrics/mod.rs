@@ -209,6 +209,32 @@ impl Collector for SnapshotCollector {
             "State changes of the service since the daemon started",
             services().map(|(name, svc)| (labels(&[("service", name)]), svc.transitions)),
         )?;
+        let dampened =
+            || services().filter_map(|(name, svc)| svc.dampening.as_ref().map(|d| (name, d)));
+        gauges(
+            &mut e,
+            "service_suppressed",
+            "1 while flap dampening holds the service withdrawn whatever its health (services with dampening only)",
+            dampened().map(|(name, d)| {
+                (
+                    labels(&[("service", name)]),
+                    f64::from(u8::from(d.suppressed)),
+                )
+            }),
+        )?;
+        gauges(
+            &mut e,
+            "service_dampening_penalty",
+            "The service's flap penalty at its last round (each change of health adds 1000; it halves every half_life)",
+            dampened().map(|(name, d)| (labels(&[("service", name)]), d.penalty)),
+        )?;
+        gauges(
+            &mut e,
+            "service_reuse_time_seconds",
+            "While suppressed: when the service will be announced again if it does not flap (Unix time)",
+            dampened()
+                .filter_map(|(name, d)| d.reuse_at.map(|at| (labels(&[("service", name)]), at))),
+        )?;
 
         let checks = || {
             services().flat_map(|(name, svc)| {

@@ -267,6 +267,17 @@ pub async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Result
     Ok(Err(format!("a reply longer than {MAX_REPLY_LINES} lines")))
 }
 
+/// Takes a command's process group off the reaper's list when the run ends, however.
+struct ForgetGroup(Option<i32>);
+
+impl Drop for ForgetGroup {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            crate::check::reaper::forget_group(pgid);
+        }
+    }
+}
+
 /// Runs `argv` (no shell) and judges what it printed and how it exited.
 pub async fn configure_command(
     argv: &[String],
@@ -276,20 +287,26 @@ pub async fn configure_command(
         return Err(ReconfigureError::EmptyCommand);
     };
     let command = argv.join(" ");
-    let mut child = Command::new(program)
+    let mut builder = Command::new(program);
+    builder
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so a timeout also kills whatever it started.
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ReconfigureError::Spawn {
+        .kill_on_drop(true);
+    // Registered with the reaper like an exec check's group: otherwise the reaper's sweep
+    // takes the command (a child outside the daemon's group) for an escaped check, kills
+    // and reaps it, and the apply fails with "No child processes".
+    let mut child = crate::check::reaper::spawn_check(&mut builder).map_err(|source| {
+        ReconfigureError::Spawn {
             command: command.clone(),
             source,
-        })?;
+        }
+    })?;
     let pid = child.id();
+    let _registered = ForgetGroup(pid.and_then(|p| i32::try_from(p).ok()));
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(ReconfigureError::CommandIo {
             command,
