@@ -9,7 +9,6 @@ use std::process::Command;
 /// Licenses accepted for any dependency. The same list is in deny.toml.
 const ALLOWED: &[&str] = &[
     "Apache-2.0",
-    "BSD-2-Clause",
     "BSD-3-Clause",
     "CDLA-Permissive-2.0",
     "ISC",
