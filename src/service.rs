@@ -569,19 +569,30 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let (check_now, check_rx) = watch::channel(CheckNow::default());
         let cancel = CancellationToken::new();
-        let task = ServiceTask {
-            machine: HealthMachine::new(rise, fall),
+        let task = task_for(config, tx, check_rx, cancel.clone(), StatusBoard::default());
+        (rx, check_now, cancel, tokio::spawn(task.run()))
+    }
+
+    /// A task for `config` with no splay, no DNS records and a fresh health machine.
+    fn task_for(
+        config: ServiceConfig,
+        announcer: mpsc::Sender<Command>,
+        check_now: watch::Receiver<CheckNow>,
+        cancel: CancellationToken,
+        status: StatusBoard,
+    ) -> ServiceTask {
+        ServiceTask {
+            machine: HealthMachine::new(config.rise, config.fall),
             flaps: FlapState::new(Instant::now()),
             config,
             splay: Duration::ZERO,
-            announcer: tx,
-            check_now: check_rx,
-            cancel: cancel.clone(),
+            announcer,
+            check_now,
+            cancel,
             addresses: AddressBook::uncached(),
-            status: StatusBoard::default(),
+            status,
             records: None,
-        };
-        (rx, check_now, cancel, tokio::spawn(task.run()))
+        }
     }
 
     async fn next_announce(rx: &mut mpsc::Receiver<Command>) -> bool {
@@ -726,21 +737,7 @@ mod tests {
         let (check_now, check_rx) = watch::channel(CheckNow::default());
         let cancel = CancellationToken::new();
         let status = StatusBoard::default();
-        tokio::spawn(
-            ServiceTask {
-                machine: HealthMachine::new(rise, fall),
-                flaps: FlapState::new(Instant::now()),
-                config,
-                splay: Duration::ZERO,
-                announcer: tx,
-                check_now: check_rx,
-                cancel: cancel.clone(),
-                addresses: AddressBook::uncached(),
-                status: status.clone(),
-                records: None,
-            }
-            .run(),
-        );
+        tokio::spawn(task_for(config, tx, check_rx, cancel.clone(), status.clone()).run());
         (rx, status, cancel, check_now)
     }
 
