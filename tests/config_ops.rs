@@ -53,11 +53,16 @@ fn bad_values_name_their_place_and_the_fix() {
 
 #[test]
 fn print_config_keeps_the_operating_sections() {
+    // The token file is opened at load, so it must exist.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "0123456789abcdef0123").expect("token");
     let text = "[daemon]\nlog_file = \"/var/log/aw.log\"\nlog_max_bytes = 1000\nlog_backups = 2\nlog_server = \"192.0.2.10:514\"\n\
         [control]\nsocket = \"/run/aw.sock\"\ngroup = \"adm\"\n\
         [metrics]\nlisten = \"127.0.0.1:9311\"\ntextfile = \"/var/lib/node_exporter/aw.prom\"\ntextfile_interval = \"30s\"\n\
-        [api]\nlisten = \"192.0.2.1:9312\"\ntoken_file = \"/etc/aw/token\"\n";
-    let c = load_str(Path::new("x"), text).expect("valid");
+        [api]\nlisten = \"192.0.2.1:9312\"\ntoken_file = \"TOKEN\"\n"
+        .replace("TOKEN", &token.display().to_string());
+    let c = load_str(Path::new("x"), &text).expect("valid");
     let printed = toml::to_string_pretty(&c).expect("serialises");
     let again =
         load_str(Path::new("printed"), &printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));

@@ -361,7 +361,17 @@ fn validate_control(
 }
 
 fn validate_api(src: &SourceText, raw: RawApi, errors: &mut Vec<ConfigError>) -> ApiSettings {
-    let token_file = raw.token_file.map(|p| PathBuf::from(p.into_inner()));
+    let token_file = raw.token_file.map(|p| {
+        let path = PathBuf::from(p.get_ref());
+        // Read at start; a missing file would otherwise pass `check` and fail only at `run`.
+        if let Err(e) = std::fs::File::open(&path) {
+            errors.push(
+                src.error(p.span(), format!("token_file {}: {e}", path.display()))
+                    .with_hint("create it with e.g. `openssl rand -hex 32 > FILE`, readable by the daemon's user"),
+            );
+        }
+        path
+    });
     let listen = raw.listen.and_then(|v| match v.get_ref().trim().parse::<SocketAddr>() {
         Ok(addr) if !addr.ip().is_loopback() && token_file.is_none() => {
             errors.push(
