@@ -503,8 +503,13 @@ fn confirm() -> Value {
                         e.prefix == prefix && e.withdrawal == failing && e.at > t0
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
-                // The UPDATE carrying it reached the router before the monitor printed it.
-                let on_wire = wire.updates_between(t0, ev.at).first().map(|at| *at - t0);
+                // The UPDATE carrying it reached the router before the monitor printed it,
+                // but tcpdump's line may still be on its way to the reader: wait for it.
+                let on_wire = wire
+                    .wait_first_update(t0, Duration::from_secs(2))
+                    .ok()
+                    .filter(|at| *at <= ev.at)
+                    .map(|at| at - t0);
                 if failing {
                     down.push(ev.at - t0);
                     down_wire.extend(on_wire);
