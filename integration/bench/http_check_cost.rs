@@ -17,7 +17,11 @@ use std::time::Duration;
 
 use anycast_warden::check::address::AddressBook;
 use anycast_warden::check::{Check, CheckContext};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// The namespace server in it is the bench's; this example uses only its connection handler.
+#[allow(dead_code)]
+#[path = "http_server.rs"]
+mod http_server;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,29 +79,13 @@ async fn run(port: u16, n: usize, rounds: u64) {
     println!("{} checks, {failed} failed", n as u64 * rounds);
 }
 
-/// Answers every request with 200 "ok" and keeps connections open, as the `native`
-/// scenario's server does.
+/// Answers every request with 200 "ok" and keeps connections open, with the `native`
+/// scenario's own connection handler.
 async fn serve(port: u16) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
-    while let Ok((mut stream, _)) = listener.accept().await {
-        tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(1024);
-            let mut chunk = [0u8; 2048];
-            loop {
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    buf.drain(..end + 4);
-                    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                    if stream.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-                match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-        });
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(http_server::serve(stream));
     }
 }

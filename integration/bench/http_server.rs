@@ -68,8 +68,9 @@ impl NsHttpServer {
     }
 }
 
-/// Answers each request on a connection until the client closes it.
-async fn serve(mut stream: tokio::net::TcpStream) {
+/// Answers each request on a connection until the client closes it (also the
+/// `http_check_cost` example's server).
+pub async fn serve(mut stream: tokio::net::TcpStream) {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
