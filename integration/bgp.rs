@@ -56,11 +56,8 @@ fn service(lab: &Lab, name: &str, prefixes: &str, announce: &str) -> String {
 
 /// `anycast-warden status ARGS` against the lab's running warden; its stdout.
 fn status(lab: &Lab, args: &[&str]) -> String {
-    let out = std::process::Command::new(lab::WARDEN_BIN)
-        .arg("--config")
-        .arg(lab.path("warden.toml"))
-        .arg("--config-dir")
-        .arg(lab.path("conf.d"))
+    let out = lab
+        .warden_cli()
         .arg("status")
         .args(args)
         .output()
@@ -841,11 +838,8 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
         assert_eq!(router.rib().unwrap(), nets(&["198.51.100.123/32"]));
         eprintln!("bgp-drain-cli: drain returned {returned:?} after it was asked");
 
-        let undrain = std::process::Command::new(lab::WARDEN_BIN)
-            .arg("--config")
-            .arg(lab.path("warden.toml"))
-            .arg("--config-dir")
-            .arg(lab.path("conf.d"))
+        let undrain = lab
+            .warden_cli()
             .args(["undrain", "dns"])
             .output()
             .expect("run undrain");

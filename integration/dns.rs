@@ -169,11 +169,8 @@ fn config(
 
 /// `anycast-warden status --json` as JSON.
 fn status(lab: &Lab) -> serde_json::Value {
-    let out = std::process::Command::new(lab::WARDEN_BIN)
-        .arg("--config")
-        .arg(lab.path("warden.toml"))
-        .arg("--config-dir")
-        .arg(lab.path("conf.d"))
+    let out = lab
+        .warden_cli()
         .args(["status", "--json"])
         .output()
         .expect("run anycast-warden status");
@@ -182,11 +179,8 @@ fn status(lab: &Lab) -> serde_json::Value {
 }
 
 fn status_text(lab: &Lab) -> String {
-    let out = std::process::Command::new(lab::WARDEN_BIN)
-        .arg("--config")
-        .arg(lab.path("warden.toml"))
-        .arg("--config-dir")
-        .arg(lab.path("conf.d"))
+    let out = lab
+        .warden_cli()
         .arg("status")
         .output()
         .expect("run anycast-warden status");

@@ -17,11 +17,8 @@ const FLAPS: usize = 30;
 const PHASE: Duration = Duration::from_millis(500);
 
 fn cli_json(lab: &Lab) -> serde_json::Value {
-    let out = Command::new(WARDEN_BIN)
-        .arg("--config")
-        .arg(lab.path("warden.toml"))
-        .arg("--config-dir")
-        .arg(lab.path("conf.d"))
+    let out = lab
+        .warden_cli()
         .args(["status", "--json"])
         .output()
         .expect("run the CLI");

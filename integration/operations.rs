@@ -6,10 +6,9 @@
 mod lab;
 
 use std::fs;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lab::{Bird, Lab, Need, Router, WARDEN_BIN, nets};
+use lab::{Bird, Lab, Need, Router, nets};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -45,14 +44,7 @@ fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
 /// Runs the CLI against the lab's configuration (the control socket is a file, so the
 /// client needs no namespace); returns (exit code, stdout + stderr).
 fn cli(lab: &Lab, args: &[&str]) -> (i32, String) {
-    let out = Command::new(WARDEN_BIN)
-        .arg("--config")
-        .arg(lab.path("warden.toml"))
-        .arg("--config-dir")
-        .arg(lab.path("conf.d"))
-        .args(args)
-        .output()
-        .expect("run the CLI");
+    let out = lab.warden_cli().args(args).output().expect("run the CLI");
     (
         out.status.code().unwrap_or(-1),
         format!(

@@ -966,6 +966,18 @@ protocol bgp rtr {{
 
     /// Writes `config` to `warden.toml` (and an empty `conf.d/`) and starts
     /// `anycast-warden run` inside the host namespace.
+    /// `anycast-warden` with the files [`Lab::start_warden`] wrote (`--config`,
+    /// `--config-dir`): add a subcommand such as `status --json` or `drain SERVICE`.
+    pub fn warden_cli(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(WARDEN_BIN);
+        command
+            .arg("--config")
+            .arg(self.path("warden.toml"))
+            .arg("--config-dir")
+            .arg(self.path("conf.d"));
+        command
+    }
+
     pub fn start_warden(&self, config: &str) -> Warden<'_> {
         let config_file = self.path("warden.toml");
         let config_dir = self.path("conf.d");
