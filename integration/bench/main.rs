@@ -15,7 +15,8 @@
 //! `network` statements for addresses on `lo`), `frr-static` (FRR, tagged static routes for
 //! prefixes not on the host), `bgp` (the built-in speaker: the warden itself peers with the
 //! router; no routing daemon on the host). Scenario `fresh` (bgp only): 10,000 prefixes to a
-//! router that starts while the warden already announces them.
+//! router that starts while the warden already announces them. Scenario `order` (not in
+//! `all`) regenerates link/symbol-order.txt under valgrind (see symbol_order.rs).
 //! `AW_BENCH_SECONDS` sets the footprint window (default 60 s), `AW_BENCH_EVENTS` the
 //! reaction cycles (default 50: 100 events), `AW_BENCH_MAX_N` the largest burst/footprint N.
 //! Needs root; never run in CI (numbers on a shared machine are for the record, not gates).
@@ -26,6 +27,7 @@ mod lab;
 mod report;
 mod stats;
 mod svg;
+mod symbol_order;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -59,6 +61,10 @@ fn main() {
         },
         None => Backend::ALL.to_vec(),
     };
+    if scenario == "order" {
+        order_scenario();
+        return;
+    }
     let needs: Vec<Need> = backends.iter().flat_map(|b| b.needs()).collect();
     if scenario != "report"
         && let Some(why) = lab::missing(&needs)
@@ -115,6 +121,35 @@ fn main() {
     }
     report::write(&results_dir(), &repo_root().join("BENCHMARKS.md"));
     eprintln!("wrote BENCHMARKS.md");
+}
+
+/// Scenario `order` (never part of `all`: it rewrites a build input, link/symbol-order.txt).
+fn order_scenario() {
+    let needs: Vec<Need> = [
+        Backend::Bird(BirdVariant::Bird2),
+        Backend::Frr(FrrMode::Network),
+        Backend::Builtin,
+    ]
+    .iter()
+    .flat_map(|b| b.needs())
+    .collect();
+    if let Some(why) = lab::missing(&needs) {
+        eprintln!("cannot record the symbol order: {why}");
+        std::process::exit(2);
+    }
+    if lab::run("valgrind", &["--version"]).is_err() {
+        eprintln!("cannot record the symbol order: valgrind is missing (apt-get install valgrind)");
+        std::process::exit(2);
+    }
+    eprintln!("== order (callgrind, BIRD 2, FRR, built-in speaker)");
+    let result = symbol_order::run();
+    let result = json!({"scenario": "order", "machine": report::machine(), "result": result});
+    std::fs::create_dir_all(results_dir()).expect("results dir");
+    std::fs::write(
+        results_dir().join("order.json"),
+        serde_json::to_string_pretty(&result).expect("json"),
+    )
+    .expect("write results");
 }
 
 fn repo_root() -> PathBuf {
@@ -488,14 +523,20 @@ fn confirm() -> Value {
         let wire = router.wire();
         let (mut down, mut up) = (Vec::new(), Vec::new());
         let (mut down_wire, mut up_wire) = (Vec::new(), Vec::new());
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..cycles {
+        for cycle in 0..cycles {
             for failing in [true, false] {
-                // A random moment relative to the warden's one-second grid.
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                std::thread::sleep(Duration::from_millis(seed % 1000));
+                // The failure lands at a moment spread evenly over the warden's one-second
+                // grid: each event follows the last one (which sits at a fixed offset from
+                // a grid point) after a wait from an even stratification of 0..1 s, and the
+                // two directions walk it half a turn apart. With random waits the median
+                // of 50 events moved by about ±70 ms from run to run (one run: 719 ms);
+                // stratified, it is the median of a uniformly timed failure.
+                let stratum = if failing {
+                    cycle
+                } else {
+                    (cycle + cycles / 2) % cycles
+                };
+                std::thread::sleep(stratified_wait(stratum, cycles));
                 set_service(&lab, &mut listener, !failing);
                 let t0 = Instant::now();
                 let ev = monitor
@@ -528,6 +569,23 @@ fn confirm() -> Value {
         );
     }
     Value::Object(out)
+}
+
+/// The `stratum`-th of `count` waits spread evenly over one second, each in the middle of
+/// its slice, visited in a scrambled order (a stride coprime to `count`) so neighbouring
+/// events do not fall at neighbouring phases.
+fn stratified_wait(stratum: usize, count: usize) -> Duration {
+    let count = count.max(1);
+    let stride = (1..count)
+        .rev()
+        .find(|s| gcd(*s, count) == 1 && *s <= count * 3 / 8 + 1)
+        .unwrap_or(1);
+    let slice = (stratum * stride) % count;
+    Duration::from_secs_f64((slice as f64 + 0.5) / count as f64)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Scenario 2: N services fail (and recover) at the same instant; time until the router
@@ -767,12 +825,35 @@ fn footprint() -> Value {
             } else {
                 "kind = \"exec\"\ncommand = [\"/bin/true\"]".to_string()
             };
+            if kind == "tcp" && n == 1 {
+                // How much of the binary a fault maps depends on how its pages sit in the
+                // page cache: just written (by the build, or a package install) they are
+                // large folios, and the kernel maps a whole folio on a fault; read back
+                // from disk (after a reboot) they are smaller. Measure both, fresh first.
+                let lab = Lab::new("benchfoot");
+                let _listener = lab.host_tcp_listener(PORT);
+                let mut row = measure(&lab, kind, n, &check, seconds);
+                row["binary_pages"] = json!("as written by the build");
+                rows.push(row);
+                drop_binary_from_page_cache();
+            }
             let lab = Lab::new("benchfoot");
             let _listener = lab.host_tcp_listener(PORT);
-            rows.push(measure(&lab, kind, n, &check, seconds));
+            let mut row = measure(&lab, kind, n, &check, seconds);
+            row["binary_pages"] = json!("read back from disk");
+            rows.push(row);
         }
     }
-    json!({"rows": rows, "interval": "1s", "splay": "1s"})
+    json!({"rows": rows, "interval": "1s", "splay": "1s", "symbol_order": symbol_order::coverage()})
+}
+
+/// Evicts the daemon binary's pages from the page cache (as a reboot would), so the next
+/// start reads it from disk.
+fn drop_binary_from_page_cache() {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let file = std::fs::File::open(lab::WARDEN_BIN).expect("open the warden binary");
+    posix_fadvise(&file, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .expect("drop the warden binary from the page cache");
 }
 
 /// Scenario 5 (issue 3): the native tcp and http checks at N services, each against a

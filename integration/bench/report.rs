@@ -208,7 +208,9 @@ pub fn write(dir: &Path, out: &Path) {
     if let Some(v) = results.get(&("confirm".to_string(), "bird2".to_string())) {
         md.push_str(
             "## Failure to withdrawal at interval 1 s, fall 2 (BIRD 2)\n\n\
-             Here the failure happens at a random moment against the one-second grid. The time runs from the\n\
+             Here the failure happens at moments spread evenly over the one-second grid (a stratified sample\n\
+             of a uniformly timed failure, so the expectation is half an interval plus `fast_interval` plus the\n\
+             warden's and BIRD's overhead). The time runs from the\n\
              failure to the withdrawal's UPDATE reaching the router (*wire*, tcpdump on the router's link) and\n\
              to gobgp's monitor printing it (*monitor*), in milliseconds. Target: a median of 0.7 s or less with\n\
              `fast_interval = \"100ms\"`. Reference: anycast-healthchecker needs about 1.5 s without it.\n\n\
@@ -315,8 +317,13 @@ pub fn write(dir: &Path, out: &Path) {
              shows them all. Targets: 1 service ≤ 8 MB RSS;\n\
              1,000 tcp services ≤ 30 MB RSS and ≤ 5 % of one core. Reference: anycast-healthchecker idles at\n\
              about 25 MB with one service. http checks: section 5.\n\n\
-             | check | N | RSS avg (MiB) | RSS max (MiB) | CPU % | CPU % with checks | µs per check | first announcement (ms) | last announcement (ms) | all in RIB (ms) |\n\
-             | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+             Most of the RSS of one service is the binary's code, mapped from the page cache, and how much a\n\
+             page fault maps depends on how the file sits there: just written (by the build or a package\n\
+             install) it is held in large folios, and the kernel maps a whole folio per fault; read back from\n\
+             disk (after a reboot) it is not. One service is measured both ways (*binary pages*), fresh first;\n\
+             the other rows run after the binary was dropped from the page cache.\n\n\
+             | check | N | binary pages | RSS avg (MiB) | RSS max (MiB) | CPU % | CPU % with checks | µs per check | first announcement (ms) | last announcement (ms) | all in RIB (ms) |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
             v["result"]["rows"][0]["window_s"]
                 .as_f64()
                 .map_or("–".into(), |w| format!("{w:.0}"))
@@ -325,7 +332,7 @@ pub fn write(dir: &Path, out: &Path) {
             if let Some(why) = row["skipped"].as_str() {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | not run: {why} | | | | | | | |",
+                    "| {} | {} | | not run: {why} | | | | | | | |",
                     row["kind"].as_str().unwrap_or(""),
                     row["n"]
                 );
@@ -334,9 +341,10 @@ pub fn write(dir: &Path, out: &Path) {
             let f = |k: &str| row[k].as_f64().map_or("–".into(), |x| format!("{x:.2}"));
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row["kind"].as_str().unwrap_or(""),
                 row["n"],
+                row["binary_pages"].as_str().unwrap_or("–"),
                 f("rss_avg_mib"),
                 f("rss_max_mib"),
                 f("cpu_pct_of_one_core"),
@@ -348,6 +356,16 @@ pub fn write(dir: &Path, out: &Path) {
             );
         }
         md.push('\n');
+        let order = &v["result"]["symbol_order"];
+        if let (Some(listed), Some(found)) = (order["listed"].as_u64(), order["in_binary"].as_u64())
+        {
+            let _ = writeln!(
+                md,
+                "The binary measured was linked with `link/symbol-order.txt` (`build.rs`): the functions the daemon\n\
+                 runs come first in its code, so they share few pages. {found} of the file's {listed} functions were\n\
+                 in this binary (the rest went stale as the code changed; `integration/bench/run.sh order` renews it).\n"
+            );
+        }
     }
 
     // 5. Native checks.
