@@ -67,6 +67,8 @@ struct Supervisor {
     drains: DrainState,
     /// The DNS updater, with `[dns]`.
     dns: Option<mpsc::Sender<crate::dns::updater::Command>>,
+    /// The start of every service's check grid.
+    grid_origin: tokio::time::Instant,
 }
 
 /// Copies the speaker's peer states into the status board whenever they change; ends
@@ -222,6 +224,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         addresses: AddressBook::watch(),
         status,
         drains,
+        grid_origin: tokio::time::Instant::now(),
     };
     // The watchdog pings come from this loop: a hung supervisor stops them.
     let mut watchdog =
@@ -331,6 +334,7 @@ impl Supervisor {
             machine,
             flaps,
             splay: self.config.daemon.splay,
+            grid_origin: self.grid_origin,
             announcer: self.announcer.clone(),
             check_now: self.check_now.subscribe(),
             cancel: cancel.clone(),

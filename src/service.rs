@@ -20,7 +20,7 @@ use crate::check::{Check, CheckContext, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
 use crate::dampening::{Change, FlapState};
 use crate::health::{Health, HealthMachine, Transition};
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, splay_anchor};
 use crate::status::{DampeningStatus, RoundReport, ServiceRegistration, StatusBoard, unix_now};
 
 /// Extra time past the check timeout before a check that ignores it is abandoned.
@@ -34,6 +34,9 @@ pub struct ServiceTask {
     pub flaps: FlapState,
     /// Maximum random delay of the first round.
     pub splay: Duration,
+    /// Where every service's grid starts (the daemon's start), so that services whose
+    /// splay drew the same step wake together.
+    pub grid_origin: Instant,
     pub announcer: mpsc::Sender<Command>,
     /// Bumped to ask for an immediate round (SIGURG, `check-now`).
     pub check_now: watch::Receiver<CheckNow>,
@@ -138,14 +141,18 @@ impl ServiceTask {
             .iter()
             .map(|config| Check::new(config, &context))
             .collect();
-        let origin = Instant::now();
+        let origin = self.grid_origin;
         let anchor = if self.splay.is_zero() {
             Duration::ZERO
         } else {
-            rand::rng().random_range(Duration::ZERO..=self.splay)
+            splay_anchor(self.splay, rand::rng().random())
         };
         let schedule = Schedule::new(anchor, self.config.interval, self.config.fast_interval);
-        let mut next = origin + schedule.first();
+        let mut next = origin
+            + schedule.first_after(
+                Instant::now().saturating_duration_since(origin),
+                !self.splay.is_zero(),
+            );
         let mut last_failure = String::new();
         // A reload may hand over a machine with a pending change: confirm it quickly.
         loop {
@@ -586,6 +593,7 @@ mod tests {
             flaps: FlapState::new(Instant::now()),
             config,
             splay: Duration::ZERO,
+            grid_origin: Instant::now(),
             announcer,
             check_now,
             cancel,
@@ -689,6 +697,7 @@ mod tests {
                     flaps: FlapState::new(Instant::now()),
                     config,
                     splay: Duration::ZERO,
+                    grid_origin: Instant::now(),
                     announcer: tx,
                     check_now: check_rx,
                     cancel: cancel.clone(),
