@@ -9,6 +9,8 @@
 #   frr        FRR (zebra, staticd, bgpd, vtysh) for the FRR backend's tests
 #   knot       Knot DNS (knotd, knotc): the authoritative primary of the DNS failover tests
 #   knot-dnsutils  kdig: the tests' real queries of that zone
+#   util-linux setpriv: integration/privilege.rs runs the warden as nobody with chosen
+#              capabilities (essential in Debian, listed for minimal images)
 #   procps     sysctl: the lab turns off IPv6 duplicate address detection in its
 #              namespaces (a minimal Debian 12 has no sysctl)
 #   etcd-server  etcd 3.4 (/usr/bin/etcd) for the agreement tests (integration/agreement.rs,
@@ -48,7 +50,7 @@ trap cleanup EXIT
 
 need=()
 # libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
-for pkg in iproute2 bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime; do
+for pkg in iproute2 util-linux bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

@@ -107,6 +107,13 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     crate::check::exec_slots::set_limit(config.daemon.max_concurrent_exec);
     let drains = DrainState::load(&config.daemon.state_dir)
         .context("the drains of the last run are unknown; fix or remove the file")?;
+    // Before anything else listens: a speaker that can never listen (no
+    // CAP_NET_BIND_SERVICE for port 179) stops the daemon with the reason.
+    if config.routing
+        && let Some(settings) = &config.bgp
+    {
+        crate::bgp::speaker::check_listen(&backend::bgp::speaker_config(settings))?;
+    }
     let control_listener =
         control::server::bind(&config.control.socket, config.control.group.as_deref())?;
     let status = StatusBoard::default();

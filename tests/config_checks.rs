@@ -597,3 +597,129 @@ fn exec_checks_may_run_as_another_user_who_must_exist() {
     );
     assert!(e.contains("user"), "{e}");
 }
+
+/// Who an exec check runs as: user, group as written, gid; `None` for the daemon's user.
+type Who = Option<(String, Option<String>, u32)>;
+
+/// Who each exec check of a loaded configuration runs as, by service and check index.
+fn run_as_of(c: &anycast_warden::config::Config) -> Vec<Vec<Who>> {
+    c.services
+        .iter()
+        .map(|s| {
+            s.checks
+                .iter()
+                .filter_map(|check| match &check.spec {
+                    anycast_warden::config::CheckSpec::Exec(spec) => Some(
+                        spec.run_as
+                            .as_ref()
+                            .map(|r| (r.user.clone(), r.group.clone(), r.gid)),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn exec_user_and_group_come_from_the_check_then_the_service_then_defaults() {
+    let exec = |keys: &str| {
+        format!("[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n{keys}\n")
+    };
+    let service = |name: &str, keys: &str, checks: &str| {
+        format!(
+            "[[service]]\nname = \"{name}\"\nprefixes = [\"203.0.113.{}/32\"]\n{keys}\n{checks}",
+            name.len()
+        )
+    };
+    let nogroup = nix::unistd::Group::from_name("nogroup")
+        .unwrap()
+        .expect("group nogroup")
+        .gid
+        .as_raw();
+    let daemon = nix::unistd::User::from_name("daemon")
+        .unwrap()
+        .expect("user daemon");
+    let root_gid = 0;
+    let text = format!(
+        "[defaults]\nuser = \"daemon\"\n{}{}{}",
+        // Only [defaults]: daemon with its own group.
+        service("a", "", &exec("")),
+        // The service's pair; a check's own user brings its own group, not the service's.
+        service(
+            "bb",
+            "user = \"nobody\"\ngroup = \"nogroup\"",
+            &format!(
+                "{}{}[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\n",
+                exec(""),
+                exec("user = \"root\"")
+            ),
+        ),
+        // A check's own pair wins over [defaults].
+        service("ccc", "", &exec("user = \"nobody\"\ngroup = \"root\"")),
+    );
+    let c = anycast_warden::config::load_str(std::path::Path::new("w.toml"), &text)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let some = |user: &str, group: Option<&str>, gid: u32| {
+        Some((user.to_string(), group.map(String::from), gid))
+    };
+    assert_eq!(
+        run_as_of(&c),
+        vec![
+            vec![some("daemon", None, daemon.gid.as_raw())],
+            vec![
+                some("nobody", Some("nogroup"), nogroup),
+                some("root", None, root_gid)
+            ],
+            vec![some("nobody", Some("root"), root_gid)],
+        ]
+    );
+    // print-config writes each check's effective user.
+    let printed = toml::to_string(&c).unwrap();
+    assert_eq!(printed.matches("user = \"nobody\"").count(), 2, "{printed}");
+
+    // Without any user: the daemon's own.
+    let c = anycast_warden::config::load_str(
+        std::path::Path::new("w.toml"),
+        &service("a", "", &exec("")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run_as_of(&c), vec![vec![None]]);
+
+    // Each level's mistakes are refused at their place.
+    let cases = [
+        (
+            format!(
+                "[defaults]\nuser = \"no-such-user-aw\"\n{}",
+                service("a", "", &exec(""))
+            ),
+            "w.toml:2:8: user \"no-such-user-aw\" does not exist on this host",
+        ),
+        (
+            format!(
+                "[defaults]\nuser = \"nobody\"\ngroup = \"no-such-group-aw\"\n{}",
+                service("a", "", &exec(""))
+            ),
+            "w.toml:3:9: group \"no-such-group-aw\" does not exist on this host",
+        ),
+        (
+            format!(
+                "[defaults]\ngroup = \"nogroup\"\n{}",
+                service("a", "", &exec(""))
+            ),
+            "w.toml:2:9: group without user",
+        ),
+        (
+            service("a", "user = \"no-such-user-aw\"", &exec("")),
+            "w.toml:4:8: user \"no-such-user-aw\" does not exist on this host",
+        ),
+        (
+            service("a", "group = \"nogroup\"", &exec("")),
+            "w.toml:4:9: group without user",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = common::one_error(&text);
+        assert!(e.starts_with(want), "{text}\n{e}");
+    }
+}

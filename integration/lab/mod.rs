@@ -1000,31 +1000,60 @@ protocol bgp rtr {{
         self.start_warden_files_env(&config_file, &config_dir, env)
     }
 
+    /// [`Lab::start_warden`] with the warden's command line after `wrapper` (e.g. util-linux
+    /// `setpriv ... --` to run it as another user with chosen capabilities) and run from
+    /// `binary` (a copy other users may execute).
+    pub fn start_warden_wrapped(
+        &self,
+        config: &str,
+        wrapper: &[&str],
+        binary: &Path,
+    ) -> Warden<'_> {
+        let config_file = self.path("warden.toml");
+        let config_dir = self.path("conf.d");
+        fs::create_dir_all(&config_dir).expect("create conf.d");
+        fs::write(&config_file, config).expect("write warden.toml");
+        self.start_warden_argv(&config_file, &config_dir, &[], wrapper, binary)
+    }
+
     fn start_warden_files_env(
         &self,
         config_file: &Path,
         config_dir: &Path,
         env: &[(&str, &str)],
     ) -> Warden<'_> {
+        self.start_warden_argv(config_file, config_dir, env, &[], Path::new(WARDEN_BIN))
+    }
+
+    fn start_warden_argv(
+        &self,
+        config_file: &Path,
+        config_dir: &Path,
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+        binary: &Path,
+    ) -> Warden<'_> {
         let rust_log = std::env::var("AW_WARDEN_LOG").unwrap_or_else(|_| "info".into());
         let mut env: Vec<(&str, &str)> = env.to_vec();
         if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
             env.push(("RUST_LOG", &rust_log));
         }
+        let (config_file_text, config_dir_text, binary_text) = (
+            config_file.to_string_lossy(),
+            config_dir.to_string_lossy(),
+            binary.to_string_lossy(),
+        );
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.extend([
+            &*binary_text,
+            "run",
+            "--config",
+            &config_file_text,
+            "--config-dir",
+            &config_dir_text,
+        ]);
         let pid = self
-            .spawn_env(
-                "warden",
-                Some(&self.host_ns),
-                &[
-                    WARDEN_BIN,
-                    "run",
-                    "--config",
-                    &config_file.to_string_lossy(),
-                    "--config-dir",
-                    &config_dir.to_string_lossy(),
-                ],
-                &env,
-            )
+            .spawn_env("warden", Some(&self.host_ns), &argv, &env)
             .unwrap_or_else(|e| panic!("{e}"));
         Warden {
             lab: self,

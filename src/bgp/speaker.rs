@@ -168,7 +168,11 @@ async fn listen(
         match bind(v6, port, &peers) {
             Ok(l) => break l,
             Err(e) => {
-                warn!(port, ipv6 = v6, error = %e, "cannot listen for BGP connections; retrying in 5 s (outgoing sessions work meanwhile)");
+                let error = ListenError { port, error: e };
+                warn!(
+                    ipv6 = v6,
+                    "{error}; retrying in 5 s (outgoing sessions work meanwhile)"
+                );
                 tokio::select! {
                     () = cancel.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -202,6 +206,60 @@ async fn listen(
     }
 }
 
+/// The speaker cannot listen on its port. Its text names what would let it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe(*.port, .error))]
+pub struct ListenError {
+    pub port: u16,
+    /// Not a `#[source]`: its text is already part of the message.
+    pub error: io::Error,
+}
+
+fn describe(port: u16, source: &io::Error) -> String {
+    if source.kind() == io::ErrorKind::PermissionDenied {
+        format!(
+            "cannot listen for BGP connections on port {port}: permission denied: ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need CAP_NET_BIND_SERVICE; give the daemon that capability (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE and CapabilityBoundingSet=CAP_NET_BIND_SERVICE), run it as root, or set listen = false in [bgp] to only connect out to the peers (which needs no capability)"
+        )
+    } else {
+        format!("cannot listen for BGP connections on port {port}: {source}")
+    }
+}
+
+/// Whether the speaker of `config` may bind its listening port(s), tried with a socket
+/// that is closed again at once. Called before the daemon starts, so that a missing
+/// CAP_NET_BIND_SERVICE stops it with a clear error instead of a warning every 5 s; an
+/// address in use is left to the listener, which retries.
+pub fn check_listen(config: &SpeakerConfig) -> Result<(), ListenError> {
+    use socket2::{Domain, Socket, Type};
+    if !config.listen {
+        return Ok(());
+    }
+    for v6 in [false, true] {
+        if !config.peers.iter().any(|p| p.address.is_ipv6() == v6) {
+            continue;
+        }
+        let error = |error| ListenError {
+            port: config.listen_port,
+            error,
+        };
+        let (domain, any) = if v6 {
+            (Domain::IPV6, IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        } else {
+            (Domain::IPV4, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
+        let socket = Socket::new(domain, Type::STREAM, None).map_err(error)?;
+        socket.set_reuse_address(true).map_err(error)?;
+        if v6 {
+            socket.set_only_v6(true).map_err(error)?;
+        }
+        match socket.bind(&SocketAddr::new(any, config.listen_port).into()) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(error(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -232,4 +290,36 @@ fn bind(v6: bool, port: u16, peers: &[PeerConfig]) -> io::Result<TcpListener> {
     }
     socket.bind(SocketAddr::new(any, port))?;
     socket.listen(64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_port_names_the_capability_and_the_ways_out() {
+        let e = ListenError {
+            port: 179,
+            error: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        let text = e.to_string();
+        for needle in [
+            "port 179",
+            "CAP_NET_BIND_SERVICE",
+            "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+            "listen = false",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in {text}");
+        }
+        let busy = ListenError {
+            port: 1179,
+            error: io::Error::from(io::ErrorKind::AddrInUse),
+        }
+        .to_string();
+        assert!(
+            busy.starts_with("cannot listen for BGP connections on port 1179: ")
+                && !busy.contains("CAP_"),
+            "{busy}"
+        );
+    }
 }

@@ -371,4 +371,53 @@ mod tests {
             .await;
         assert!(!out.passed, "nobody wrote into root's 0700 directory");
     }
+
+    /// `user` in `[defaults]` and `group` beside a service's `user` reach the process: the
+    /// loaded configuration's checks run as what the nearest level names.
+    #[tokio::test]
+    async fn a_user_from_the_service_or_defaults_runs_the_check() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: switching users needs root");
+            return;
+        }
+        let nobody = nix::unistd::User::from_name("nobody")
+            .ok()
+            .flatten()
+            .expect("the nobody user");
+        let root_group = 0;
+        let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+        let config = crate::config::load_str(
+            std::path::Path::new("w.toml"),
+            &format!(
+                "[defaults]\nuser = \"nobody\"\n\
+                 [[service]]\nname = \"a\"\nprefixes = [\"203.0.113.1/32\"]\n\
+                 [[service.check]]\nkind = \"exec\"\nshell = true\n\
+                 command = 'test \"$(id -u)\" = {uid} && test \"$(id -g)\" = {gid} && test \"$(id -G)\" = {gid}'\n\
+                 [[service]]\nname = \"b\"\nprefixes = [\"203.0.113.2/32\"]\nuser = \"nobody\"\ngroup = \"0\"\n\
+                 [[service.check]]\nkind = \"exec\"\nshell = true\n\
+                 command = 'test \"$(id -u)\" = {uid} && test \"$(id -g)\" = {root_group} && test \"$(id -G)\" = {root_group}'\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for service in &config.services {
+            let crate::config::CheckSpec::Exec(spec) = &service.checks[0].spec else {
+                panic!("exec");
+            };
+            let out = ExecCheck::new(spec, &service.name)
+                .run(Duration::from_secs(5))
+                .await;
+            assert!(out.passed, "{}: {}", service.name, out.detail);
+            // Without the inherited user the same command fails (it would run as root).
+            let mut own = spec.clone();
+            own.run_as = None;
+            let out = ExecCheck::new(&own, &service.name)
+                .run(Duration::from_secs(5))
+                .await;
+            assert!(
+                !out.passed,
+                "{}: the check ran as nobody without a user",
+                service.name
+            );
+        }
+    }
 }

@@ -37,6 +37,9 @@ const MAX_TRIES: i64 = 100;
 pub struct ServiceContext<'a> {
     pub timeout: Duration,
     pub interface: &'a str,
+    /// Who exec checks run as when they name no `user` themselves (the service's `user`,
+    /// else `[defaults]`'s; `None`: the daemon's user).
+    pub run_as: Option<&'a RunAs>,
 }
 
 /// One problem collector for one check, so the per-kind code stays short.
@@ -163,7 +166,7 @@ pub fn validate_check(
     };
     let (tries, retry_interval) = tries(&mut c, &raw, service.timeout);
     let spec = match kind_name {
-        "exec" => exec(&mut c, &raw),
+        "exec" => exec(&mut c, &raw, service.run_as),
         "tcp" => c
             .target(raw.target.as_ref(), "127.0.0.1:53")
             .map(|target| CheckSpec::Tcp(TcpSpec { target })),
@@ -282,16 +285,26 @@ fn tries(c: &mut Checker<'_>, raw: &RawCheck, timeout: Duration) -> (u32, Durati
     (tries, retry_interval)
 }
 
-/// `user` and `group` of an exec check, looked up now so that a typo stops the load.
-fn run_as(c: &mut Checker<'_>, raw: &RawCheck) -> Result<Option<RunAs>, ()> {
-    let Some(user) = raw.user.as_ref() else {
-        if let Some(group) = raw.group.as_ref() {
-            c.error(
+/// `user` and `group` (of an exec check, a service or `[defaults]`), looked up now so that
+/// a typo stops the load. They go together: `Ok(None)` when neither is written, an error
+/// for a `group` without a `user`; without `group`, the user's own group.
+pub(super) fn run_as(
+    src: &SourceText,
+    user: Option<&Spanned<String>>,
+    group: Option<&Spanned<String>>,
+    errors: &mut Vec<ConfigError>,
+) -> Result<Option<RunAs>, ()> {
+    let mut error = |span: Range<usize>, message: String, hint: &str| {
+        errors.push(src.error(span, message).with_hint(hint.to_string()));
+        Err(())
+    };
+    let Some(user) = user else {
+        if let Some(group) = group {
+            return error(
                 group.span(),
-                "group without user",
-                "name the user the check runs as too, e.g. user = \"nobody\", group = \"nogroup\"",
+                "group without user".into(),
+                "name the user too, e.g. user = \"nobody\", group = \"nogroup\" (user and group go together: the nearest of the check, its service and [defaults] that names a user decides both)",
             );
-            return Err(());
         }
         return Ok(None);
     };
@@ -303,23 +316,21 @@ fn run_as(c: &mut Checker<'_>, raw: &RawCheck) -> Result<Option<RunAs>, ()> {
     let account = match found {
         Ok(Some(account)) => account,
         Ok(None) => {
-            c.error(
+            return error(
                 user.span(),
                 format!("user \"{name}\" does not exist on this host"),
                 "name an existing user (see `getent passwd`), e.g. user = \"nobody\", or create it: useradd --system --no-create-home NAME",
             );
-            return Err(());
         }
         Err(e) => {
-            c.error(
+            return error(
                 user.span(),
                 format!("cannot look up user \"{name}\": {e}"),
                 "check /etc/nsswitch.conf and the user database",
             );
-            return Err(());
         }
     };
-    let (group, gid) = match raw.group.as_ref() {
+    let (group, gid) = match group {
         None => (None, account.gid.as_raw()),
         Some(g) => {
             let gname = g.get_ref().trim();
@@ -330,20 +341,18 @@ fn run_as(c: &mut Checker<'_>, raw: &RawCheck) -> Result<Option<RunAs>, ()> {
             match found {
                 Ok(Some(group)) => (Some(gname.to_string()), group.gid.as_raw()),
                 Ok(None) => {
-                    c.error(
+                    return error(
                         g.span(),
                         format!("group \"{gname}\" does not exist on this host"),
                         "name an existing group (see `getent group`), or leave group out for the user's own group",
                     );
-                    return Err(());
                 }
                 Err(e) => {
-                    c.error(
+                    return error(
                         g.span(),
                         format!("cannot look up group \"{gname}\": {e}"),
                         "check /etc/nsswitch.conf and the group database",
                     );
-                    return Err(());
                 }
             }
         }
@@ -356,8 +365,12 @@ fn run_as(c: &mut Checker<'_>, raw: &RawCheck) -> Result<Option<RunAs>, ()> {
     }))
 }
 
-fn exec(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let run_as = run_as(c, raw).ok()?;
+/// `inherited`: the service's (or `[defaults]`') user, used when the check names none.
+fn exec(c: &mut Checker<'_>, raw: &RawCheck, inherited: Option<&RunAs>) -> Option<CheckSpec> {
+    let run_as = match run_as(c.src, raw.user.as_ref(), raw.group.as_ref(), c.errors).ok()? {
+        Some(own) => Some(own),
+        None => inherited.cloned(),
+    };
     let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
     let cmd = c.required(
         "command",

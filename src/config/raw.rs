@@ -221,6 +221,9 @@ pub struct RawServiceKeys {
     pub disabled: Option<Spanned<bool>>,
     pub on_disabled: Option<Spanned<String>>,
     pub dampening: Option<Spanned<RawDampening>>,
+    /// Who exec checks run as, unless a check says otherwise.
+    pub user: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
 }
 
 /// `dampening = { half_life = "15m", suppress = 2000, reuse = 750, max_suppress = "1h" }`
@@ -252,6 +255,8 @@ pub struct RawService {
     pub disabled: Option<Spanned<bool>>,
     pub on_disabled: Option<Spanned<String>>,
     pub dampening: Option<Spanned<RawDampening>>,
+    pub user: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
     pub announce: Option<Spanned<RawAnnounce>>,
@@ -271,6 +276,8 @@ impl RawService {
             disabled: self.disabled.clone(),
             on_disabled: self.on_disabled.clone(),
             dampening: self.dampening.clone(),
+            user: self.user.clone(),
+            group: self.group.clone(),
         }
     }
 }

@@ -722,6 +722,8 @@ struct ServiceDefaults {
     disabled: bool,
     on_disabled: OnDisabled,
     dampening: Option<DampeningConfig>,
+    /// Who exec checks run as (`user`, `group`), unless a check names its own.
+    run_as: Option<RunAs>,
 }
 
 fn validate_defaults(
@@ -740,6 +742,7 @@ fn validate_defaults(
         disabled: false,
         on_disabled: OnDisabled::Withdraw,
         dampening: None,
+        run_as: None,
     };
     service_keys(src, &raw, &builtin, errors)
 }
@@ -827,6 +830,11 @@ fn service_keys(
             base.dampening,
             errors,
         ),
+        // The pair is inherited whole: a level that names a user decides the group too.
+        run_as: match super::check::run_as(src, raw.user.as_ref(), raw.group.as_ref(), errors) {
+            Ok(Some(own)) => Some(own),
+            Ok(None) | Err(()) => base.run_as.clone(),
+        },
     }
 }
 
@@ -943,6 +951,7 @@ fn validate_service(
         let service = super::check::ServiceContext {
             timeout: keys.timeout,
             interface: &keys.interface,
+            run_as: keys.run_as.as_ref(),
         };
         if let Some(spec) =
             super::check::validate_check(src, check_span, check.into_inner(), &service, errors)
