@@ -315,6 +315,20 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
+    /// The `nobody` user, or `None` (with a loud SKIPPED) when the tests do not run as
+    /// root and so cannot switch users; CI runs them as root.
+    fn nobody_or_skip() -> Option<nix::unistd::User> {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: switching users needs root");
+            return None;
+        }
+        let nobody = nix::unistd::User::from_name("nobody")
+            .ok()
+            .flatten()
+            .expect("the nobody user");
+        Some(nobody)
+    }
+
     fn is_zombie(pid: i32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .map(|s| {
@@ -329,14 +343,9 @@ mod tests {
     /// group of the daemon's (needs root, as the daemon does to switch).
     #[tokio::test]
     async fn a_check_with_a_user_runs_as_that_user() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED: switching users needs root");
+        let Some(nobody) = nobody_or_skip() else {
             return;
-        }
-        let nobody = nix::unistd::User::from_name("nobody")
-            .ok()
-            .flatten()
-            .expect("the nobody user");
+        };
         let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
         let check = |line: String| {
             ExecCheck::new(
@@ -376,14 +385,9 @@ mod tests {
     /// loaded configuration's checks run as what the nearest level names.
     #[tokio::test]
     async fn a_user_from_the_service_or_defaults_runs_the_check() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED: switching users needs root");
+        let Some(nobody) = nobody_or_skip() else {
             return;
-        }
-        let nobody = nix::unistd::User::from_name("nobody")
-            .ok()
-            .flatten()
-            .expect("the nobody user");
+        };
         let root_group = 0;
         let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
         let config = crate::config::load_str(
