@@ -8,9 +8,11 @@
 //! Services report whether they want their prefixes announced; the announcer computes the
 //! union and hands the *whole* set to the backend, never a delta, so any apply can be
 //! retried or repeated. Everything queued while an apply runs is folded into the next
-//! one, and after an apply further changes are collected for `batch_window` (the first
-//! change after a quiet period goes out at once): a thousand services failing together
-//! become a handful of applies. A failed apply is retried with backoff; the desired state
+//! one, and applies start at most once per `batch_window` (the first change after a quiet
+//! period goes out at once): a thousand services failing together become a handful of
+//! applies. The window counts from an apply's start, so changes that came in during an
+//! apply longer than the window (FRR's staticd takes ~150 ms for 1,000 routes) go out the
+//! moment it ends: they have waited long enough. A failed apply is retried with backoff; the desired state
 //! is never lost, and the last one always reaches the backend. A backend that can lose its
 //! state behind the warden's back (a restarted FRR starts from its own config file) asks
 //! for a periodic re-apply of the unchanged set (`verify_interval`); being idempotent, such
@@ -164,7 +166,7 @@ pub async fn run(
     // None: what the backend holds is unknown, so the first apply always runs (it purges
     // whatever no configured service owns).
     let mut applied: Option<BTreeSet<IpNet>> = None;
-    let mut last_apply_end: Option<Instant> = None;
+    let mut last_apply_start: Option<Instant> = None;
     let mut failures: u32 = 0;
     let mut retry_at: Option<Instant> = None;
     // When the unchanged set is due to be applied again (backends with a verify interval).
@@ -195,7 +197,7 @@ pub async fn run(
         } else {
             let now = Instant::now();
             Some(retry_at.unwrap_or_else(|| {
-                last_apply_end.map_or(now, |end| (end + settings.batch_window).max(now))
+                last_apply_start.map_or(now, |start| (start + settings.batch_window).max(now))
             }))
         };
         tokio::select! {
@@ -275,7 +277,7 @@ pub async fn run(
                         retry_at = Some(Instant::now() + delay);
                     }
                 }
-                last_apply_end = Some(Instant::now());
+                last_apply_start = Some(started);
                 verify_at = backend.verify_interval().map(|every| Instant::now() + every);
             }
         }
@@ -612,6 +614,33 @@ mod tests {
             "{:?}",
             t1.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_that_came_during_a_long_apply_go_out_when_it_ends() {
+        // An apply longer than the window (staticd with 1,000 routes): what arrived
+        // meanwhile has waited long enough and must not wait out another window.
+        let rec = Recorder {
+            apply_time: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let (tx, _task) = start(&rec, 100);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t0 = Instant::now();
+        set(&tx, "a", "203.0.113.1/32", true).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        set(&tx, "b", "203.0.113.2/32", true).await;
+        while rec.applies.lock().unwrap().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Two applies back to back: 600 ms. Waiting out the window after the first
+        // would make it 700.
+        assert!(
+            t0.elapsed() <= Duration::from_millis(602),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(rec.applies.lock().unwrap()[2].len(), 2);
     }
 
     #[tokio::test(start_paused = true)]
