@@ -197,22 +197,33 @@ fn prefixes(n: usize) -> Vec<IpNet> {
 enum Backend {
     /// BIRD through its control socket.
     Bird(BirdVariant),
-    /// FRR through vtysh.
+    /// FRR over its vty sockets, with FRR's default timers.
     Frr(FrrMode),
+    /// FRR's static mode with `zebra work-queue 0` (README, FRR setup): zebra's RIB queue
+    /// does not hold a route for 10 ms before bgpd sees it.
+    FrrStaticNoZebraHold,
     /// The built-in BGP speaker.
     Builtin,
 }
 
 impl Backend {
     /// Every backend, in the report's order.
-    const ALL: [Backend; 5] = [
+    const ALL: [Backend; 6] = [
         Backend::Bird(BirdVariant::Bird2),
         Backend::Bird(BirdVariant::Bird1),
         Backend::Frr(FrrMode::Network),
         Backend::Frr(FrrMode::Static),
+        Backend::FrrStaticNoZebraHold,
         Backend::Builtin,
     ];
-    const NAMES: [&str; 5] = ["bird2", "bird1", "frr-network", "frr-static", "bgp"];
+    const NAMES: [&str; 6] = [
+        "bird2",
+        "bird1",
+        "frr-network",
+        "frr-static",
+        "frr-static-wq0",
+        "bgp",
+    ];
 
     fn name(self) -> &'static str {
         let i = Backend::ALL
@@ -231,8 +242,17 @@ impl Backend {
         match self {
             Backend::Bird(BirdVariant::Bird2) => [Need::Bird2, Need::Gobgp],
             Backend::Bird(BirdVariant::Bird1) => [Need::Bird1, Need::Gobgp],
-            Backend::Frr(_) => [Need::Frr, Need::Gobgp],
+            Backend::Frr(_) | Backend::FrrStaticNoZebraHold => [Need::Frr, Need::Gobgp],
             Backend::Builtin => [Need::Gobgp, Need::Gobgp],
+        }
+    }
+
+    /// The warden's FRR mode, for the FRR backends.
+    fn frr_mode(self) -> Option<FrrMode> {
+        match self {
+            Backend::Frr(mode) => Some(mode),
+            Backend::FrrStaticNoZebraHold => Some(FrrMode::Static),
+            Backend::Bird(_) | Backend::Builtin => None,
         }
     }
 
@@ -240,7 +260,7 @@ impl Backend {
     /// `ip_check`). FRR's static mode is for prefixes not on the host: a connected route on
     /// `lo` would win over the static one, and `redistribute static` would not announce it.
     fn prefixes_on_lo(self) -> bool {
-        self != Backend::Frr(FrrMode::Static)
+        self.frr_mode() != Some(FrrMode::Static)
     }
 }
 
@@ -268,9 +288,12 @@ impl Speaker<'_> {
     fn warden_section(&self, backend: Backend) -> String {
         match (self, backend) {
             (Speaker::Bird(bird), _) => bird.warden_section(true),
-            (Speaker::Frr(frr), Backend::Frr(mode)) => frr.warden_section(mode),
+            (Speaker::Frr(frr), _) => frr.warden_section(
+                backend
+                    .frr_mode()
+                    .expect("FRR runs for the FRR backends only"),
+            ),
             (Speaker::Builtin, _) => bgp_section(),
-            (Speaker::Frr(_), _) => unreachable!("FRR runs for FRR backends"),
         }
     }
 
@@ -307,8 +330,13 @@ fn setup<'a>(lab: &'a Lab, backend: Backend, prefixes: &[IpNet]) -> Setup<'a> {
         // Without import checking: FRR 8.4's check walks every tracked next hop for each
         // withdrawn `network` (bnc_existing_for_prefix), so 10,000 withdrawals cost bgpd
         // O(N²), 49.5 s against 2.5 s without it (README, FRR backend).
-        Backend::Frr(_) => Speaker::Frr(lab.start_frr(&FrrConf {
+        Backend::Frr(_) | Backend::FrrStaticNoZebraHold => Speaker::Frr(lab.start_frr(&FrrConf {
             bgp_more: "router bgp 65001\n no bgp network import-check\nexit\n",
+            zebra: if backend == Backend::FrrStaticNoZebraHold {
+                "zebra work-queue 0"
+            } else {
+                ""
+            },
             ..FrrConf::default()
         })),
         Backend::Builtin => Speaker::Builtin,

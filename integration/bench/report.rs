@@ -105,7 +105,8 @@ pub fn write(dir: &Path, out: &Path) {
          veth pair, BIRD or FRR (and the warden) on the host side, GoBGP as the router on the other side,\n\
          time-stamping every route event it receives with a monotonic clock. Backends: `bird2` and `bird1`\n\
          (through the control socket), `frr-network` (FRR, `network` statements for addresses on `lo`) and\n\
-         `frr-static` (FRR, tagged static routes to Null0 for prefixes not on the host), both over FRR's vty sockets. A tcpdump on\n\
+         `frr-static` (FRR, tagged static routes to Null0 for prefixes not on the host), both over FRR's vty sockets, and\n\
+         `frr-static-wq0` (static mode with `zebra work-queue 0` in zebra.conf, as README's FRR setup suggests). A tcpdump on\n\
          the router's end of the veth time-stamps each BGP segment from the host as it arrives (*wire*). The machine is shared, so treat single numbers\n\
          with care; the runs are records, not CI gates.\n\n",
     );

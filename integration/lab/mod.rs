@@ -915,7 +915,10 @@ protocol bgp rtr {{
         let dir = self.path("frr");
         fs::create_dir_all(&dir).expect("create the FRR directory");
         let files = [
-            ("zebra.conf", String::from("frr defaults traditional\n")),
+            (
+                "zebra.conf",
+                format!("frr defaults traditional\n{}\n", conf.zebra),
+            ),
             (
                 "staticd.conf",
                 format!("frr defaults traditional\n{}\n", conf.statics),
@@ -1774,6 +1777,8 @@ pub struct FrrConf<'s> {
     pub bgp_v4: &'s str,
     /// Lines after the default instance, e.g. a VRF's instance.
     pub bgp_more: &'s str,
+    /// Lines for zebra.conf, e.g. `zebra work-queue 0`.
+    pub zebra: &'s str,
 }
 
 /// bgpd.conf: AS 65001 peering with the router, `redistribute static` for static mode,
