@@ -312,3 +312,80 @@ fn vrf_prefixes_go_into_the_vrf_instance_only() {
         assert!(!frr.running_config().contains("network 2001:db8::123"));
     });
 }
+
+#[test]
+fn after_sigkill_withdraw_all_removes_the_static_routes_it_owns_and_only_those() {
+    after_sigkill_withdraw_all("frr-kill-static", FrrMode::Static);
+}
+
+#[test]
+fn after_sigkill_withdraw_all_removes_the_network_statements_it_owns_and_only_those() {
+    after_sigkill_withdraw_all("frr-kill-network", FrrMode::Network);
+}
+
+/// A killed warden cannot withdraw, and FRR keeps announcing what it was told (the
+/// Python anycastd's prefixes stayed announced after SIGKILL). `withdraw-all`, the unit's
+/// `ExecStopPost=`, removes what the warden owned and leaves the hand-made route.
+fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
+    let (ours, hand_made, conf) = match mode {
+        FrrMode::Static => (
+            ["198.51.100.0/25", "2001:db8:100::/48"],
+            "198.51.100.9/32",
+            FrrConf {
+                statics: "ip route 198.51.100.9/32 Null0",
+                ..FrrConf::default()
+            },
+        ),
+        FrrMode::Network => (
+            ["203.0.113.53/32", "2001:db8::53/128"],
+            "203.0.113.99/32",
+            FrrConf {
+                bgp_v4: "  network 203.0.113.99/32",
+                ..FrrConf::default()
+            },
+        ),
+    };
+    with_lab(test, &conf, |lab, router, frr| {
+        let on_lo = mode == FrrMode::Network;
+        if on_lo {
+            let mut addresses: Vec<IpNet> = nets(&ours).into_iter().collect();
+            addresses.extend(nets(&[hand_made]));
+            lab.add_lo_addresses(&addresses).unwrap();
+        }
+        let prefixes = ours.map(|p| format!("{p:?}")).join(", ");
+        let services = service(lab, "web", &prefixes, on_lo);
+        set_up(lab, "web", true);
+        let warden = lab.start_warden(&config(lab, frr, mode, "tag = 4711", &services));
+        wait_rib(router, "announce", SESSION, |rib| {
+            has(rib, &ours) && has(rib, &[hand_made])
+        });
+
+        warden.signal(Signal::SIGKILL).unwrap();
+        warden.wait_exit(CHANGE).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(
+            has(&rib(router), &ours),
+            "the routes stay while nobody withdraws them"
+        );
+
+        let out = lab
+            .warden_cli()
+            .arg("withdraw-all")
+            .output()
+            .expect("run withdraw-all");
+        assert!(
+            out.status.success(),
+            "withdraw-all: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_rib(router, "withdraw-all", CHANGE, |rib| has_none(rib, &ours));
+        std::thread::sleep(Duration::from_millis(500));
+        let rib = rib(router);
+        assert!(has(&rib, &[hand_made]), "hand-made route removed: {rib:?}");
+        let config = frr.running_config();
+        assert!(!config.contains("tag 4711"), "{config}");
+        assert!(!config.contains("network 203.0.113.53/32"), "{config}");
+        assert!(config.contains(hand_made), "{config}");
+    });
+}
