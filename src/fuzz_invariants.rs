@@ -1,7 +1,7 @@
 //! What must hold for any input to the parsers that read text or bytes from outside: the
 //! configuration loader, BIRD's control-socket replies and birdc's output, the include
-//! file the warden reads back, FRR's running configuration, the vty socket framing and
-//! the BGP decoder.
+//! file the warden reads back, FRR's running configuration, the vty socket framing, the
+//! BGP decoder and DNS responses (with their TSIG signatures).
 //!
 //! Each function panics when its parser panics or breaks a promise. The cargo-fuzz
 //! targets in `fuzz/` call them with libFuzzer's inputs; `tests/fuzz_corpus.rs` replays
@@ -14,9 +14,18 @@ use std::path::Path;
 use crate::backend::bird::{announced, reply};
 use crate::backend::frr::{running, vty_frame};
 use crate::bgp::message::{self, Codec};
+use crate::dns::message::{Name, TYPE_A, TYPE_AAAA, parse_response, read_name};
+use crate::dns::tsig;
 
 /// The names the targets go by, in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
-pub const TARGETS: [&str; 5] = ["config", "bird_reply", "frr_running", "vty_frame", "decode"];
+pub const TARGETS: [&str; 6] = [
+    "config",
+    "bird_reply",
+    "frr_running",
+    "vty_frame",
+    "decode",
+    "dns_response",
+];
 
 /// Runs the named target on `data`. Panics on an unknown name (a corpus folder without a
 /// target is a mistake to see).
@@ -27,6 +36,7 @@ pub fn run(target: &str, data: &[u8]) {
         "frr_running" => frr_running(data),
         "vty_frame" => vty_frame(data),
         "decode" => bgp_decode(data),
+        "dns_response" => dns_response(data),
         other => panic!("no fuzz target named {other:?}; the targets are {TARGETS:?}"),
     }
 }
@@ -149,5 +159,64 @@ pub fn bgp_decode(data: &[u8]) {
                 "re-encoded {msg:?} does not decode"
             );
         }
+    }
+}
+
+/// The key the `dns_response` target verifies with (`warden-key.`, hmac-sha256); the
+/// corpus holds responses signed with other MACs, so the fuzzer reaches the HMAC itself.
+fn dns_fuzz_key() -> Option<tsig::Key> {
+    Some(tsig::Key {
+        name: Name::parse("warden-key.").ok()?,
+        algorithm: tsig::Algorithm::parse("hmac-sha256")?,
+        secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+    })
+}
+
+/// What a DNS server sends back (a response to an UPDATE or a query, from the network):
+/// parsing never panics nor points outside the message, names read at any offset stay
+/// within DNS's 255 bytes, addresses come only from records of the right size, and
+/// checking the TSIG signature never panics.
+pub fn dns_response(data: &[u8]) {
+    for at in 0..data.len().min(64) {
+        if let Ok((name, end)) = read_name(data, at) {
+            assert!(
+                end <= data.len(),
+                "a name at {at} ends at {end}, past the message"
+            );
+            assert!(
+                name.as_str().len() <= 255,
+                "a name of {} bytes",
+                name.as_str().len()
+            );
+        }
+    }
+    let Ok(response) = parse_response(data) else {
+        return;
+    };
+    for record in response.answers.iter().chain(&response.tsig) {
+        assert!(
+            record.rdata.start <= record.rdata.end && record.rdata.end <= data.len(),
+            "record data {:?} outside a message of {} bytes",
+            record.rdata,
+            data.len()
+        );
+        assert!(
+            record.start < record.rdata.start,
+            "a record starts after its data"
+        );
+    }
+    for record in &response.answers {
+        for rtype in [TYPE_A, TYPE_AAAA] {
+            for address in response.addresses(data, &record.name, rtype) {
+                assert_eq!(
+                    address.is_ipv4(),
+                    rtype == TYPE_A,
+                    "{address} read as type {rtype}"
+                );
+            }
+        }
+    }
+    if let Some(key) = dns_fuzz_key() {
+        let _ = tsig::verify(data, &response, &key, &[0x5a; 32], 1_700_000_000);
     }
 }
