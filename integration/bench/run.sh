@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks against real BIRD or FRR and GoBGP in network namespaces and rewrites
 # BENCHMARKS.md and the plots in integration/bench/results/.
-#   integration/bench/run.sh [reaction|confirm|burst|footprint|native|order|report|all] \
-#                            [bird2|bird1|frr-network|frr-static]
+#   integration/bench/run.sh [reaction|confirm|burst|footprint|native|fresh|order|report|all] \
+#                            [bird2|bird1|frr-network|frr-static|frr-static-wq0|bgp]
 # As root. Knobs: AW_BENCH_EVENTS (reaction cycles, default 50), AW_BENCH_SECONDS
 # (footprint window, default 60), AW_BENCH_MAX_N (largest N, default 10000).
 set -euo pipefail
