@@ -313,19 +313,8 @@ fn add_ping_target(lab: &Lab) {
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.host_ns,
-            "route",
-            "add",
-            &format!("{PING_TARGET}/32"),
-            "via",
-            ROUTER_V4,
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    lab.route_via_router(&format!("{PING_TARGET}/32"))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Takes the target away: the router drops echo requests for an address it no longer
