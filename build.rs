@@ -49,18 +49,15 @@ fn default_lld_linker() -> bool {
     let Ok(out) = std::process::Command::new(rustc).arg("--version").output() else {
         return false;
     };
-    // "rustc 1.95.0 (59807616e 2026-04-14)"
     let version = String::from_utf8_lossy(&out.stdout);
-    let minor = version
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.split('.').nth(1))
-        .and_then(|m| m.parse::<u32>().ok());
-    matches!(
-        version
-            .split_whitespace()
-            .nth(1)
-            .and_then(|v| v.split('.').next()),
-        Some("1")
-    ) && minor.is_some_and(|m| m >= 90)
+    matches!(rustc_major_minor(&version), Some((1, minor)) if minor >= 90)
+}
+
+/// Major and minor version from `rustc --version` output such as
+/// "rustc 1.95.0 (59807616e 2026-04-14)" -> (1, 95); `None` for anything else.
+fn rustc_major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut numbers = version.split_whitespace().nth(1)?.split('.');
+    let major = numbers.next()?.parse().ok()?;
+    let minor = numbers.next()?.parse().ok()?;
+    Some((major, minor))
 }

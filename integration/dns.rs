@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, ROUTER_V4, poll};
+use lab::{Lab, Need, poll};
 
 const ZONE: &str = "example.net.";
 const WWW: &str = "www.example.net.";
@@ -102,19 +102,7 @@ impl<'a> Dns<'a> {
 
 /// The endpoints live in the router namespace; the host reaches them through it.
 fn endpoints(lab: &Lab) {
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.host_ns,
-            "route",
-            "add",
-            "198.51.100.0/24",
-            "via",
-            ROUTER_V4,
-        ],
-    )
-    .unwrap();
+    lab.route_via_router("198.51.100.0/24").unwrap();
     for a in [EP_A, EP_B] {
         set_endpoint(lab, a, true);
     }

@@ -58,24 +58,26 @@ fn lab_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
     Lab::new_or_skip(test, needs)
 }
 
-/// `setpriv` as `nobody:nogroup` with no supplementary group, `no_new_privs`, and exactly
-/// `caps` (setpriv's names, e.g. `net_raw`) in the inheritable, ambient and bounding sets.
-fn setpriv(caps: &[&str]) -> Vec<String> {
+/// Calls `f` with the wrapper `setpriv ... --` that runs what follows it as `nobody:nogroup`
+/// with no supplementary group, `no_new_privs`, and exactly `caps` (setpriv's names, e.g.
+/// `net_raw`) in the inheritable, ambient and bounding sets. A callback because the lab
+/// takes `&str` arguments and the formatted ones live here.
+fn with_setpriv<R>(caps: &[&str], f: impl FnOnce(&[&str]) -> R) -> R {
     let set: String = std::iter::once("-all".to_string())
         .chain(caps.iter().map(|c| format!("+{c}")))
         .collect::<Vec<_>>()
         .join(",");
-    vec![
-        "setpriv".into(),
-        format!("--reuid={USER}"),
-        format!("--regid={GROUP}"),
-        "--clear-groups".into(),
-        format!("--inh-caps={set}"),
-        format!("--ambient-caps={set}"),
-        format!("--bounding-set={set}"),
-        "--no-new-privs".into(),
-        "--".into(),
-    ]
+    f(&[
+        "setpriv",
+        &format!("--reuid={USER}"),
+        &format!("--regid={GROUP}"),
+        "--clear-groups",
+        &format!("--inh-caps={set}"),
+        &format!("--ambient-caps={set}"),
+        &format!("--bounding-set={set}"),
+        "--no-new-privs",
+        "--",
+    ])
 }
 
 /// Makes the lab's tempdir usable by `nobody`: traversable, a copy of the warden binary
@@ -99,9 +101,9 @@ fn prepare_for_nobody(lab: &Lab) -> PathBuf {
 
 fn start_unprivileged<'l>(lab: &'l Lab, config: &str, caps: &[&str]) -> Warden<'l> {
     let bin = prepare_for_nobody(lab);
-    let wrapper = setpriv(caps);
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    lab.start_warden_wrapped(config, &wrapper, &bin)
+    with_setpriv(caps, |wrapper| {
+        lab.start_warden_wrapped(config, wrapper, &bin)
+    })
 }
 
 /// The fields of /proc/PID/status the tests look at.
@@ -271,12 +273,11 @@ fn without_cap_net_bind_service_the_speaker_refuses_to_start_and_says_why() {
         "nothing was started"
     );
     // What the daemon had: the same wrapper gives a shell nothing at all.
-    let wrapper = setpriv(&[]);
-    let mut argv: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    argv.extend(["grep", "^Cap", "/proc/self/status"]);
-    let caps = lab
-        .exec_in(&lab.host_ns, &argv)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let caps = with_setpriv(&[], |wrapper| {
+        let argv = [wrapper, &["grep", "^Cap", "/proc/self/status"]].concat();
+        lab.exec_in(&lab.host_ns, &argv)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         caps.lines()
             .filter(|l| !l.ends_with("0000000000000000"))
@@ -313,19 +314,8 @@ fn add_ping_target(lab: &Lab) {
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.host_ns,
-            "route",
-            "add",
-            &format!("{PING_TARGET}/32"),
-            "via",
-            ROUTER_V4,
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    lab.route_via_router(&format!("{PING_TARGET}/32"))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Takes the target away: the router drops echo requests for an address it no longer

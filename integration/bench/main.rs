@@ -351,33 +351,36 @@ fn setup<'a>(lab: &'a Lab, backend: Backend, prefixes: &[IpNet]) -> Setup<'a> {
 impl Setup<'_> {
     /// A warden configuration for one service per prefix with the given check and timing.
     fn config(&self, lab: &Lab, prefixes: &[IpNet], check: &str, timing: &str) -> String {
+        let services: Vec<(IpNet, &str)> = prefixes.iter().map(|&p| (p, check)).collect();
+        let section = self.speaker.warden_section(self.backend);
+        self.config_with_checks(lab, &section, &services, timing)
+    }
+
+    /// A warden configuration with `section` for the backend, the given timing as
+    /// `[defaults]`, and a service `s<i>` for each (prefix, check).
+    fn config_with_checks(
+        &self,
+        lab: &Lab,
+        section: &str,
+        services: &[(IpNet, &str)],
+        timing: &str,
+    ) -> String {
         let ip_check = if self.backend.prefixes_on_lo() {
             ""
         } else {
             "ip_check = false\n"
         };
-        config(
-            lab,
-            &self.speaker.warden_section(self.backend),
-            prefixes,
-            check,
-            &format!("{timing}\n{ip_check}"),
-        )
+        let mut c = format!(
+            "[daemon]\nstate_dir = {:?}\n[defaults]\n{timing}\n{ip_check}\n{section}\n",
+            lab.path("state").display().to_string(),
+        );
+        for (i, (p, check)) in services.iter().enumerate() {
+            c.push_str(&format!(
+                "[[service]]\nname = \"s{i}\"\nprefixes = [\"{p}\"]\n[[service.check]]\n{check}\n"
+            ));
+        }
+        c
     }
-}
-
-/// A warden configuration for `services` services with the given check and timing.
-fn config(lab: &Lab, section: &str, prefixes: &[IpNet], check: &str, timing: &str) -> String {
-    let mut c = format!(
-        "[daemon]\nstate_dir = {:?}\n[defaults]\n{timing}\n{section}\n",
-        lab.path("state").display().to_string(),
-    );
-    for (i, p) in prefixes.iter().enumerate() {
-        c.push_str(&format!(
-            "[[service]]\nname = \"s{i}\"\nprefixes = [\"{p}\"]\n[[service.check]]\n{check}\n"
-        ));
-    }
-    c
 }
 
 /// Makes the services' tcp check pass (a listener on PORT in the host namespace) or fail

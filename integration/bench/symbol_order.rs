@@ -111,25 +111,22 @@ fn trace(backend: Backend, via: Via) -> Vec<String> {
         // Always down: the failure paths of a check, and a service that never announces.
         "kind = \"tcp\"\ntarget = \"127.0.0.1:1\"".to_string(),
     ];
-    let ip_check = if backend.prefixes_on_lo() {
-        ""
-    } else {
-        "ip_check = false\n"
-    };
     // Valgrind runs the daemon some 50 times slower: generous timeouts, one-round rise/fall.
-    let mut config = format!(
-        "[daemon]\nstate_dir = {:?}\n[defaults]\ninterval = \"1s\"\ntimeout = \"10s\"\nrise = 1\nfall = 1\n{ip_check}\n{}\n",
-        lab.path("state").display().to_string(),
-        match (&setup.speaker, via) {
-            (crate::Speaker::Bird(bird), Via::Command) => bird.warden_section(false),
-            (speaker, _) => speaker.warden_section(backend),
-        },
+    let section = match (&setup.speaker, via) {
+        (crate::Speaker::Bird(bird), Via::Command) => bird.warden_section(false),
+        (speaker, _) => speaker.warden_section(backend),
+    };
+    let services: Vec<(IpNet, &str)> = list
+        .iter()
+        .copied()
+        .zip(checks.iter().map(String::as_str))
+        .collect();
+    let config = setup.config_with_checks(
+        &lab,
+        &section,
+        &services,
+        "interval = \"1s\"\ntimeout = \"10s\"\nrise = 1\nfall = 1",
     );
-    for (i, (prefix, check)) in list.iter().zip(&checks).enumerate() {
-        config.push_str(&format!(
-            "[[service]]\nname = \"s{i}\"\nprefixes = [\"{prefix}\"]\n[[service.check]]\n{check}\n"
-        ));
-    }
     let config_file = lab.path("warden.toml");
     let config_dir = lab.path("conf.d");
     std::fs::create_dir_all(&config_dir).expect("conf.d");

@@ -426,6 +426,21 @@ impl Lab {
         run("ip", &args)
     }
 
+    /// Routes `prefix` from the host namespace via the router, for addresses that live in
+    /// the router namespace (the router does not announce them over BGP).
+    pub fn route_via_router(&self, prefix: &str) -> Result<(), String> {
+        let args = [
+            "-n",
+            &self.host_ns,
+            "route",
+            "add",
+            prefix,
+            "via",
+            ROUTER_V4,
+        ];
+        run("ip", &args).map(|_| ())
+    }
+
     /// Adds addresses (host routes: /32, /128) to the host's `lo`, in one `ip -b` batch.
     pub fn add_lo_addresses(&self, prefixes: &[IpNet]) -> Result<(), String> {
         self.lo_batch("add", prefixes)
