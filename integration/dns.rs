@@ -109,20 +109,7 @@ fn endpoints(lab: &Lab) {
 }
 
 fn set_endpoint(lab: &Lab, addr: &str, up: bool) {
-    let verb = if up { "add" } else { "del" };
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.rtr_ns,
-            "addr",
-            verb,
-            &format!("{addr}/32"),
-            "dev",
-            "lo",
-        ],
-    )
-    .unwrap();
+    lab.set_router_lo_address(addr, up).unwrap();
 }
 
 fn key_file(lab: &Lab, secret: &str) -> String {

@@ -301,19 +301,8 @@ fn without_cap_net_bind_service_the_speaker_refuses_to_start_and_says_why() {
 
 /// The ICMP target: an address on the router namespace's `lo`, routed to from the host.
 fn add_ping_target(lab: &Lab) {
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.rtr_ns,
-            "addr",
-            "add",
-            &format!("{PING_TARGET}/32"),
-            "dev",
-            "lo",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    lab.set_router_lo_address(PING_TARGET, true)
+        .unwrap_or_else(|e| panic!("{e}"));
     lab.route_via_router(&format!("{PING_TARGET}/32"))
         .unwrap_or_else(|e| panic!("{e}"));
 }
@@ -321,19 +310,8 @@ fn add_ping_target(lab: &Lab) {
 /// Takes the target away: the router drops echo requests for an address it no longer
 /// has (it does not forward), so the check times out.
 fn remove_ping_target(lab: &Lab) {
-    lab::run(
-        "ip",
-        &[
-            "-n",
-            &lab.rtr_ns,
-            "addr",
-            "del",
-            &format!("{PING_TARGET}/32"),
-            "dev",
-            "lo",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    lab.set_router_lo_address(PING_TARGET, false)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Sets `net.ipv4.ping_group_range` in the lab's host namespace (only there).

@@ -441,6 +441,15 @@ impl Lab {
         run("ip", &args).map(|_| ())
     }
 
+    /// Adds (`present`) or removes an IPv4 address on the router namespace's `lo`: a
+    /// target for checks from the host, reached through `route_via_router`.
+    pub fn set_router_lo_address(&self, addr: &str, present: bool) -> Result<(), String> {
+        let verb = if present { "add" } else { "del" };
+        let prefix = format!("{addr}/32");
+        let args = ["-n", &self.rtr_ns, "addr", verb, &prefix, "dev", "lo"];
+        run("ip", &args).map(|_| ())
+    }
+
     /// Adds addresses (host routes: /32, /128) to the host's `lo`, in one `ip -b` batch.
     pub fn add_lo_addresses(&self, prefixes: &[IpNet]) -> Result<(), String> {
         self.lo_batch("add", prefixes)
