@@ -104,11 +104,14 @@ pub fn write(dir: &Path, out: &Path) {
          every number below comes from a run, none is typed in. The lab: two network namespaces joined by a\n\
          veth pair, BIRD or FRR (and the warden) on the host side, GoBGP as the router on the other side,\n\
          time-stamping every route event it receives with a monotonic clock. Backends: `bird2` and `bird1`\n\
-         (through the control socket), `frr-network` (FRR, `network` statements for addresses on `lo`) and\n\
-         `frr-static` (FRR, tagged static routes to Null0 for prefixes not on the host), both over FRR's vty sockets, and\n\
-         `frr-static-wq0` (static mode with `zebra work-queue 0` in zebra.conf, as README's FRR setup suggests). A tcpdump on\n\
-         the router's end of the veth time-stamps each BGP segment from the host as it arrives (*wire*). The machine is shared, so treat single numbers\n\
-         with care; the runs are records, not CI gates.\n\n",
+         (through the control socket); `frr-network` (FRR, `network` statements for addresses on `lo`),\n\
+         `frr-static` (FRR, tagged static routes to Null0 for prefixes not on the host) and `frr-static-wq0`\n\
+         (static mode with `zebra work-queue 0` in zebra.conf, as README's FRR section suggests), all three\n\
+         over FRR's vty sockets; `bgp` (the built-in BGP speaker, no routing daemon). A tcpdump on the\n\
+         router's end of the veth time-stamps each BGP segment from the host as it arrives (*wire*). The\n\
+         machine is shared, so treat single numbers with care; the runs are records, not CI gates. Runs\n\
+         may come from different machines (the table below names each one's CPU): compare backends\n\
+         within runs on the same machine.\n\n",
     );
     let mut machines: Vec<String> = results
         .iter()
