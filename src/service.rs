@@ -99,130 +99,138 @@ pub struct RoundResult {
 
 impl ServiceTask {
     /// Runs until cancelled; returns the state so a reload can carry it over.
-    pub async fn run(mut self) -> Carried {
-        // A reload may have changed the thresholds (or turned dampening on or off).
-        if let Some(d) = self.config.dampening {
-            self.flaps.refresh(&d, Instant::now());
-        }
-        let mut announced = self.wants_announce();
-        self.status.update(|s| {
-            s.register(
-                &self.config.name,
-                ServiceRegistration {
-                    prefixes: self
-                        .config
-                        .prefixes
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                    nets: self.config.nets(),
-                    state: self.machine.state(),
-                    disabled: self.config.disabled,
-                    wants_announce: announced,
-                },
-            )
-        });
-        self.publish_dampening();
-        self.report(announced).await;
-        let mut verdict = self.verdict();
-        self.report_records(verdict).await;
-        if self.config.disabled {
-            info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
-            self.cancel.cancelled().await;
-            return self.carried();
-        }
-        let context = CheckContext {
-            service: self.config.name.clone(),
-            addresses: self.addresses.clone(),
-        };
-        let checks: Vec<Check> = self
-            .config
-            .checks
-            .iter()
-            .map(|config| Check::new(config, &context))
-            .collect();
-        let origin = self.grid_origin;
-        let anchor = if self.splay.is_zero() {
-            Duration::ZERO
-        } else {
-            splay_anchor(self.splay, rand::rng().random())
-        };
-        let schedule = Schedule::new(anchor, self.config.interval, self.config.fast_interval);
-        let mut next = origin
-            + schedule.first_after(
-                Instant::now().saturating_duration_since(origin),
-                !self.splay.is_zero(),
-            );
-        let mut last_failure = String::new();
-        // A reload may hand over a machine with a pending change: confirm it quickly.
-        loop {
-            let reuse_at = self.reuse_at();
-            let wake = tokio::select! {
-                () = self.cancel.cancelled() => break,
-                () = sleep_until(next) => Wake::Round { on_demand: false },
-                () = sleep_until(reuse_at.unwrap_or(next)), if reuse_at.is_some() => Wake::Reuse,
-                changed = self.check_now.changed() => {
-                    if changed.is_err() { break; }
-                    // A `check-now` for another service: keep waiting for this one's turn.
-                    if !self.check_now.borrow_and_update().concerns(&self.config.name) { continue; }
-                    Wake::Round { on_demand: true }
-                }
-            };
-            let on_demand = match wake {
-                Wake::Round { on_demand } => on_demand,
-                Wake::Reuse => {
-                    self.dampen(None);
-                    let wants = self.wants_announce();
-                    self.status
-                        .update(|s| s.set_wants_announce(&self.config.name, wants));
-                    if wants != announced {
-                        announced = wants;
-                        self.report(announced).await;
-                    }
-                    continue;
-                }
-            };
-            let started = Instant::now();
-            let round = tokio::select! {
-                () = self.cancel.cancelled() => break,
-                round = run_round(&self.config, &checks, &self.addresses) => round,
-            };
-            let transition = self.judge(&round, &mut last_failure);
-            self.dampen(transition);
-            let wants = self.wants_announce();
+    /// Not an `async fn`: its future would hold the task twice (the argument, and the
+    /// local it is moved into, ~520 bytes each), for every service as long as it runs.
+    /// The `async move` block captures it once.
+    #[expect(clippy::manual_async_fn, reason = "an async fn stores the task twice")]
+    pub fn run(mut self) -> impl Future<Output = Carried> {
+        async move {
+            // A reload may have changed the thresholds (or turned dampening on or off).
+            if let Some(d) = self.config.dampening {
+                self.flaps.refresh(&d, Instant::now());
+            }
+            let mut announced = self.wants_announce();
             self.status.update(|s| {
-                s.record_round(
+                s.register(
                     &self.config.name,
-                    &RoundReport {
-                        passed: round.passed,
-                        reason: &round.reason,
-                        transition,
-                        wants_announce: wants,
-                        ip_check: self.config.ip_check,
-                        ip_check_failure: round.ip_check_failed.then_some(round.reason.as_str()),
-                        outcomes: &round.outcomes,
+                    ServiceRegistration {
+                        prefixes: self
+                            .config
+                            .prefixes
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                        nets: self.config.nets(),
+                        state: self.machine.state(),
+                        disabled: self.config.disabled,
+                        wants_announce: announced,
                     },
                 )
             });
-            if wants != announced {
-                announced = wants;
-                self.report(announced).await;
+            self.publish_dampening();
+            self.report(announced).await;
+            let mut verdict = self.verdict();
+            self.report_records(verdict).await;
+            if self.config.disabled {
+                info!(service = %self.config.name, on_disabled = ?self.config.on_disabled, "service is disabled");
+                self.cancel.cancelled().await;
+                return self.carried();
             }
-            if self.verdict() != verdict {
-                verdict = self.verdict();
-                self.report_records(verdict).await;
-            }
-            let due = origin
-                + schedule.next(
-                    started.duration_since(origin),
-                    Instant::now().duration_since(origin),
-                    self.machine.confirming(),
+            let context = CheckContext {
+                service: self.config.name.clone(),
+                addresses: self.addresses.clone(),
+            };
+            let checks: Vec<Check> = self
+                .config
+                .checks
+                .iter()
+                .map(|config| Check::new(config, &context))
+                .collect();
+            let origin = self.grid_origin;
+            let anchor = if self.splay.is_zero() {
+                Duration::ZERO
+            } else {
+                splay_anchor(self.splay, rand::rng().random())
+            };
+            let schedule = Schedule::new(anchor, self.config.interval, self.config.fast_interval);
+            let mut next = origin
+                + schedule.first_after(
+                    Instant::now().saturating_duration_since(origin),
+                    !self.splay.is_zero(),
                 );
-            // An extra round asked for by SIGURG keeps the regular grid, unless the
-            // fast pace wants an earlier one.
-            next = if on_demand { next.min(due) } else { due };
+            let mut last_failure = String::new();
+            // A reload may hand over a machine with a pending change: confirm it quickly.
+            loop {
+                let reuse_at = self.reuse_at();
+                let wake = tokio::select! {
+                    () = self.cancel.cancelled() => break,
+                    () = sleep_until(next) => Wake::Round { on_demand: false },
+                    () = sleep_until(reuse_at.unwrap_or(next)), if reuse_at.is_some() => Wake::Reuse,
+                    changed = self.check_now.changed() => {
+                        if changed.is_err() { break; }
+                        // A `check-now` for another service: keep waiting for this one's turn.
+                        if !self.check_now.borrow_and_update().concerns(&self.config.name) { continue; }
+                        Wake::Round { on_demand: true }
+                    }
+                };
+                let on_demand = match wake {
+                    Wake::Round { on_demand } => on_demand,
+                    Wake::Reuse => {
+                        self.dampen(None);
+                        let wants = self.wants_announce();
+                        self.status
+                            .update(|s| s.set_wants_announce(&self.config.name, wants));
+                        if wants != announced {
+                            announced = wants;
+                            self.report(announced).await;
+                        }
+                        continue;
+                    }
+                };
+                let started = Instant::now();
+                let round = tokio::select! {
+                    () = self.cancel.cancelled() => break,
+                    round = run_round(&self.config, &checks, &self.addresses) => round,
+                };
+                let transition = self.judge(&round, &mut last_failure);
+                self.dampen(transition);
+                let wants = self.wants_announce();
+                self.status.update(|s| {
+                    s.record_round(
+                        &self.config.name,
+                        &RoundReport {
+                            passed: round.passed,
+                            reason: &round.reason,
+                            transition,
+                            wants_announce: wants,
+                            ip_check: self.config.ip_check,
+                            ip_check_failure: round
+                                .ip_check_failed
+                                .then_some(round.reason.as_str()),
+                            outcomes: &round.outcomes,
+                        },
+                    )
+                });
+                if wants != announced {
+                    announced = wants;
+                    self.report(announced).await;
+                }
+                if self.verdict() != verdict {
+                    verdict = self.verdict();
+                    self.report_records(verdict).await;
+                }
+                let due = origin
+                    + schedule.next(
+                        started.duration_since(origin),
+                        Instant::now().duration_since(origin),
+                        self.machine.confirming(),
+                    );
+                // An extra round asked for by SIGURG keeps the regular grid, unless the
+                // fast pace wants an earlier one.
+                next = if on_demand { next.min(due) } else { due };
+            }
+            self.carried()
         }
-        self.carried()
     }
 
     fn carried(&self) -> Carried {
