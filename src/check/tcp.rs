@@ -43,12 +43,23 @@ impl TcpCheck {
         let mut last_error = format!("{} resolved to no address", self.target);
         for addr in addrs {
             match TcpStream::connect(addr).await {
-                Ok(_) => return CheckOutcome::pass(format!("connected to {addr}")),
+                Ok(stream) => {
+                    close_with_reset(&stream);
+                    return CheckOutcome::pass(format!("connected to {addr}"));
+                }
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
         }
         CheckOutcome::fail(last_error)
     }
+}
+
+/// Makes the close that follows send a reset instead of the FIN exchange, as HAProxy's
+/// checks do: the handshake is all the check wants, and a FIN close leaves a TIME_WAIT
+/// socket behind for every check (60,000 a minute at 1,000 checks a second) and costs
+/// more packets. A failure only costs that saving, so it is ignored.
+fn close_with_reset(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
 #[cfg(test)]
@@ -69,6 +80,22 @@ mod tests {
         let outcome = c.run(Duration::from_secs(2)).await;
         assert!(!outcome.passed);
         assert!(outcome.detail.contains("refused"), "{}", outcome.detail);
+    }
+
+    #[tokio::test]
+    async fn a_passing_check_closes_with_a_reset_and_leaves_no_time_wait() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = check(listener.local_addr().unwrap().to_string());
+        assert!(c.run(Duration::from_secs(2)).await.passed);
+        let (mut server_side, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1];
+        // A FIN close would read as end of stream (Ok(0)).
+        let read = server_side.read(&mut buf).await;
+        assert_eq!(
+            read.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionReset)
+        );
     }
 
     #[tokio::test]
