@@ -83,7 +83,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_passing_check_closes_with_a_reset_and_leaves_no_time_wait() {
+    async fn a_passing_check_closes_with_a_reset() {
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = check(listener.local_addr().unwrap().to_string());
