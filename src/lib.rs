@@ -1,28 +1,23 @@
 //! anycast-warden: keeps anycast service prefixes announced over BGP only while the
 //! services behind them are healthy.
+//!
+//! The folders follow the pipeline (ARCHITECTURE.md draws it):
+//! `check` → `health` → `service` → `announce` → `backend` (`bgp`, `dns` beside it), with
+//! `config` (data in, validated once), `status` (the board every task reports to),
+//! `faces` (what the operator sees), `daemon` (the supervisor that wires it all) and
+//! `sys` (OS helpers any room may use).
 
 pub mod agreement;
 pub mod announce;
-pub mod api;
 pub mod backend;
 pub mod bgp;
 pub mod check;
-pub mod cli;
 pub mod config;
-pub mod control;
 pub mod daemon;
-pub mod dampening;
 pub mod dns;
-pub mod drain;
+pub mod faces;
 pub mod fuzz_invariants;
 pub mod health;
-pub mod http;
-pub mod logging;
-pub mod metrics;
-pub mod notify;
-pub mod register;
-pub mod schedule;
 pub mod service;
 pub mod status;
-pub mod summary;
-pub mod withdraw;
+pub mod sys;

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anycast_warden::cli::{Cli, Commands, SocketArg};
+use anycast_warden::config::registration::Registration;
 use anycast_warden::config::{Config, ConfigPaths, load};
-use anycast_warden::control::commands::{self, StatusFormat};
-use anycast_warden::control::render::NAGIOS_UNKNOWN;
-use anycast_warden::register::Registration;
-use anycast_warden::{daemon, logging, summary, withdraw};
+use anycast_warden::daemon::{self, withdraw_all};
+use anycast_warden::faces::cli::{Cli, Commands, SocketArg};
+use anycast_warden::faces::control::commands::{self, StatusFormat};
+use anycast_warden::faces::control::render::NAGIOS_UNKNOWN;
+use anycast_warden::faces::{logging, summary};
 use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
@@ -136,7 +137,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             logging::init(&config.daemon);
-            match runtime().map(|rt| rt.block_on(withdraw::withdraw_all(&config))) {
+            match runtime().map(|rt| rt.block_on(withdraw_all::withdraw_all(&config))) {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(e)) => {
                     tracing::error!("{e}");

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anycast_warden::backend::bird::{BirdBackend, BirdError, atomic_write, render};
+use anycast_warden::backend::bird::{BirdBackend, BirdError, render};
 use anycast_warden::config::{BirdSettings, BirdVariant};
+use anycast_warden::sys::atomic_write;
 use ipnet::IpNet;
 
 /// Skips (loudly) or, under CI, fails.

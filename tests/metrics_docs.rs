@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anycast_warden::check::CheckOutcome;
+use anycast_warden::faces::metrics::render;
 use anycast_warden::health::{Health, Transition};
-use anycast_warden::metrics::render;
 use anycast_warden::status::{DampeningStatus, RoundReport, ServiceRegistration, Snapshot};
 
 fn names_in(text: &str) -> BTreeSet<String> {

@@ -78,7 +78,7 @@ impl ExecCheck {
         // In a storm, wait for one of `max_concurrent_exec` slots; the timeout runs from
         // the start of the process.
         let _slot = super::exec_slots::acquire().await;
-        let mut child = match super::reaper::spawn_check(&mut self.build()) {
+        let mut child = match crate::sys::reaper::spawn_check(&mut self.build()) {
             Ok(child) => child,
             Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),
         };
@@ -125,7 +125,7 @@ impl Drop for GroupKiller {
             // ESRCH (group already gone) is the normal case for a well-behaved check.
             let _ = killpg(group, Signal::SIGKILL);
             // Whatever of it is left outside the group is now the reaper's.
-            super::reaper::forget_group(group.as_raw());
+            crate::sys::reaper::forget_group(group.as_raw());
         }
     }
 }

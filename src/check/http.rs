@@ -9,7 +9,7 @@
 //! Redirects are not followed (a 301 is a status like any other), and proxies from the
 //! environment are ignored: the check is about this host's service.
 //!
-//! Plain `http://` URLs go through the check's own HTTP/1.1 client (`super::http1`), which
+//! Plain `http://` URLs go through the check's own HTTP/1.1 client (`super::http_client`), which
 //! keeps one connection per check open between rounds; `https://` (and the rare plain
 //! request it does not handle: credentials in the URL, a Content-Length or
 //! Transfer-Encoding header of the check's own) goes through reqwest.
@@ -24,10 +24,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::http1::{self, Destination, PlainClient};
-use super::pem::{load_certs, load_key};
+use super::http_client::{self, Destination, PlainClient};
 use super::{CheckOutcome, timeout_reason};
 use crate::config::{HttpSpec, StatusRange};
+use crate::sys::pem::{load_certs, load_key};
 
 /// Bytes of the body kept for `body_contains` / `body_regex`; the rest is not read.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -206,7 +206,7 @@ fn plain_client(spec: &HttpSpec, headers: &[(String, String)]) -> Option<PlainCl
         sent.set_host(Some(name)).ok()?;
     }
     let request =
-        http1::request::render(&spec.method, &sent, headers, spec.body.as_deref()).ok()?;
+        http_client::request::render(&spec.method, &sent, headers, spec.body.as_deref()).ok()?;
     Some(PlainClient::new(request, destination, spec.source))
 }
 

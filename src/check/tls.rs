@@ -15,9 +15,9 @@ use tokio_rustls::TlsConnector;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::pem::load_certs;
 use super::{CheckMeasurements, CheckOutcome, timeout_reason};
 use crate::config::{CertificateSource, TlsSpec};
+use crate::sys::pem::load_certs;
 
 /// What the certificate must satisfy: the pure part of the check.
 #[derive(Debug, Clone)]

@@ -727,7 +727,7 @@ fn http(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
         c,
         "ca_file",
         raw.ca_file.as_ref(),
-        crate::check::pem::load_certs,
+        crate::sys::pem::load_certs,
     );
     if insecure && let Some(ca) = raw.ca_file.as_ref() {
         c.error(
@@ -740,13 +740,13 @@ fn http(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
         c,
         "client_cert",
         raw.client_cert.as_ref(),
-        crate::check::pem::load_certs,
+        crate::sys::pem::load_certs,
     );
     let client_key = pem_file(
         c,
         "client_key",
         raw.client_key.as_ref(),
-        crate::check::pem::load_key,
+        crate::sys::pem::load_key,
     );
     match (raw.client_cert.as_ref(), raw.client_key.as_ref()) {
         (Some(v), None) => c.error(
@@ -824,7 +824,7 @@ fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
                     "server_name is the SNI name sent to a server; a file is read as it is: remove server_name",
                 );
             }
-            pem_file(c, "file", Some(f), crate::check::pem::load_certs).map(CertificateSource::File)
+            pem_file(c, "file", Some(f), crate::sys::pem::load_certs).map(CertificateSource::File)
         }
         (None, Some(_)) => {
             let target = c.target(raw.target.as_ref(), "127.0.0.1:443");

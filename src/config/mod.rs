@@ -9,6 +9,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod raw;
+pub mod registration;
 pub mod validate;
 
 pub use error::{ConfigError, ConfigErrors};

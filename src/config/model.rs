@@ -370,7 +370,7 @@ impl ServiceConfig {
     }
 }
 
-/// `dampening`: how a flapping service is held withdrawn (see `dampening.rs`). Penalties
+/// `dampening`: how a flapping service is held withdrawn (see `health::dampening`). Penalties
 /// are in units where one health transition adds 1000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DampeningConfig {

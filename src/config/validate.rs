@@ -353,7 +353,7 @@ fn validate_control(
     });
     ControlSettings {
         socket: raw.socket.map_or_else(
-            || state_dir.join(crate::control::SOCKET_NAME),
+            || state_dir.join(crate::faces::control::SOCKET_NAME),
             |p| PathBuf::from(p.into_inner()),
         ),
         group,

@@ -273,7 +273,7 @@ struct ForgetGroup(Option<i32>);
 impl Drop for ForgetGroup {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            crate::check::reaper::forget_group(pgid);
+            crate::sys::reaper::forget_group(pgid);
         }
     }
 }
@@ -299,7 +299,7 @@ pub async fn configure_command(
     // Registered with the reaper like an exec check's group: otherwise the reaper's sweep
     // takes the command (a child outside the daemon's group) for an escaped check, kills
     // and reaps it, and the apply fails with "No child processes".
-    let mut child = crate::check::reaper::spawn_check(&mut builder).map_err(|source| {
+    let mut child = crate::sys::reaper::spawn_check(&mut builder).map_err(|source| {
         ReconfigureError::Spawn {
             command: command.clone(),
             source,

@@ -12,16 +12,16 @@
 //! runs `bird` (IPv4) and `bird6` (IPv6), each with its own file, socket and command.
 //!
 //! Pieces, each testable alone: [`render`] (templates, pure), [`announced`] (reads a
-//! file back, pure), [`atomic_write`] (the file replacement), [`reply`] (BIRD's reply
+//! file back, pure), [`crate::sys::atomic_write`] (the file replacement), [`reply`] (BIRD's reply
 //! codes, pure) and [`control`] (socket and command I/O). `apply` does not retry: the
 //! announcer does, with backoff; every BIRD exchange is bounded by `reconfigure_timeout`.
 
 pub mod announced;
-pub mod atomic_write;
 pub mod control;
 pub mod render;
 pub mod reply;
 
+use crate::sys::atomic_write;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

@@ -18,9 +18,9 @@ use crate::announce::Command;
 use crate::check::address::AddressBook;
 use crate::check::{Check, CheckContext, CheckOutcome};
 use crate::config::{OnDisabled, ServiceConfig};
-use crate::dampening::{Change, FlapState};
+use crate::health::dampening::{Change, FlapState};
+use crate::health::schedule::{Schedule, splay_anchor};
 use crate::health::{Health, HealthMachine, Transition};
-use crate::schedule::{Schedule, splay_anchor};
 use crate::status::{DampeningStatus, RoundReport, ServiceRegistration, StatusBoard, unix_now};
 
 /// Extra time past the check timeout before a check that ignores it is abandoned.

@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ApiSettings;
-use crate::control::server::answer;
-use crate::control::{Call, Request, Response};
-use crate::http::{HttpRequest, READ_TIMEOUT, ReadError, read_request, respond};
-use crate::register::Registration;
+use crate::config::registration::Registration;
+use crate::faces::control::server::answer;
+use crate::faces::control::{Call, Request, Response};
+use crate::faces::http_server::{HttpRequest, READ_TIMEOUT, ReadError, read_request, respond};
 use crate::status::StatusBoard;
 
 /// Reads the token, binds, and serves until `cancel`. Errors stop the daemon's start.
@@ -68,7 +68,7 @@ async fn serve(
     calls: mpsc::Sender<Call>,
     cancel: CancellationToken,
 ) {
-    crate::http::serve(listener, cancel, "api", READ_TIMEOUT * 4, |stream| {
+    crate::faces::http_server::serve(listener, cancel, "api", READ_TIMEOUT * 4, |stream| {
         let (board, calls, token) = (board.clone(), calls.clone(), token.clone());
         async move {
             let _ = handle(stream, token.as_deref(), &board, &calls).await;
@@ -197,7 +197,7 @@ async fn json(stream: &mut TcpStream, status: &str, response: &Response) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse_head;
+    use crate::faces::http_server::parse_head;
 
     fn req(head: &str) -> HttpRequest {
         parse_head(head).unwrap()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::announce;
 use crate::backend;
 use crate::config::Config;
-use crate::control::{Request, client};
+use crate::faces::control::{Request, client};
 use crate::status::StatusBoard;
 
 /// How long the withdrawal keeps retrying.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::backend::bird::atomic_write;
 use crate::status::StatusBoard;
+use crate::sys::atomic_write;
 
 pub async fn run(path: PathBuf, every: Duration, board: StatusBoard, cancel: CancellationToken) {
     let mut failing = false;

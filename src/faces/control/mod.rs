@@ -1,6 +1,6 @@
 //! The control socket: a Unix socket under the state directory through which the CLI
 //! (`status`, `check-now`, `drain`, `undrain`, `register`, `deregister`) talks to the
-//! running daemon. The HTTP API (`api.rs`) answers the same requests the same way.
+//! running daemon. The HTTP API (`faces::api`) answers the same requests the same way.
 //!
 //! ```text
 //!  anycast-warden status ──JSON line──▶ server (one task per connection)
@@ -23,7 +23,7 @@ pub mod server;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::register::Registration;
+use crate::config::registration::Registration;
 use crate::status::Snapshot;
 
 /// The socket's name in the state directory unless `[control] socket` says otherwise.

@@ -14,6 +14,9 @@
 //! talk only through channels; the status board is written by each owner for its part and
 //! only read by everyone else.
 
+pub mod maintenance;
+pub mod withdraw_all;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,20 +29,20 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use self::maintenance::DrainState;
 use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
 use crate::backend;
-use crate::backend::bird::atomic_write;
 use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
+use crate::config::registration::{self, Registration};
 use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
-use crate::control::{self, Request, Response};
-use crate::dampening::FlapState;
-use crate::drain::DrainState;
+use crate::faces::control::{self, Request, Response};
+use crate::faces::{metrics, sd_notify};
 use crate::health::HealthMachine;
-use crate::register::{self, Registration};
+use crate::health::dampening::FlapState;
 use crate::service::{Carried, CheckNow, ServiceTask};
 use crate::status::{ServiceRegistration, StatusBoard};
-use crate::{metrics, notify};
+use crate::sys::atomic_write;
 
 /// How long the final withdrawal may keep retrying at exit.
 const WITHDRAW_DEADLINE: Duration = Duration::from_secs(10);
@@ -107,7 +110,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
 
     // Reaps what exec checks leave behind outside their process groups; ends with the
     // runtime.
-    let _reaper = crate::check::reaper::start(REAPER_SWEEP);
+    let _reaper = crate::sys::reaper::start(REAPER_SWEEP);
     crate::check::exec_slots::set_limit(config.daemon.max_concurrent_exec);
     let drains = DrainState::load(&config.daemon.state_dir)
         .context("the drains of the last run are unknown; fix or remove the file")?;
@@ -137,7 +140,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     });
     let background = CancellationToken::new();
     let (calls, mut call_rx) = mpsc::channel(CONTROL_QUEUE);
-    crate::api::spawn(
+    crate::faces::api::spawn(
         &config.api,
         status.clone(),
         calls.clone(),
@@ -153,8 +156,8 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     ));
     let textfile_writer =
         metrics::spawn(&config.metrics, status.clone(), background.clone()).await?;
-    let notifier = notify::Notifier::from_env();
-    tokio::spawn(notify::run(
+    let notifier = sd_notify::Notifier::from_env();
+    tokio::spawn(sd_notify::run(
         notifier.clone(),
         status.clone(),
         background.clone(),
@@ -564,8 +567,8 @@ impl Supervisor {
     /// files), writes its file, then runs the configuration as a reload would.
     async fn register(&mut self, registration: Registration) -> Response {
         let state_dir = self.config.daemon.state_dir.clone();
-        let (path, text) = match register::path(&state_dir, &registration.name)
-            .and_then(|p| register::file_text(&registration).map(|t| (p, t)))
+        let (path, text) = match registration::path(&state_dir, &registration.name)
+            .and_then(|p| registration::file_text(&registration).map(|t| (p, t)))
         {
             Ok(v) => v,
             Err(e) => return Response::refused(e.to_string()),
@@ -590,7 +593,7 @@ impl Supervisor {
     }
 
     async fn deregister(&mut self, name: &str) -> Response {
-        let path = match register::path(&self.config.daemon.state_dir, name) {
+        let path = match registration::path(&self.config.daemon.state_dir, name) {
             Ok(p) if p.exists() => p,
             _ => {
                 return Response::refused(match self.services.get(name) {

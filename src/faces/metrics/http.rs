@@ -3,13 +3,13 @@
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{READ_TIMEOUT, ReadError, read_request, respond};
+use crate::faces::http_server::{READ_TIMEOUT, ReadError, read_request, respond};
 use crate::status::StatusBoard;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub async fn serve(listener: TcpListener, board: StatusBoard, cancel: CancellationToken) {
-    crate::http::serve(listener, cancel, "metrics", READ_TIMEOUT * 2, |stream| {
+    crate::faces::http_server::serve(listener, cancel, "metrics", READ_TIMEOUT * 2, |stream| {
         let board = board.clone();
         async move {
             let _ = answer(stream, &board).await;

@@ -150,7 +150,7 @@ pub fn drain(socket: &Path, service: Option<String>, reason: Option<String>) -> 
     }
 }
 
-pub fn register(socket: &Path, registration: crate::register::Registration) -> u8 {
+pub fn register(socket: &Path, registration: crate::config::registration::Registration) -> u8 {
     simple(socket, &Request::Register(registration)).map_or_else(|c| c, |_| 0)
 }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::bird::atomic_write;
 use crate::status::{Drain, unix_now};
+use crate::sys::atomic_write;
 
 /// The file's name in the state directory.
 pub const DRAINS_FILE: &str = "drains.json";

@@ -4,7 +4,7 @@
 //! view, whether or not anything is announced), `STATUS=` whenever the one-line summary
 //! changes, `WATCHDOG=1` at half of `WatchdogSec` (`$WATCHDOG_USEC`), and `STOPPING=1` at
 //! exit. Without `$NOTIFY_SOCKET` every call does nothing. The watchdog pings come from
-//! the supervisor's own loop (see `daemon.rs`), not from a timer of their own, so a
+//! the supervisor's own loop (see `daemon`), not from a timer of their own, so a
 //! supervisor that hangs stops them and systemd restarts the daemon.
 
 use std::os::unix::net::UnixDatagram;

@@ -12,6 +12,9 @@
 //! at start (its prefixes were already in BIRD's file): it stays announced until its first
 //! failure, which withdraws it at once, or until `rise` passes confirm it.
 
+pub mod dampening;
+pub mod schedule;
+
 use std::fmt;
 
 /// Health of a service as the state machine sees it.

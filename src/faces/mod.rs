@@ -1,0 +1,14 @@
+//! What the daemon shows the operator and the programs around it: the command line, the
+//! control socket, the HTTP API and the small HTTP server beneath it and `/metrics`, the
+//! metrics renderings, systemd's notify protocol, logging, and the `check` summary.
+//! Faces read the status board and send requests to the supervisor; they decide nothing
+//! about health or routing.
+
+pub mod api;
+pub mod cli;
+pub mod control;
+pub mod http_server;
+pub mod logging;
+pub mod metrics;
+pub mod sd_notify;
+pub mod summary;
