@@ -10,6 +10,7 @@
 pub mod agreement;
 pub mod announce;
 pub mod backend;
+pub mod backoff;
 pub mod bgp;
 pub mod check;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod dns;
 pub mod faces;
 pub mod fuzz_invariants;
 pub mod health;
+pub mod records;
 pub mod service;
 pub mod status;
 pub mod sys;

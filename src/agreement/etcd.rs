@@ -19,10 +19,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::AgreementSettings;
-use super::backoff::Backoff;
 use super::cluster::Cluster;
 use super::keys::{Keys, vote_value};
 use super::view::AgreementView;
+use crate::backoff::Backoff;
 
 /// What the [`super::Agreement`] handles ask of the task.
 #[derive(Debug)]
@@ -115,7 +115,9 @@ pub(super) async fn run(
     // This monitor's verdicts: what every new session publishes again.
     let mut mine: BTreeMap<String, bool> = BTreeMap::new();
     let mut previous_lease = None;
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    // Consecutive sessions that failed; a session that opened resets it.
+    let mut failures: u32 = 0;
     let mut last_error: Option<String> = None;
     loop {
         let mut session = Session {
@@ -126,7 +128,7 @@ pub(super) async fn run(
             view: &view,
             previous_lease: &mut previous_lease,
         };
-        match session.run(&mut backoff, &mut last_error).await {
+        match session.run(&mut failures, &mut last_error).await {
             Ended::Stopped => {
                 set_view(&view, AgreementView::unreachable("agreement stopped"));
                 return;
@@ -144,7 +146,8 @@ pub(super) async fn run(
                 }
             }
         }
-        let delay = backoff.next(rand::random::<f64>());
+        let delay = backoff.jittered(failures, 0.5, rand::random::<f64>());
+        failures = failures.saturating_add(1);
         let wake = tokio::time::sleep(delay);
         tokio::pin!(wake);
         loop {
@@ -219,12 +222,12 @@ impl Session<'_> {
         (self.settings.lease_ttl / 2).clamp(Duration::from_millis(500), Duration::from_secs(5))
     }
 
-    async fn run(&mut self, backoff: &mut Backoff, last_error: &mut Option<String>) -> Ended {
+    async fn run(&mut self, failures: &mut u32, last_error: &mut Option<String>) -> Ended {
         let mut live = match self.open().await {
             Ok(live) => live,
             Err(why) => return Ended::Failed(why),
         };
-        backoff.reset();
+        *failures = 0;
         *last_error = None;
         tracing::info!(
             lease = format_args!("{:x}", live.lease),

@@ -40,7 +40,6 @@
 //! other's votes (the task warns when it sees that). Endpoints are plain `http://` URLs or
 //! `host:port`; TLS to etcd is not built in yet.
 
-mod backoff;
 mod cluster;
 mod decision;
 mod etcd;

@@ -21,48 +21,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
+use crate::backend::Backend;
 use crate::status::StatusBoard;
-
-/// Error of a backend apply, with the backend's own context.
-pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Something that can make the routing side announce exactly a set of prefixes.
-pub trait Backend: Send {
-    /// Makes the routing daemon announce exactly `desired`. Idempotent.
-    fn apply<'a>(
-        &'a mut self,
-        desired: &'a BTreeSet<IpNet>,
-    ) -> BoxFuture<'a, Result<(), ApplyError>>;
-
-    /// How long after a successful apply the same set is applied again to repair drift
-    /// (the backend compares the routing daemon's state with it). `None`: never.
-    fn verify_interval(&self) -> Option<Duration> {
-        None
-    }
-
-    /// Announces `desired` with the `draining` part marked for graceful shutdown (the
-    /// speaker adds GRACEFUL_SHUTDOWN 65535:0, RFC 8326) and returns how long to wait
-    /// before withdrawing them. `None`: this backend cannot drain; withdraw at once.
-    /// SIGTERM drains everything; a per-service drain passes that service's prefixes.
-    fn drain<'a>(
-        &'a mut self,
-        _desired: &'a BTreeSet<IpNet>,
-        _draining: &'a BTreeSet<IpNet>,
-    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    /// Called once at exit, after the final withdrawal (the speaker closes its sessions).
-    fn close(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
-}
 
 /// Messages to the announcer.
 pub enum Command {
@@ -140,12 +105,6 @@ impl DesiredRoutes {
             .flat_map(|(_, (prefixes, _))| prefixes.iter().copied())
             .collect()
     }
-}
-
-/// Delay before retry number `failures` (1-based): 100 ms doubling, at most 10 s.
-pub fn retry_delay(failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(7);
-    Duration::from_millis(100u64 << exp).min(Duration::from_secs(10))
 }
 
 /// Settings of the announcer loop.
@@ -271,7 +230,7 @@ pub async fn run(
                             applied = None;
                         }
                         failures = failures.saturating_add(1);
-                        let delay = retry_delay(failures);
+                        let delay = crate::backoff::APPLY.delay(failures.saturating_sub(1));
                         error!(error = %e, attempt = failures, retry_in = %humantime::format_duration(delay),
                             "could not apply the announced prefix set; will retry");
                         retry_at = Some(Instant::now() + delay);
@@ -373,7 +332,7 @@ pub async fn withdraw_all(
 ) -> bool {
     let give_up = Instant::now() + deadline;
     let empty = BTreeSet::new();
-    let mut failures = 0;
+    let mut failures: u32 = 0;
     loop {
         let started = Instant::now();
         let result = backend.apply(&empty).await;
@@ -392,7 +351,7 @@ pub async fn withdraw_all(
             }
             Err(e) => {
                 failures += 1;
-                let next = Instant::now() + retry_delay(failures);
+                let next = Instant::now() + crate::backoff::APPLY.delay(failures.saturating_sub(1));
                 if next > give_up {
                     error!(error = %e, "could not withdraw the prefixes before exiting");
                     return false;
@@ -437,6 +396,8 @@ fn list(prefixes: &[&IpNet]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::ApplyError;
+    use futures_util::future::BoxFuture;
     use std::sync::{Arc, Mutex};
 
     fn net(s: &str) -> IpNet {
@@ -478,14 +439,6 @@ mod tests {
         assert!(d.prefixes().is_empty());
         d.set_drains(false, BTreeSet::new());
         assert_eq!(d.prefixes().len(), 3);
-    }
-
-    #[test]
-    fn retry_backs_off_to_a_ceiling() {
-        assert_eq!(retry_delay(1), Duration::from_millis(100));
-        assert_eq!(retry_delay(2), Duration::from_millis(200));
-        assert_eq!(retry_delay(5), Duration::from_millis(1600));
-        assert_eq!(retry_delay(100), Duration::from_secs(10));
     }
 
     /// Records every apply; fails the first `fail_first` of them.

@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::announce::{ApplyError, Backend};
+use crate::backend::{ApplyError, Backend};
 use crate::bgp::message::Family;
 use crate::bgp::routes::{DrainAttrs, RouteAttrs, RouteSet};
 use crate::bgp::session::PeerConfig;

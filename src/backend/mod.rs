@@ -8,13 +8,50 @@ pub mod bird;
 pub mod frr;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
 
 use ipnet::IpNet;
 use tokio::sync::watch;
 
-use crate::announce::Backend;
 use crate::bgp::status::SpeakerStatus;
 use crate::config::{BirdSettings, Config};
+
+/// Error of a backend apply, with the backend's own context.
+pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Something that can make the routing side announce exactly a set of prefixes.
+pub trait Backend: Send {
+    /// Makes the routing daemon announce exactly `desired`. Idempotent.
+    fn apply<'a>(
+        &'a mut self,
+        desired: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<(), ApplyError>>;
+
+    /// How long after a successful apply the same set is applied again to repair drift
+    /// (the backend compares the routing daemon's state with it). `None`: never.
+    fn verify_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Announces `desired` with the `draining` part marked for graceful shutdown (the
+    /// speaker adds GRACEFUL_SHUTDOWN 65535:0, RFC 8326) and returns how long to wait
+    /// before withdrawing them. `None`: this backend cannot drain; withdraw at once.
+    /// SIGTERM drains everything; a per-service drain passes that service's prefixes.
+    fn drain<'a>(
+        &'a mut self,
+        _desired: &'a BTreeSet<IpNet>,
+        _draining: &'a BTreeSet<IpNet>,
+    ) -> BoxFuture<'a, Result<Option<Duration>, ApplyError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Called once at exit, after the final withdrawal (the speaker closes its sessions).
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
 
 /// The backend for the configured routing daemon.
 pub fn from_settings(settings: &BirdSettings) -> Box<dyn Backend> {
@@ -67,7 +104,7 @@ impl Backend for NoRouting {
     fn apply<'a>(
         &'a mut self,
         _desired: &'a BTreeSet<IpNet>,
-    ) -> futures_util::future::BoxFuture<'a, Result<(), crate::announce::ApplyError>> {
+    ) -> futures_util::future::BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -11,6 +11,8 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 use super::message::notification::{code, fsm_error, open_error};
 use super::message::{
     AFI_IPV4, AFI_IPV6, Capability, Family, Message, Notification, Open, RouteRefresh, SAFI_UNICAST,
@@ -251,20 +253,18 @@ impl Fsm {
 
     /// The connect-retry delay after `failures` consecutive failures, with jitter.
     fn retry_delay(&mut self) -> Duration {
-        let exp = self.failures.min(16);
-        let base = self
-            .config
-            .connect_retry
-            .saturating_mul(1u32 << exp.min(16))
-            .min(self.config.connect_retry_max);
         // xorshift64
         let mut x = self.rng;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         self.rng = x;
-        let jitter = 0.75 + 0.25 * ((x >> 11) as f64 / (1u64 << 53) as f64);
-        base.mul_f64(jitter)
+        let random = (x >> 11) as f64 / (1u64 << 53) as f64;
+        Backoff::new(self.config.connect_retry, self.config.connect_retry_max).jittered(
+            self.failures,
+            0.75,
+            random,
+        )
     }
 
     pub fn process(&mut self, event: Event) -> Vec<Action> {

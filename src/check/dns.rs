@@ -19,31 +19,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use super::{CheckOutcome, timeout_reason};
 use crate::config::{DnsProtocol, DnsSpec};
 
-/// Response codes by name (RFC 1035, 2136).
-pub const RCODES: &[(&str, u16)] = &[
-    ("NOERROR", 0),
-    ("FORMERR", 1),
-    ("SERVFAIL", 2),
-    ("NXDOMAIN", 3),
-    ("NOTIMP", 4),
-    ("REFUSED", 5),
-    ("YXDOMAIN", 6),
-    ("YXRRSET", 7),
-    ("NXRRSET", 8),
-    ("NOTAUTH", 9),
-    ("NOTZONE", 10),
-];
-
-pub fn rcode_value(name: &str) -> Option<u16> {
-    RCODES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-}
-
-pub fn rcode_name(value: u16) -> String {
-    RCODES
-        .iter()
-        .find(|(_, v)| *v == value)
-        .map_or_else(|| format!("RCODE{value}"), |(n, _)| n.to_string())
-}
+use crate::dns::rcode::{name as rcode_name, value as rcode_value};
 
 /// The query message, with recursion desired (a resolver answers it; an authoritative
 /// server ignores the flag).

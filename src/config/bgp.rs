@@ -9,7 +9,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::validate::duration;
+use super::values::duration;
 
 pub const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
 pub const DEFAULT_CONNECT_RETRY: Duration = Duration::from_secs(2);

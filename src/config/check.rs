@@ -13,7 +13,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::validate::{duration, valid_target};
+use super::values::{duration, valid_target};
 
 /// Every kind, for "unknown kind" hints.
 const CHECK_KINDS: &[&str] = &[
@@ -928,7 +928,7 @@ fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
 }
 
 fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    use crate::check::dns::{RCODES, rcode_value};
+    use crate::dns::rcode::{RCODES, value as rcode_value};
     let before = c.errors.len();
     let query = c.text("query", raw.query.as_ref(), "health.example.net");
     if let (Some(name), Some(q)) = (query.as_ref(), raw.query.as_ref())

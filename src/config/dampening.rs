@@ -8,7 +8,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::DampeningConfig;
 use super::raw::RawDampening;
-use super::validate::duration;
+use super::values::duration;
 
 /// RFC 2439's customary values (penalty 1000 per flap): a service must change state three
 /// times in quick succession to be suppressed, and is back 21 minutes after the last flap

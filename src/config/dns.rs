@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_spanned::Spanned;
 
 use super::error::{ConfigError, SourceText};
-use super::model::{DnsProtocol, duration_text};
 use super::raw::{RawAgreement, RawDns, RawRecord};
-use super::validate::duration;
+use super::values::duration;
+use super::values::{DnsProtocol, duration_text};
 use crate::dns::tsig::{Algorithm, Key};
 use crate::dns::{AddressRecord, Name};
 

@@ -138,7 +138,7 @@ fn parse<T: DeserializeOwned>(src: &SourceText) -> Result<T, ConfigError> {
         if let Some(u) = unknown {
             let hint = match (&u.closest, u.in_check) {
                 (Some(near), _) => format!("did you mean `{near}`?"),
-                (None, true) => "see the keys of each check kind in README's configuration reference".to_string(),
+                (None, true) => "see the keys of each check kind in docs/configuration.md".to_string(),
                 (None, false) => "check the spelling; the keys allowed here are listed above".to_string(),
             };
             err = err.with_hint(hint);

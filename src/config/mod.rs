@@ -11,6 +11,7 @@ pub mod model;
 pub mod raw;
 pub mod registration;
 pub mod validate;
+pub mod values;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{ConfigPaths, REGISTERED_DIR, load, load_str, load_with};

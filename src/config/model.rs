@@ -10,6 +10,10 @@ use std::time::Duration;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
+/// The control socket's name in the state directory unless `[control] socket` says
+/// otherwise.
+pub const CONTROL_SOCKET_NAME: &str = "control.sock";
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -37,6 +41,7 @@ pub struct Config {
 }
 
 pub use super::dns::{AgreementConfig, DnsSettings};
+pub use super::values::{DnsProtocol, duration_text};
 
 /// `[control]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -603,13 +608,6 @@ pub struct DnsSpec {
     pub rcode: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DnsProtocol {
-    Udp,
-    Tcp,
-}
-
 /// Where the `tls` kind gets its certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertificateSource {
@@ -738,28 +736,6 @@ impl std::fmt::Display for StatusRange {
 impl Serialize for StatusRange {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_string())
-    }
-}
-
-/// Durations print the way they are written: "250ms", "1s", "2m".
-pub mod duration_text {
-    use serde::Serializer;
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(*d))
-    }
-
-    pub fn serialize_some<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Compact form that `humantime` parses back: "1s", "1s 500ms", "2m".
-    pub fn format(d: Duration) -> String {
-        humantime::format_duration(d).to_string()
     }
 }
 

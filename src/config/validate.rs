@@ -13,6 +13,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, ConfigErrors, SourceText};
 use super::model::*;
 use super::raw::*;
+use super::values::{duration, valid_target};
 
 /// Built-in values for what neither a service nor `[defaults]` sets.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -353,7 +354,7 @@ fn validate_control(
     });
     ControlSettings {
         socket: raw.socket.map_or_else(
-            || state_dir.join(crate::faces::control::SOCKET_NAME),
+            || state_dir.join(CONTROL_SOCKET_NAME),
             |p| PathBuf::from(p.into_inner()),
         ),
         group,
@@ -989,23 +990,6 @@ fn validate_service(
     })
 }
 
-/// `addr:port`, `[v6]:port` or `host:port`.
-pub fn valid_target(target: &str) -> bool {
-    if let Ok(addr) = target.parse::<SocketAddr>() {
-        return addr.port() != 0;
-    }
-    match target.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        }
-        None => false,
-    }
-}
-
 /// One entry of `prefixes`: a string, or a table with `prefix` and an optional `vrf`.
 fn service_prefix(
     src: &SourceText,
@@ -1129,48 +1113,6 @@ fn prefix_text(
                     .with_hint(
                         "write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\"",
                     ),
-            );
-            None
-        }
-    }
-}
-
-/// A duration such as "250ms", "1s", "2m". `zero_ok` allows "0s".
-pub(super) fn duration(
-    src: &SourceText,
-    key: &str,
-    v: Option<&Spanned<RawDuration>>,
-    zero_ok: bool,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Duration> {
-    let v = v?;
-    let parsed = match v.get_ref() {
-        RawDuration::Number(n) => {
-            errors.push(
-                src.error(v.span(), format!("{key} = {n} has no unit"))
-                    .with_hint(format!(
-                        "durations are strings with a unit: write {key} = \"{n}s\" or \"{n}ms\""
-                    )),
-            );
-            return None;
-        }
-        RawDuration::Text(text) => humantime::parse_duration(text.trim()),
-    };
-    match parsed {
-        Ok(d) if d.is_zero() && !zero_ok => {
-            errors.push(
-                src.error(v.span(), format!("{key} must be longer than zero"))
-                    .with_hint(format!("write e.g. {key} = \"1s\"")),
-            );
-            None
-        }
-        Ok(d) => Some(d),
-        Err(e) => {
-            errors.push(
-                src.error(v.span(), format!("{key}: cannot read duration: {e}"))
-                    .with_hint(format!(
-                        "write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\""
-                    )),
             );
             None
         }

@@ -73,7 +73,7 @@ struct Supervisor {
     status: StatusBoard,
     drains: DrainState,
     /// The DNS updater, with `[dns]`.
-    dns: Option<mpsc::Sender<crate::dns::updater::Command>>,
+    dns: Option<mpsc::Sender<crate::records::updater::Command>>,
     /// The start of every service's check grid.
     grid_origin: tokio::time::Instant,
 }
@@ -212,11 +212,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     ));
     let dns = config.dns.as_ref().map(|settings| {
         let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
-        let gate: Arc<dyn crate::dns::gate::Gate> = match &settings.agreement {
-            Some(a) => Arc::new(crate::dns::agreed::Agreed::start(a)),
-            None => Arc::new(crate::dns::gate::Alone),
+        let gate: Arc<dyn crate::records::gate::Gate> = match &settings.agreement {
+            Some(a) => Arc::new(crate::records::agreed::Agreed::start(a)),
+            None => Arc::new(crate::records::gate::Alone),
         };
-        tokio::spawn(crate::dns::updater::run(
+        tokio::spawn(crate::records::updater::run(
             settings.clone(),
             config.daemon.batch_window,
             gate,
@@ -430,7 +430,9 @@ impl Supervisor {
                 info!("[dns] changed: the updater uses the new settings");
                 if let Some(d) = &new.dns {
                     let _ = updater
-                        .send(crate::dns::updater::Command::Settings(Box::new(d.clone())))
+                        .send(crate::records::updater::Command::Settings(Box::new(
+                            d.clone(),
+                        )))
                         .await;
                 }
             }
@@ -462,7 +464,7 @@ impl Supervisor {
                         .await;
                     if let Some(updater) = &self.dns {
                         let _ = updater
-                            .send(crate::dns::updater::Command::Forget {
+                            .send(crate::records::updater::Command::Forget {
                                 service: name.clone(),
                             })
                             .await;

@@ -228,28 +228,6 @@ pub fn encode_query(id: u16, name: &Name, rtype: u16) -> Vec<u8> {
     out
 }
 
-/// Response codes the updater tells apart (RFC 1035, RFC 2136, RFC 8945).
-pub fn rcode_name(rcode: u16) -> &'static str {
-    match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        16 => "BADSIG",
-        17 => "BADKEY",
-        18 => "BADTIME",
-        22 => "BADTRUNC",
-        _ => "unknown rcode",
-    }
-}
-
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ParseError {
     #[error("the response is cut short at byte {0}")]

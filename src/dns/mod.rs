@@ -1,23 +1,12 @@
-//! DNS failover: services with `records` add or delete DNS records on a primary server
-//! with RFC 2136 UPDATE messages signed with TSIG (RFC 8945).
-//!
-//! ```text
-//!  service tasks ──Verdict──▶ ┌─────────┐ query RRsets, UPDATE ┌─────────────────┐
-//!  supervisor ──Config/Stop──▶│ updater │─────────────────────▶│ primary (Knot,  │
-//!                             └─────────┘◀──── TSIG-signed ────│ BIND, ...)      │
-//!                                  │ status board               └─────────────────┘
-//! ```
-//! Pure parts: `message` (wire format), `tsig` (signing, verification), `key_file`,
-//! `plan` (what to change, `min_records`), `gate` (whether a deletion may go). I/O:
-//! `client` (UDP/TCP exchange) and `updater` (the task).
+//! The DNS protocol as the rest of the crate speaks it: names and address records, the
+//! wire format of queries and UPDATE messages (RFC 1035, 2136), TSIG signing and
+//! verification (RFC 8945), TSIG key files and response codes. Pure: no sockets, no
+//! configuration. `config` reads names, records and keys with these types, the `dns` check
+//! its response codes, and `records` (DNS failover) sends the messages.
 
-pub mod agreed;
-pub mod client;
-pub mod gate;
 pub mod key_file;
 pub mod message;
-pub mod plan;
+pub mod rcode;
 pub mod tsig;
-pub mod updater;
 
 pub use message::{AddressRecord, Name};

@@ -8,7 +8,7 @@
 use ring::hmac;
 use thiserror::Error;
 
-use super::message::{CLASS_ANY, Name, Response, TYPE_TSIG, rcode_name, read_name};
+use super::message::{CLASS_ANY, Name, Response, TYPE_TSIG, read_name};
 
 /// Seconds of clock difference allowed between us and the server (RFC 8945 §10: 300).
 pub const FUDGE: u16 = 300;
@@ -89,7 +89,7 @@ impl std::fmt::Debug for Key {
 pub enum TsigError {
     #[error(
         "the server answered {} without a TSIG signature (it may not know key \"{key}\", or TSIG is not configured for this zone)",
-        rcode_name(*rcode)
+        crate::dns::rcode::name(*rcode)
     )]
     Unsigned { rcode: u16, key: String },
     #[error(

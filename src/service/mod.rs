@@ -46,7 +46,7 @@ pub struct ServiceTask {
     /// Where the task publishes its state, rounds and check results.
     pub status: StatusBoard,
     /// The DNS updater, for a service with `records`.
-    pub records: Option<mpsc::Sender<crate::dns::updater::Command>>,
+    pub records: Option<mpsc::Sender<crate::records::updater::Command>>,
 }
 
 /// What a stopped task hands back, so that a reload carries its health and flap history.
@@ -265,7 +265,7 @@ impl ServiceTask {
         if self.config.records.is_empty() {
             return;
         }
-        let command = crate::dns::updater::Command::Verdict {
+        let command = crate::records::updater::Command::Verdict {
             service: self.config.name.clone(),
             records: self.config.records.clone(),
             health,

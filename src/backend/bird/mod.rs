@@ -29,7 +29,7 @@ use futures_util::future::BoxFuture;
 use ipnet::IpNet;
 use tracing::{debug, warn};
 
-use crate::announce::{ApplyError, Backend};
+use crate::backend::{ApplyError, Backend};
 use crate::config::{BirdSettings, BirdVariant};
 
 use self::render::{Daemon, RenderedFile};

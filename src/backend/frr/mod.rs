@@ -53,7 +53,7 @@ use ipnet::IpNet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::announce::{ApplyError, Backend};
+use crate::backend::{ApplyError, Backend};
 use crate::config::{FrrSettings, ServiceConfig};
 
 pub use plan::{Plan, Problem};

@@ -65,7 +65,7 @@ pub struct VtyBatches {
 /// instead of once per command (500 static routes: 3.3 s without, 0.14 s with, FRR 8.4).
 ///
 /// One batch, in this form, is the cheapest way to staticd (FRR 8.4.4, profiled with perf;
-/// README, FRR setup): its commit diffs, validates and copies staticd's whole
+/// docs/frr.md): its commit diffs, validates and copies staticd's whole
 /// configuration, so every extra batch costs about 0.06 ms per route staticd holds (splitting
 /// 1,000 changes into batches of 100: 426 ms against 309 ms), and each line costs about
 /// 0.16 ms (`no ip route`) or 0.27 ms (`ip route`) of libyang path handling whatever its

@@ -26,9 +26,6 @@ use tokio::sync::oneshot;
 use crate::config::registration::Registration;
 use crate::status::Snapshot;
 
-/// The socket's name in the state directory unless `[control] socket` says otherwise.
-pub const SOCKET_NAME: &str = "control.sock";
-
 /// Longest request line accepted.
 pub const MAX_REQUEST: usize = 64 * 1024;
 

@@ -2,12 +2,12 @@
 //! write): nothing is counted twice, and a removed service's series simply disappear.
 //!
 //! ```text
-//!  StatusBoard ──snapshot──▶ SnapshotCollector ──OpenMetrics text──▶ GET /metrics (http.rs)
+//!  StatusBoard ──snapshot──▶ SnapshotCollector ──OpenMetrics text──▶ GET /metrics (endpoint.rs)
 //!                                                                 └▶ textfile, atomically (textfile.rs)
 //! ```
-//! Every series is documented in README.md ("Metrics").
+//! Every series is documented in docs/metrics.md.
 
-pub mod http;
+pub mod endpoint;
 pub mod textfile;
 
 use std::fmt::Write as _;
@@ -52,7 +52,7 @@ pub async fn spawn(
             .await
             .map_err(|e| anyhow::anyhow!("[metrics] listen = \"{addr}\": cannot bind: {e}"))?;
         tracing::info!(listen = %addr, "serving metrics on http://{addr}/metrics");
-        tokio::spawn(http::serve(listener, board.clone(), cancel.clone()));
+        tokio::spawn(endpoint::serve(listener, board.clone(), cancel.clone()));
     }
     Ok(settings.textfile.as_ref().map(|path| {
         tokio::spawn(textfile::run(

@@ -26,10 +26,9 @@ use tracing::{error, info, warn};
 
 use super::client::{Client, DnsError};
 use super::gate::{DeleteDecision, Gate};
-use super::message::{AddressRecord, Update};
 use super::plan::{RrsetKey, Want, plan};
-use crate::announce::retry_delay;
 use crate::config::DnsSettings;
+use crate::dns::message::{AddressRecord, Update};
 use crate::health::Health;
 use crate::status::{DnsRecordStatus, DnsStatus, DnsUpdateStatus, StatusBoard, unix_now};
 
@@ -198,7 +197,7 @@ pub async fn run(
                         let delay = if matches!(e, DnsError::Prerequisite(..)) && failures < 3 {
                             Duration::ZERO
                         } else {
-                            retry_delay(failures)
+                            crate::backoff::APPLY.delay(failures.saturating_sub(1))
                         };
                         error!(error = %e, attempt = failures, retry_in = %humantime::format_duration(delay),
                             "DNS update round failed; will retry");
@@ -423,7 +422,7 @@ mod tests {
 
     fn rec(a: &str) -> AddressRecord {
         AddressRecord {
-            name: super::super::Name::parse("www.example.net.").unwrap(),
+            name: crate::dns::Name::parse("www.example.net.").unwrap(),
             addr: a.parse().unwrap(),
         }
     }

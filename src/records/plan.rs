@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::message::{AddressRecord, Name, Update};
+use crate::dns::message::{AddressRecord, Name, Update};
 
 /// What the updater wants for one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,12 +10,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-use super::message::{
-    self, Name, OPCODE_QUERY, OPCODE_UPDATE, Update, encode_query, encode_update, parse_response,
-    rcode_name,
-};
-use super::tsig::{self, Key, TsigError};
 use crate::config::{DnsProtocol, DnsSettings};
+use crate::dns::message::{
+    self, Name, OPCODE_QUERY, OPCODE_UPDATE, Update, encode_query, encode_update, parse_response,
+};
+use crate::dns::tsig::{self, Key, TsigError};
 
 /// Why an exchange with the server failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -31,7 +30,7 @@ pub enum DnsError {
     /// NXRRSET/YXRRSET on an UPDATE: the RRset changed since it was read.
     #[error("{0}: the RRset changed since it was read ({1}); reading it again")]
     Prerequisite(SocketAddr, &'static str),
-    #[error("{server}: the server answered {} to the {what}{hint}", rcode_name(*rcode))]
+    #[error("{server}: the server answered {} to the {what}{hint}", crate::dns::rcode::name(*rcode))]
     Rcode {
         server: SocketAddr,
         rcode: u16,

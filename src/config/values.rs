@@ -1,0 +1,101 @@
+//! Values that several tables share: durations (read and printed), `host:port` targets and
+//! the DNS transport. A leaf inside
+//! `config`: the validators of each table use it, and it uses none of them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_spanned::Spanned;
+
+use super::error::{ConfigError, SourceText};
+use super::raw::RawDuration;
+
+/// A duration such as "250ms", "1s", "2m". `zero_ok` allows "0s".
+pub fn duration(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<RawDuration>>,
+    zero_ok: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    let v = v?;
+    let parsed = match v.get_ref() {
+        RawDuration::Number(n) => {
+            errors.push(
+                src.error(v.span(), format!("{key} = {n} has no unit"))
+                    .with_hint(format!(
+                        "durations are strings with a unit: write {key} = \"{n}s\" or \"{n}ms\""
+                    )),
+            );
+            return None;
+        }
+        RawDuration::Text(text) => humantime::parse_duration(text.trim()),
+    };
+    match parsed {
+        Ok(d) if d.is_zero() && !zero_ok => {
+            errors.push(
+                src.error(v.span(), format!("{key} must be longer than zero"))
+                    .with_hint(format!("write e.g. {key} = \"1s\"")),
+            );
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push(
+                src.error(v.span(), format!("{key}: cannot read duration: {e}"))
+                    .with_hint(format!(
+                        "write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\""
+                    )),
+            );
+            None
+        }
+    }
+}
+
+/// `addr:port`, `[v6]:port` or `host:port`.
+pub fn valid_target(target: &str) -> bool {
+    if let Ok(addr) = target.parse::<SocketAddr>() {
+        return addr.port() != 0;
+    }
+    match target.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+        None => false,
+    }
+}
+
+/// Durations print the way they are written: "250ms", "1s", "2m".
+pub mod duration_text {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    pub fn serialize_some<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Compact form that `humantime` parses back: "1s", "1s 500ms", "2m".
+    pub fn format(d: Duration) -> String {
+        humantime::format_duration(d).to_string()
+    }
+}
+
+/// How a DNS message travels: the `dns` check's `protocol` and `[dns] protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProtocol {
+    Udp,
+    Tcp,
+}
