@@ -18,6 +18,7 @@ pub mod fuzz_invariants;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod man;
 pub mod metrics;
 pub mod notify;
 pub mod register;
