@@ -19,6 +19,14 @@
 #              protoc and the well-known .proto files (google/protobuf/descriptor.proto):
 #              the etcd-client crate compiles etcd's API definitions when it is built, so
 #              even `cargo build` needs them
+#   dpkg-dev, binutils, lintian
+#              contrib/debian/build-deb.sh (dpkg-shlibdeps, strip) and the lintian check
+#              of its package (integration/package.rs)
+#   debootstrap, systemd
+#              the clean Debian 12 root the package is installed into, and systemd-tmpfiles
+#              for its tmpfiles.d entry
+#   mandoc, groff-base
+#              the lint of both manual pages
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
 #              package conflicts with bird2, so its binaries are unpacked into a folder.
 #
@@ -50,7 +58,8 @@ trap cleanup EXIT
 
 need=()
 # libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
-for pkg in iproute2 util-linux bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime; do
+for pkg in iproute2 util-linux bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime \
+           dpkg-dev binutils lintian debootstrap systemd mandoc groff-base; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

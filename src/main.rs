@@ -27,13 +27,18 @@ fn main() -> ExitCode {
         }
         Commands::Man { dir } => {
             let written = match dir {
-                Some(dir) => clap_mangen::generate_to(Cli::command(), dir),
-                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()),
+                Some(dir) => anycast_warden::faces::man::write_pages(&dir).map(|_| ()),
+                None => {
+                    use std::io::Write;
+                    let page =
+                        anycast_warden::faces::man::page8(&anycast_warden::faces::man::page_date());
+                    std::io::stdout().write_all(page.as_bytes())
+                }
             };
             match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("anycast-warden: cannot write the manual page: {e}");
+                    eprintln!("anycast-warden: cannot write the manual pages: {e}");
                     ExitCode::FAILURE
                 }
             }

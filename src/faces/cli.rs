@@ -119,10 +119,10 @@ pub enum Commands {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), or write it with one page per subcommand to a
-    /// directory.
+    /// Print anycast-warden(8) (roff), or write anycast-warden.8 and anycast-warden.toml.5
+    /// into a directory.
     Man {
-        /// Write anycast-warden.1 and anycast-warden-SUBCOMMAND.1 here.
+        /// Write anycast-warden.8 and anycast-warden.toml.5 here.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },

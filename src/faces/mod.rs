@@ -9,6 +9,7 @@ pub mod cli;
 pub mod control;
 pub mod http_server;
 pub mod logging;
+pub mod man;
 pub mod metrics;
 pub mod sd_notify;
 pub mod summary;
