@@ -60,9 +60,12 @@ target = "127.0.0.1:53"
     assert_eq!(c.daemon.batch_window, Duration::from_millis(25));
     assert!(c.daemon.adopt_on_start);
     assert_eq!(c.daemon.max_concurrent_exec, 256);
-    assert_eq!(c.bird.variant, BirdVariant::Bird2);
-    assert_eq!(c.bird.dummy_prefix, None);
-    assert_eq!(c.bird.reconfigure_timeout, Duration::from_secs(5));
+    assert_eq!(c.routing.bird().unwrap().variant, BirdVariant::Bird2);
+    assert_eq!(c.routing.bird().unwrap().dummy_prefix, None);
+    assert_eq!(
+        c.routing.bird().unwrap().reconfigure_timeout,
+        Duration::from_secs(5)
+    );
     let s = &c.services[0];
     assert_eq!(s.interval, Duration::from_secs(1));
     assert_eq!(s.timeout, Duration::from_secs(2));
@@ -89,10 +92,13 @@ fn empty_file_gives_builtin_defaults() {
     let c = load_str(Path::new("x.toml"), "").expect("valid");
     assert!(c.services.is_empty());
     assert_eq!(
-        c.bird.include_file,
+        c.routing.bird().unwrap().include_file,
         Path::new("/var/lib/anycast-warden/bird/anycast-prefixes.conf")
     );
-    assert_eq!(c.bird.reconfigure, vec!["birdc", "configure"]);
+    assert_eq!(
+        c.routing.bird().unwrap().reconfigure,
+        vec!["birdc", "configure"]
+    );
     assert_eq!(c.daemon.state_dir, Path::new("/var/lib/anycast-warden"));
 }
 
@@ -406,17 +412,22 @@ fn bird_settings_rules() {
 #[test]
 fn bird1_gets_dummy_prefixes_and_v6_commands() {
     let c = load_str(Path::new("x"), "[bird]\nvariant = \"bird1\"\n").expect("valid");
-    assert_eq!(c.bird.variant, BirdVariant::Bird1);
+    assert_eq!(c.routing.bird().unwrap().variant, BirdVariant::Bird1);
     assert_eq!(
-        c.bird.dummy_prefix.map(|p| p.to_string()).as_deref(),
+        c.routing
+            .bird()
+            .unwrap()
+            .dummy_prefix
+            .map(|p| p.to_string())
+            .as_deref(),
         Some("192.0.2.255/32")
     );
-    assert!(c.bird.dummy_prefix6.is_some());
+    assert!(c.routing.bird().unwrap().dummy_prefix6.is_some());
     assert_eq!(
-        c.bird.reconfigure6,
+        c.routing.bird().unwrap().reconfigure6,
         Some(vec!["birdc6".to_string(), "configure".to_string()])
     );
-    assert!(c.bird.include_file6.is_some());
+    assert!(c.routing.bird().unwrap().include_file6.is_some());
 }
 
 #[test]
@@ -455,7 +466,7 @@ fn print_config_output_loads_back_to_the_same_configuration() {
         assert!(a.same_settings(b), "{a:?}\n{b:?}");
     }
     assert_eq!(c.daemon, again.daemon);
-    assert_eq!(c.bird, again.bird);
+    assert_eq!(c.routing.bird(), again.routing.bird());
 }
 
 fn write(path: &Path, text: &str) {

@@ -46,7 +46,7 @@ prepend = 2
 "#
     );
     let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let bgp = c.bgp.clone().expect("[bgp] chooses the speaker");
+    let bgp = c.routing.bgp().cloned().expect("[bgp] chooses the speaker");
     assert_eq!(bgp.asn, 65001);
     assert_eq!(bgp.hold_time, Duration::from_secs(90));
     assert_eq!(bgp.drain_time, Duration::from_secs(5));
@@ -286,14 +286,14 @@ fn extended_next_hop_needs_ipv4_routes() {
     let base = "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"2001:db8:1::2\"\nasn = 65000\n";
     let c = load_str(Path::new("x"), &format!("{base}extended_next_hop = true\n"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let bgp = c.bgp.clone().unwrap();
+    let bgp = c.routing.bgp().cloned().unwrap();
     assert!(bgp.peers[0].extended_next_hop);
     let printed = toml::to_string_pretty(&c).unwrap();
     assert!(printed.contains("extended_next_hop = true"), "{printed}");
     assert_eq!(load_str(Path::new("x"), &printed).unwrap(), c);
     // Off by default, and then not printed.
     let c = load_str(Path::new("x"), base).unwrap();
-    assert!(!c.bgp.as_ref().unwrap().peers[0].extended_next_hop);
+    assert!(!c.routing.bgp().unwrap().peers[0].extended_next_hop);
     assert!(
         !toml::to_string_pretty(&c)
             .unwrap()
@@ -319,7 +319,7 @@ fn a_link_local_next_hop_may_join_the_global_one() {
         &format!("{base}next_hop = [\"2001:db8:1::1\", \"fe80::1\"]\n"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.bgp.unwrap().peers[0].next_hop.len(), 2);
+    assert_eq!(c.routing.bgp().cloned().unwrap().peers[0].next_hop.len(), 2);
     let e = one_error(&format!("{base}next_hop = [\"fe80::1\", \"fe80::2\"]\n"));
     assert!(
         e.starts_with("w.toml:7:12: two next hops of the same family"),
@@ -336,7 +336,7 @@ fn shipped_bgp_example_is_valid() {
         dir_required: true,
     };
     let c = anycast_warden::config::load(&paths).unwrap_or_else(|e| panic!("{e}"));
-    let bgp = c.bgp.expect("[bgp]");
+    let bgp = c.routing.bgp().cloned().expect("[bgp]");
     assert_eq!(bgp.peers.len(), 2);
     assert!(c.services.iter().any(|s| !s.announce.is_empty()));
 }

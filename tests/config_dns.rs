@@ -42,7 +42,10 @@ fn the_issue_example_is_valid_with_safe_defaults() {
     assert_eq!(d.min_records, 1);
     assert_eq!(d.protocol, DnsProtocol::Udp);
     assert!(d.agreement.is_none());
-    assert!(!c.routing, "a DNS-only file drives no routing daemon");
+    assert!(
+        !c.routing.announces(),
+        "a DNS-only file drives no routing daemon"
+    );
     let r = &c.services[0].records;
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].to_string(), "www.example.net. A 198.51.100.10");
@@ -268,7 +271,7 @@ fn record_errors_point_at_the_record() {
         "[bird]\ninclude_file = \"/tmp/x.conf\"\n{head}{RECORD}{CHECK}[[service]]\nname = \"b\"\nprefixes = [\"203.0.113.1/32\"]\n{CHECK}"
     );
     let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
-    assert!(c.routing);
+    assert!(c.routing.announces());
     // Neither prefixes nor records.
     let e = one_error(&format!("{head}[[service]]\nname = \"a\"\n{CHECK}"));
     assert!(

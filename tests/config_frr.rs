@@ -26,7 +26,7 @@ prefixes = [{{ prefix = "203.0.113.123/32", vrf = "123" }}, "2001:db8::123"]
 {CHECK}"#
     );
     let c = load_str(Path::new("x"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let frr = c.frr.expect("[frr] chooses FRR");
+    let frr = c.routing.frr().cloned().expect("[frr] chooses FRR");
     assert_eq!(frr.mode, FrrMode::Network);
     assert_eq!(frr.asn, Some(65001));
     assert_eq!(frr.tag, 4711);
@@ -48,7 +48,7 @@ fn defaults_and_vty_socket_or_pathspace() {
         &format!("[frr]\nvty_socket = \"/run/frr-lab\"\nmode = \"static\"\nverify_interval = \"0s\"\n[[service]]\nname = \"a\"\nprefixes = [{{ prefix = \"198.51.100.1\", vrf = \"default\" }}]\n{CHECK}"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let frr = c.frr.unwrap();
+    let frr = c.routing.frr().cloned().unwrap();
     assert_eq!(frr.mode, FrrMode::Static);
     assert_eq!(frr.asn, None);
     assert_eq!(frr.tag, 4711);
@@ -66,7 +66,7 @@ fn defaults_and_vty_socket_or_pathspace() {
         "[frr]\npathspace = \"blue-host\"\ntransport = \"vtysh\"\n",
     )
     .unwrap();
-    let frr = c.frr.unwrap();
+    let frr = c.routing.frr().cloned().unwrap();
     assert_eq!(frr.vtysh_target_args(), vec!["-N", "blue-host"]);
     assert_eq!(frr.transport, FrrTransport::Vtysh);
     // Where vtysh -N looks for the sockets.
@@ -76,7 +76,7 @@ fn defaults_and_vty_socket_or_pathspace() {
 #[test]
 fn no_backend_table_means_bird_and_both_are_refused() {
     let c = load_str(Path::new("x"), "").unwrap();
-    assert!(c.frr.is_none());
+    assert!(c.routing.frr().is_none());
     let e = one_error("[bird]\nvariant = \"bird2\"\n[frr]\nmode = \"static\"\n");
     assert!(
         e.starts_with("w.toml:3:1: the file has both [bird] and [frr]"),
@@ -192,7 +192,7 @@ fn a_vrf_prefix_with_bird_is_an_error_and_plain_prefixes_still_work() {
         &format!("[[service]]\nname = \"a\"\nprefixes = [{{ prefix = \"203.0.113.1\" }}]\n{CHECK}"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(c.frr.is_none());
+    assert!(c.routing.frr().is_none());
     assert_eq!(
         c.services[0].nets(),
         vec!["203.0.113.1/32".parse().unwrap()]
@@ -222,6 +222,6 @@ fn print_config_shows_only_frr_and_loads_back() {
     assert!(printed.contains("[frr]"), "{printed}");
     let again =
         load_str(Path::new("printed"), &printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
-    assert_eq!(c.frr, again.frr);
+    assert_eq!(c.routing.frr(), again.routing.frr());
     assert!(c.services[0].same_settings(&again.services[0]));
 }

@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn settings_become_the_speakers_and_services_their_route_attributes() {
         let c = config();
-        let s = speaker_config(c.bgp.as_ref().unwrap());
+        let s = speaker_config(c.routing.bgp().unwrap());
         assert_eq!((s.hold_time, s.keepalive), (90, Some(10)));
         let p = &s.peers[0];
         assert_eq!(p.families, vec![Family::Ipv6Unicast]);
@@ -282,7 +282,7 @@ mod tests {
     async fn without_a_session_there_is_nothing_to_drain() {
         let c = config();
         let (status, _) = watch::channel(SpeakerStatus::new());
-        let mut backend = BgpBackend::new(c.bgp.as_ref().unwrap(), &c.services, status);
+        let mut backend = BgpBackend::new(c.routing.bgp().unwrap(), &c.services, status);
         let set: BTreeSet<IpNet> = ["203.0.113.53/32".parse().unwrap()].into();
         assert!(matches!(backend.drain(&set, &set).await, Ok(None)));
         assert!(backend.speaker.is_none());

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use tokio::sync::watch;
 
 use crate::bgp::status::SpeakerStatus;
-use crate::config::{BirdSettings, Config};
+use crate::config::{BirdSettings, Config, Routing};
 
 /// Error of a backend apply, with the backend's own context.
 pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;
@@ -76,23 +76,19 @@ pub fn for_config_with_status(
     config: &Config,
     bgp_status: &watch::Sender<SpeakerStatus>,
 ) -> Box<dyn Backend> {
-    if !config.routing {
-        return Box::new(NoRouting);
-    }
-    if let Some(settings) = &config.bgp {
-        return Box::new(bgp::BgpBackend::new(
+    match &config.routing {
+        Routing::None => Box::new(NoRouting),
+        Routing::Bgp(settings) => Box::new(bgp::BgpBackend::new(
             settings,
             &config.services,
             bgp_status.clone(),
-        ));
-    }
-    match &config.frr {
-        Some(frr) => Box::new(frr::FrrBackend::new(
+        )),
+        Routing::Frr(frr) => Box::new(frr::FrrBackend::new(
             frr.clone(),
             frr::RouteTable::from_services(&config.services),
             frr::owned_networks_file(&config.daemon.state_dir),
         )),
-        None => from_settings(&config.bird),
+        Routing::Bird(bird) => from_settings(bird),
     }
 }
 
@@ -104,25 +100,22 @@ impl Backend for NoRouting {
     fn apply<'a>(
         &'a mut self,
         _desired: &'a BTreeSet<IpNet>,
-    ) -> futures_util::future::BoxFuture<'a, Result<(), ApplyError>> {
+    ) -> BoxFuture<'a, Result<(), ApplyError>> {
         Box::pin(async { Ok(()) })
     }
 }
 
 /// What the chosen routing daemon announced for the warden before it started.
 pub async fn announced_before(config: &Config) -> Result<BTreeSet<IpNet>, String> {
-    if !config.routing {
-        return Ok(BTreeSet::new());
-    }
-    if config.bgp.is_some() {
+    match &config.routing {
         // The speaker's routes lived in its sessions, which ended with the last process.
-        return Ok(BTreeSet::new());
-    }
-    match &config.frr {
-        Some(frr) => frr::read_announced(frr, &frr::owned_networks_file(&config.daemon.state_dir))
-            .await
-            .map_err(|e| e.to_string()),
-        None => read_announced(&config.bird),
+        Routing::None | Routing::Bgp(_) => Ok(BTreeSet::new()),
+        Routing::Frr(frr) => {
+            frr::read_announced(frr, &frr::owned_networks_file(&config.daemon.state_dir))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Routing::Bird(bird) => read_announced(bird),
     }
 }
 
@@ -138,42 +131,34 @@ pub enum ReloadChange {
 }
 
 pub fn reload_change(old: &Config, new: &Config) -> ReloadChange {
-    match (old.routing, new.routing) {
-        (false, false) => return ReloadChange::None,
-        (true, true) => {}
-        _ => {
-            return ReloadChange::NeedsRestart(
-                "a routing backend ([bird], [frr] or [bgp]) was added to or removed from a DNS-only configuration",
-            );
-        }
-    }
-    match (&old.bgp, &new.bgp) {
-        (Some(a), Some(b)) => {
-            return if a != b || bgp::route_table(&old.services) != bgp::route_table(&new.services) {
+    match (&old.routing, &new.routing) {
+        (Routing::None, Routing::None) => ReloadChange::None,
+        (Routing::None, _) | (_, Routing::None) => ReloadChange::NeedsRestart(
+            "a routing backend ([bird], [frr] or [bgp]) was added to or removed from a DNS-only configuration",
+        ),
+        (Routing::Bgp(a), Routing::Bgp(b)) => {
+            if a != b || bgp::route_table(&old.services) != bgp::route_table(&new.services) {
                 // A new speaker: the sessions restart and carry the new attributes.
                 ReloadChange::Replace("[bgp] or a service's [service.announce] changed")
             } else {
                 ReloadChange::None
-            };
+            }
         }
-        (None, None) => {}
-        _ => {
-            return ReloadChange::NeedsRestart(
-                "the backend changed between the built-in speaker and a routing daemon",
-            );
-        }
-    }
-    match (&old.frr, &new.frr) {
-        (None, None) if old.bird != new.bird => ReloadChange::Replace("[bird] changed"),
-        (None, None) => ReloadChange::None,
-        (Some(a), Some(b))
+        (Routing::Bgp(_), _) | (_, Routing::Bgp(_)) => ReloadChange::NeedsRestart(
+            "the backend changed between the built-in speaker and a routing daemon",
+        ),
+        (Routing::Bird(a), Routing::Bird(b)) if a != b => ReloadChange::Replace("[bird] changed"),
+        (Routing::Bird(_), Routing::Bird(_)) => ReloadChange::None,
+        (Routing::Frr(a), Routing::Frr(b))
             if a != b
                 || frr::RouteTable::from_services(&old.services)
                     != frr::RouteTable::from_services(&new.services) =>
         {
             ReloadChange::Replace("[frr] or a prefix's VRF changed")
         }
-        (Some(_), Some(_)) => ReloadChange::None,
-        _ => ReloadChange::NeedsRestart("the routing daemon changed between [bird] and [frr]"),
+        (Routing::Frr(_), Routing::Frr(_)) => ReloadChange::None,
+        (Routing::Bird(_), Routing::Frr(_)) | (Routing::Frr(_), Routing::Bird(_)) => {
+            ReloadChange::NeedsRestart("the routing daemon changed between [bird] and [frr]")
+        }
     }
 }

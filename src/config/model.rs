@@ -19,25 +19,68 @@ pub const CONTROL_SOCKET_NAME: &str = "control.sock";
 pub struct Config {
     /// Process-wide settings.
     pub daemon: DaemonSettings,
-    /// How to drive BIRD (the defaults when `[frr]` is chosen; unused then).
-    pub bird: BirdSettings,
-    /// How to drive FRRouting; `Some` when the file has `[frr]`, which selects that backend.
-    pub frr: Option<FrrSettings>,
+    /// What announces the prefixes: decided once, at validation.
+    pub routing: Routing,
     /// The control socket.
     pub control: ControlSettings,
     /// Metrics export (both off unless set).
     pub metrics: MetricsSettings,
     /// The HTTP API (off unless set).
     pub api: ApiSettings,
-    /// The built-in BGP speaker; `Some` when the file has `[bgp]`, which selects it.
-    pub bgp: Option<BgpSettings>,
     /// DNS failover; `Some` when the file has `[dns]`.
     pub dns: Option<DnsSettings>,
-    /// Whether a routing daemon or the speaker announces prefixes: false only for a
-    /// DNS-only file (`[dns]` and none of `[bird]`, `[frr]`, `[bgp]`).
-    pub routing: bool,
     /// Every service, from the main file and the conf.d directory, in load order.
     pub services: Vec<ServiceConfig>,
+}
+
+/// What announces the prefixes. `[bgp]` chooses the built-in speaker, `[frr]` FRRouting,
+/// and `[bird]` (or none of them) BIRD; a file with `[dns]` and none of the three is
+/// DNS-only and announces nothing over BGP.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routing {
+    /// DNS-only: services have records, no prefixes.
+    None,
+    Bird(BirdSettings),
+    Frr(FrrSettings),
+    Bgp(BgpSettings),
+}
+
+impl Routing {
+    /// Whether prefixes are announced at all (false only for a DNS-only file).
+    pub fn announces(&self) -> bool {
+        !matches!(self, Routing::None)
+    }
+
+    pub fn bird(&self) -> Option<&BirdSettings> {
+        match self {
+            Routing::Bird(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn frr(&self) -> Option<&FrrSettings> {
+        match self {
+            Routing::Frr(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn bgp(&self) -> Option<&BgpSettings> {
+        match self {
+            Routing::Bgp(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The backend's name in status and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Routing::None => "none",
+            Routing::Bird(_) => "bird",
+            Routing::Frr(_) => "frr",
+            Routing::Bgp(_) => "bgp",
+        }
+    }
 }
 
 pub use super::dns::{AgreementConfig, DnsSettings};
@@ -90,11 +133,11 @@ impl Serialize for Config {
         if self.api.listen.is_some() {
             out.serialize_field("api", &self.api)?;
         }
-        match (&self.frr, &self.bgp) {
-            (_, Some(bgp)) => out.serialize_field("bgp", bgp)?,
-            (Some(frr), None) => out.serialize_field("frr", frr)?,
-            (None, None) if self.routing => out.serialize_field("bird", &self.bird)?,
-            (None, None) => {}
+        match &self.routing {
+            Routing::Bgp(bgp) => out.serialize_field("bgp", bgp)?,
+            Routing::Frr(frr) => out.serialize_field("frr", frr)?,
+            Routing::Bird(bird) => out.serialize_field("bird", bird)?,
+            Routing::None => {}
         }
         if let Some(dns) = &self.dns {
             out.serialize_field("dns", dns)?;

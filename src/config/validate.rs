@@ -69,7 +69,15 @@ pub fn validate(
         .dns
         .as_ref()
         .and_then(|raw| super::dns::validate_dns(main_src, raw, &mut errors));
-    let routing = !(has_dns && !has_bird && frr.is_none() && bgp.is_none());
+    let vrfs_allowed = frr.is_some();
+    let announce_allowed = bgp.is_some();
+    // Both tables at once are refused above; this only decides which one counts.
+    let routing = match (bgp, frr) {
+        (Some(bgp), _) => Routing::Bgp(bgp),
+        (None, Some(frr)) => Routing::Frr(frr),
+        (None, None) if has_dns && !has_bird => Routing::None,
+        (None, None) => Routing::Bird(bird),
+    };
     let defaults = validate_defaults(main_src, main.defaults.unwrap_or_default(), &mut errors);
     let control = validate_control(
         main_src,
@@ -81,10 +89,10 @@ pub fn validate(
     let api = validate_api(main_src, main.api.unwrap_or_default(), &mut errors);
 
     let mut collected = Collected {
-        vrfs_allowed: frr.is_some(),
-        announce_allowed: bgp.is_some(),
+        vrfs_allowed,
+        announce_allowed,
         dns: has_dns.then(|| dns.as_ref().map(|d| d.zone.clone())),
-        routing,
+        routing: routing.announces(),
         ..Collected::default()
     };
     collected.add(main_src, main.service, &defaults, &mut errors);
@@ -94,13 +102,13 @@ pub fn validate(
     let Collected {
         services, owners, ..
     } = collected;
-    for dummy in [
-        bird.dummy_prefix.map(IpNet::V4),
-        bird.dummy_prefix6.map(IpNet::V6),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    let dummies = routing.bird().map_or([None, None], |bird| {
+        [
+            bird.dummy_prefix.map(IpNet::V4),
+            bird.dummy_prefix6.map(IpNet::V6),
+        ]
+    });
+    for dummy in dummies.into_iter().flatten() {
         if let Some((service, place)) = owners.get(&dummy) {
             errors.push(
                 ConfigError::whole_file(
@@ -117,14 +125,11 @@ pub fn validate(
     if errors.is_empty() {
         Ok(Config {
             daemon,
-            bird,
-            frr,
+            routing,
             control,
             metrics,
             api,
-            bgp,
             dns,
-            routing,
             services,
         })
     } else {

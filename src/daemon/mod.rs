@@ -35,7 +35,7 @@ use crate::backend;
 use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
 use crate::config::registration::{self, Registration};
-use crate::config::{Config, ConfigPaths, OnDisabled, ServiceConfig, load, load_with};
+use crate::config::{Config, ConfigPaths, OnDisabled, Routing, ServiceConfig, load, load_with};
 use crate::faces::control::{self, Request, Response};
 use crate::faces::{metrics, sd_notify};
 use crate::health::HealthMachine;
@@ -116,25 +116,17 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         .context("the drains of the last run are unknown; fix or remove the file")?;
     // Before anything else listens: a speaker that can never listen (no
     // CAP_NET_BIND_SERVICE for port 179) stops the daemon with the reason.
-    if config.routing
-        && let Some(settings) = &config.bgp
-    {
+    if let Routing::Bgp(settings) = &config.routing {
         crate::bgp::speaker::check_listen(&backend::bgp::speaker_config(settings))?;
     }
     let control_listener =
         control::server::bind(&config.control.socket, config.control.group.as_deref())?;
     let status = StatusBoard::default();
     status.update(|s| {
-        s.backend.kind = match (&config.frr, &config.bgp) {
-            _ if !config.routing => "none",
-            (_, Some(_)) => "bgp",
-            (Some(_), None) => "frr",
-            (None, None) => "bird",
-        }
-        .to_string();
+        s.backend.kind = config.routing.kind().to_string();
         s.backend.drain_seconds = config
-            .bgp
-            .as_ref()
+            .routing
+            .bgp()
             .map_or(0.0, |b| b.drain_time.as_secs_f64());
         s.drain_all.clone_from(&drains.all);
     });
@@ -414,9 +406,7 @@ impl Supervisor {
             backend::ReloadChange::NeedsRestart(why) => {
                 warn!("{why}: this takes effect at the next restart; the running backend stays");
                 // Keep comparing later reloads against the backend that actually runs.
-                new.bird = self.config.bird.clone();
-                new.frr = self.config.frr.clone();
-                new.bgp = self.config.bgp.clone();
+                new.routing = self.config.routing.clone();
             }
         }
         match (&self.config.dns, &new.dns, &self.dns) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::announce;
 use crate::backend;
-use crate::config::Config;
+use crate::config::{Config, Routing};
 use crate::faces::control::{Request, client};
 use crate::status::StatusBoard;
 
@@ -34,7 +34,7 @@ pub async fn withdraw_all(config: &Config) -> Result<(), WithdrawError> {
             socket: socket.display().to_string(),
         });
     }
-    if config.bgp.is_some() {
+    if let Routing::Bgp(_) = config.routing {
         tracing::info!(
             "the built-in BGP speaker announces only over its own sessions, which end with the daemon; nothing to withdraw"
         );

@@ -76,8 +76,8 @@ pub fn print(config: &Config) {
 /// `ip_check` on means the addresses are expected on the host: say so.
 pub fn static_mode_note(config: &Config, s: &ServiceConfig) -> Option<String> {
     let static_mode = config
-        .frr
-        .as_ref()
+        .routing
+        .frr()
         .is_some_and(|f| f.mode == FrrMode::Static);
     (static_mode && s.ip_check).then(|| {
         format!(
