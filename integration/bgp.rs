@@ -7,7 +7,6 @@
 mod lab;
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -71,12 +70,7 @@ fn status(lab: &Lab, args: &[&str]) -> String {
 }
 
 fn set_up(lab: &Lab, name: &str, up: bool) {
-    let file = lab.path(&format!("up-{name}"));
-    if up {
-        fs::write(&file, "").expect("up file");
-    } else {
-        let _ = fs::remove_file(&file);
-    }
+    lab.set_flag(&format!("up-{name}"), up);
 }
 
 fn wait_rib(router: &Router, expected: &BTreeSet<IpNet>, timeout: Duration) -> Duration {

@@ -34,12 +34,7 @@ fn service(lab: &Lab, name: &str, prefix: &str) -> String {
 }
 
 fn set_up(lab: &Lab, name: &str, up: bool) {
-    let flag = lab.path(&format!("up-{name}"));
-    if up {
-        fs::write(&flag, "").expect("flag");
-    } else {
-        let _ = fs::remove_file(&flag);
-    }
+    lab.set_flag(&format!("up-{name}"), up);
 }
 
 fn wait_exactly(router: &Router, what: &str, want: &BTreeSet<IpNet>, timeout: Duration) {

@@ -22,13 +22,8 @@ fn cli_json(lab: &Lab) -> serde_json::Value {
         .args(["status", "--json"])
         .output()
         .expect("run the CLI");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "status --json: {e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}: {}", lab::output_text(&out)))
 }
 
 fn service(lab: &Lab, name: &str, prefix: &str, extra: &str) -> String {

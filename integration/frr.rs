@@ -7,7 +7,6 @@
 mod lab;
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -61,14 +60,8 @@ fn service(lab: &Lab, name: &str, prefixes: &str, ip_check: bool) -> String {
     )
 }
 
-/// Makes service `name` healthy (or not).
 fn set_up(lab: &Lab, name: &str, up: bool) {
-    let file = lab.path(&format!("up-{name}"));
-    if up {
-        fs::write(&file, "").expect("up file");
-    } else {
-        let _ = fs::remove_file(&file);
-    }
+    lab.set_flag(&format!("up-{name}"), up);
 }
 
 /// Waits until the router's RIB satisfies `ok`; panics with the RIB after `timeout`.
@@ -375,9 +368,8 @@ fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
             .expect("run withdraw-all");
         assert!(
             out.status.success(),
-            "withdraw-all: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "withdraw-all: {}",
+            lab::output_text(&out)
         );
         wait_rib(router, "withdraw-all", CHANGE, |rib| has_none(rib, &ours));
         std::thread::sleep(Duration::from_millis(500));

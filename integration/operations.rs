@@ -45,14 +45,7 @@ fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
 /// client needs no namespace); returns (exit code, stdout + stderr).
 fn cli(lab: &Lab, args: &[&str]) -> (i32, String) {
     let out = lab.warden_cli().args(args).output().expect("run the CLI");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), lab::output_text(&out))
 }
 
 #[test]

@@ -82,11 +82,7 @@ fn output(command: &mut Command) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    lab::output_text(out)
 }
 
 #[test]
@@ -535,30 +531,7 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     let ctl = run.join("bird.ctl");
     let conf = root.join("etc/bird/bird.conf");
     fs::create_dir_all(root.join("etc/bird")).expect("etc/bird");
-    fs::write(
-        &conf,
-        format!(
-            r#"log stderr all;
-router id {host};
-include "{include}";
-protocol device {{ scan time 10; }}
-protocol direct {{ ipv4; ipv6; interface "lo"; }}
-protocol bgp rtr {{
-  local {host} as {host_as}; neighbor {router} as {router_as};
-  connect delay time 1; connect retry time 1;
-  ipv4 {{ import none; export where net ~ ANYCAST_PREFIXES; }};
-  ipv6 {{ import none; export where net ~ ANYCAST6_PREFIXES; next hop address {host6}; }};
-}}
-"#,
-            host = lab::HOST_V4,
-            host6 = lab::HOST_V6,
-            router = lab::ROUTER_V4,
-            host_as = lab::HOST_AS,
-            router_as = lab::ROUTER_AS,
-            include = include.display(),
-        ),
-    )
-    .expect("bird.conf");
+    fs::write(&conf, lab::bird2_conf("log stderr all;", &include)).expect("bird.conf");
 
     let router = lab.start_router(false);
     let (conf_s, ctl_s) = (conf.display().to_string(), ctl.display().to_string());

@@ -137,11 +137,10 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Commands::WithdrawAll => {
-            let config = match load_or_report(&paths, 2) {
+            let config = match load_and_log(&paths) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            logging::init(&config.daemon);
             match runtime().map(|rt| rt.block_on(withdraw_all::withdraw_all(&config))) {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(e)) => {
@@ -152,11 +151,10 @@ fn main() -> ExitCode {
             }
         }
         Commands::Run => {
-            let config = match load_or_report(&paths, 2) {
+            let config = match load_and_log(&paths) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            logging::init(&config.daemon);
             let runtime = match runtime() {
                 Ok(rt) => rt,
                 Err(code) => return code,
@@ -198,6 +196,13 @@ fn load_or_report(paths: &ConfigPaths, invalid: u8) -> Result<Config, ExitCode> 
         );
         ExitCode::from(invalid)
     })
+}
+
+/// The configuration of a command that logs (run, withdraw-all), with its logging set up.
+fn load_and_log(paths: &ConfigPaths) -> Result<Config, ExitCode> {
+    let config = load_or_report(paths, 2)?;
+    logging::init(&config.daemon);
+    Ok(config)
 }
 
 /// `--socket`, else `[control] socket` of the configuration.

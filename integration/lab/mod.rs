@@ -767,6 +767,17 @@ impl Lab {
     }
 
     // ---------------------------------------------------------------------------------
+    /// Creates (`on`) or removes the flag file `name` in the lab's directory: the file
+    /// checks of the tests' services pass while it exists.
+    pub fn set_flag(&self, name: &str, on: bool) {
+        let file = self.path(name);
+        if on {
+            fs::write(&file, "").expect("flag file");
+        } else {
+            let _ = fs::remove_file(&file);
+        }
+    }
+
     // BIRD on the host side
 
     /// Starts BIRD 2 in the host namespace (foreground, a child of the lab), exporting to
@@ -778,26 +789,8 @@ impl Lab {
         let log = self.path("bird.log");
         let ctl = self.path("bird.ctl");
         let conf = self.path("bird.conf");
-        fs::write(
-            &conf,
-            format!(
-                r#"log "{log}" all;
-router id {HOST_V4};
-include "{include}";
-protocol device {{ scan time 10; }}
-protocol direct {{ ipv4; ipv6; interface "lo"; }}
-protocol bgp rtr {{
-  local {HOST_V4} as {HOST_AS}; neighbor {ROUTER_V4} as {ROUTER_AS};
-  connect delay time 1; connect retry time 1;
-  ipv4 {{ import none; export where net ~ ANYCAST_PREFIXES; }};
-  ipv6 {{ import none; export where net ~ ANYCAST6_PREFIXES; next hop address {HOST_V6}; }};
-}}
-"#,
-                log = log.display(),
-                include = include.display()
-            ),
-        )
-        .expect("write bird.conf");
+        let log_line = format!("log \"{}\" all;", log.display());
+        fs::write(&conf, bird2_conf(&log_line, &include)).expect("write bird.conf");
         let daemon = self.start_bird_daemon("bird", "bird", "birdc", &conf, &ctl, &log);
         Bird {
             lab: self,
@@ -2158,4 +2151,33 @@ fn bind_with_backlog(port: u16) -> Result<TcpListener, String> {
     listen(&fd, Backlog::new(4096).map_err(|e| e.to_string())?)
         .map_err(|e| format!("listen: {e}"))?;
     Ok(TcpListener::from(fd))
+}
+
+/// The host's BIRD 2 configuration: `log_line`, the include file, and one BGP session to
+/// the router that exports what `ANYCAST_PREFIXES` / `ANYCAST6_PREFIXES` allow.
+pub fn bird2_conf(log_line: &str, include: &Path) -> String {
+    format!(
+        r#"{log_line}
+router id {HOST_V4};
+include "{include}";
+protocol device {{ scan time 10; }}
+protocol direct {{ ipv4; ipv6; interface "lo"; }}
+protocol bgp rtr {{
+  local {HOST_V4} as {HOST_AS}; neighbor {ROUTER_V4} as {ROUTER_AS};
+  connect delay time 1; connect retry time 1;
+  ipv4 {{ import none; export where net ~ ANYCAST_PREFIXES; }};
+  ipv6 {{ import none; export where net ~ ANYCAST6_PREFIXES; next hop address {HOST_V6}; }};
+}}
+"#,
+        include = include.display()
+    )
+}
+
+/// A finished command's stdout and stderr, one after the other, for assertions and panics.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

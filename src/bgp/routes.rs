@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 use super::message::update::{GRACEFUL_SHUTDOWN, prefix_wire_len};
 use super::message::{
@@ -189,13 +189,7 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
         .partition(|p| matches!(p, IpNet::V4(_)));
     for chunk in pack(&w4, MAX_BODY - 4) {
         out.push(Update {
-            withdrawn: chunk
-                .iter()
-                .filter_map(|p| match p {
-                    IpNet::V4(n) => Some(*n),
-                    IpNet::V6(_) => None,
-                })
-                .collect(),
+            withdrawn: v4_only(&chunk),
             ..Update::default()
         });
     }
@@ -224,57 +218,54 @@ pub fn updates(ctx: &PeerContext, announce: &RouteSet, withdraw: &[IpNet]) -> Ve
         // Attribute header (4, extended) + AFI/SAFI (3) + next hop (1 + 16 or 32) +
         // reserved.
         let mp_overhead = 4 + 3 + 1 + 32 + 1;
+        // Prefixes of one family behind MP_REACH_NLRI (RFC 4760) with next hop `nh`.
+        let mp_reach = |afi: u16, nh: Ipv6Addr, out: &mut Vec<Update>| {
+            for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
+                let mut attributes = base.clone();
+                attributes.push(PathAttribute::MpReach {
+                    afi,
+                    safi: super::message::SAFI_UNICAST,
+                    next_hop: ctx.mp_next_hop(nh),
+                    nlri: chunk,
+                });
+                out.push(Update {
+                    attributes,
+                    ..Update::default()
+                });
+            }
+        };
         match family {
             Family::Ipv4Unicast if let Some(nh) = ctx.v4_via_v6() => {
-                for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
-                    let mut attributes = base.clone();
-                    attributes.push(PathAttribute::MpReach {
-                        afi: super::message::AFI_IPV4,
-                        safi: super::message::SAFI_UNICAST,
-                        next_hop: ctx.mp_next_hop(nh),
-                        nlri: chunk,
-                    });
-                    out.push(Update {
-                        attributes,
-                        ..Update::default()
-                    });
-                }
+                mp_reach(super::message::AFI_IPV4, nh, &mut out);
             }
             Family::Ipv4Unicast => {
                 for chunk in pack(&prefixes, MAX_BODY - base_len) {
                     out.push(Update {
                         withdrawn: vec![],
                         attributes: base.clone(),
-                        nlri: chunk
-                            .iter()
-                            .filter_map(|p| match p {
-                                IpNet::V4(n) => Some(*n),
-                                IpNet::V6(_) => None,
-                            })
-                            .collect(),
+                        nlri: v4_only(&chunk),
                         ..Update::default()
                     });
                 }
             }
             Family::Ipv6Unicast => {
                 let Some(nh) = ctx.next_hop_v6 else { continue };
-                for chunk in pack(&prefixes, MAX_BODY - base_len - mp_overhead) {
-                    let mut attributes = base.clone();
-                    attributes.push(PathAttribute::MpReach {
-                        afi: super::message::AFI_IPV6,
-                        safi: super::message::SAFI_UNICAST,
-                        next_hop: ctx.mp_next_hop(nh),
-                        nlri: chunk,
-                    });
-                    out.push(Update {
-                        attributes,
-                        ..Update::default()
-                    });
-                }
+                mp_reach(super::message::AFI_IPV6, nh, &mut out);
             }
         }
     }
     out
+}
+
+/// The IPv4 prefixes of `chunk`, for the plain NLRI and withdrawn fields.
+fn v4_only(chunk: &[IpNet]) -> Vec<Ipv4Net> {
+    chunk
+        .iter()
+        .filter_map(|p| match p {
+            IpNet::V4(n) => Some(*n),
+            IpNet::V6(_) => None,
+        })
+        .collect()
 }
 
 /// Splits `prefixes` into runs whose NLRI encoding fits in `room` octets.

@@ -133,6 +133,24 @@ pub async fn serve<F, Fut>(
     }
 }
 
+/// One more read within READ_TIMEOUT, appended to `into`; a closed connection before the
+/// request is whole is a malformed request.
+async fn read_more(
+    stream: &mut TcpStream,
+    chunk: &mut [u8],
+    into: &mut Vec<u8>,
+) -> Result<(), ReadError> {
+    let n = tokio::time::timeout(READ_TIMEOUT, stream.read(chunk))
+        .await
+        .map_err(|_| ReadError::Io)?
+        .map_err(|_| ReadError::Io)?;
+    if n == 0 {
+        return Err(ReadError::Malformed);
+    }
+    into.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
 pub async fn read_request(stream: &mut TcpStream) -> Result<HttpRequest, ReadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
@@ -143,14 +161,7 @@ pub async fn read_request(stream: &mut TcpStream) -> Result<HttpRequest, ReadErr
         if buf.len() > MAX_HEAD {
             return Err(ReadError::TooLarge);
         }
-        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
-            .await
-            .map_err(|_| ReadError::Io)?
-            .map_err(|_| ReadError::Io)?;
-        if n == 0 {
-            return Err(ReadError::Malformed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut chunk, &mut buf).await?;
     };
     let head = std::str::from_utf8(&buf[..head_end - 4]).map_err(|_| ReadError::Malformed)?;
     let mut request = parse_head(head)?;
@@ -163,14 +174,7 @@ pub async fn read_request(stream: &mut TcpStream) -> Result<HttpRequest, ReadErr
     }
     let mut body = buf[head_end..].to_vec();
     while body.len() < length {
-        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
-            .await
-            .map_err(|_| ReadError::Io)?
-            .map_err(|_| ReadError::Io)?;
-        if n == 0 {
-            return Err(ReadError::Malformed);
-        }
-        body.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut chunk, &mut body).await?;
     }
     body.truncate(length);
     request.body = body;

@@ -608,29 +608,9 @@ fn inline(text: &str) -> String {
                     }
                 }
             }
-            '*' if chars.get(i + 1) == Some(&'*') => match find_run(&chars, i + 2, '*', 2) {
-                Some(end) if end > i + 2 => {
-                    let inner: String = chars[i + 2..end].iter().collect();
-                    let _ = write!(out, "\\fB{}\\fR", inline(&inner));
-                    i = end + 2;
-                }
-                _ => {
-                    out.push_str("**");
-                    i += 2;
-                }
-            },
+            '*' if chars.get(i + 1) == Some(&'*') => i = emphasis(&chars, i, 2, 'B', &mut out),
             '*' if chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) => {
-                match find_run(&chars, i + 1, '*', 1) {
-                    Some(end) if end > i + 1 && !chars[end - 1].is_whitespace() => {
-                        let inner: String = chars[i + 1..end].iter().collect();
-                        let _ = write!(out, "\\fI{}\\fR", inline(&inner));
-                        i = end + 1;
-                    }
-                    _ => {
-                        out.push('*');
-                        i += 1;
-                    }
-                }
+                i = emphasis(&chars, i, 1, 'I', &mut out);
             }
             '[' => match link(&chars, i) {
                 Some((label, next)) => {
@@ -680,6 +660,23 @@ fn link(chars: &[char], start: usize) -> Option<(String, usize)> {
     }
     let end = close + 1 + chars[close + 1..].iter().position(|&c| c == ')')?;
     Some((chars[start + 1..close].iter().collect(), end + 1))
+}
+
+/// `**bold**` (`n` = 2, font B) or `*italic*` (`n` = 1, font I) starting at `i`: writes
+/// the roff text, or the stars themselves when nothing closes them, and returns the index
+/// after it. An italic run must not end in white space (`a * b * c` is no emphasis).
+fn emphasis(chars: &[char], i: usize, n: usize, font: char, out: &mut String) -> usize {
+    match find_run(chars, i + n, '*', n) {
+        Some(end) if end > i + n && (n == 2 || !chars[end - 1].is_whitespace()) => {
+            let inner: String = chars[i + n..end].iter().collect();
+            let _ = write!(out, "\\f{font}{}\\fR", inline(&inner));
+            end + n
+        }
+        _ => {
+            out.extend(std::iter::repeat_n('*', n));
+            i + n
+        }
+    }
 }
 
 #[cfg(test)]
