@@ -27,6 +27,10 @@
 #              for its tmpfiles.d entry
 #   mandoc, groff-base
 #              the lint of both manual pages
+#   prometheus, prometheus-node-exporter
+#              promtool (`promtool check metrics`) and node_exporter's textfile collector
+#              read the warden's metrics in tests/metrics_consumers.rs (the test starts its
+#              own node_exporter on a loopback port; the packaged service is not needed)
 #   /opt/bird1 BIRD 1.6's bird, bird6, birdc, birdc6 (variant = "bird1"): Debian's `bird`
 #              package conflicts with bird2, so its binaries are unpacked into a folder.
 #
@@ -59,7 +63,8 @@ trap cleanup EXIT
 need=()
 # libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
 for pkg in iproute2 util-linux bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime \
-           dpkg-dev binutils lintian debootstrap systemd mandoc groff-base; do
+           dpkg-dev binutils lintian debootstrap systemd mandoc groff-base \
+           prometheus prometheus-node-exporter; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 # cargo links through the system C compiler; a machine with rustup but no compiler cannot

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anycast_warden::check::CheckOutcome;
-use anycast_warden::faces::metrics::render;
+use anycast_warden::faces::metrics::{render, render_openmetrics};
 use anycast_warden::health::{Health, Transition};
 use anycast_warden::status::{DampeningStatus, RoundReport, ServiceRegistration, Snapshot};
 
@@ -91,9 +91,20 @@ fn populated() -> Snapshot {
     s
 }
 
-/// Family names from `# TYPE` lines, with the suffix samples carry (`_total`, `_info`).
+/// Family names from the `# TYPE` lines of the Prometheus text format 0.0.4 (the
+/// textfile's and `/metrics`' default), which name families as their samples are named.
 fn rendered() -> BTreeSet<String> {
     render(&populated())
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// Family names from OpenMetrics `# TYPE` lines, with the suffix samples carry (`_total`,
+/// `_info`).
+fn rendered_openmetrics() -> BTreeSet<String> {
+    render_openmetrics(&populated())
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .map(|l| {
@@ -111,9 +122,9 @@ fn rendered() -> BTreeSet<String> {
 #[test]
 fn every_documented_series_is_rendered_and_every_rendered_one_documented() {
     let documented = documented();
-    let rendered = rendered();
     assert!(documented.len() >= 20, "{documented:?}");
-    assert_eq!(documented, rendered);
+    assert_eq!(documented, rendered(), "Prometheus text format 0.0.4");
+    assert_eq!(documented, rendered_openmetrics(), "OpenMetrics");
 }
 
 #[test]

@@ -420,8 +420,12 @@ fn metrics_endpoint_shows_every_documented_series_after_a_transition() {
 
     let (head, body) = scrape(&addr, "/metrics");
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.contains("application/openmetrics-text"), "{head}");
-    assert!(body.ends_with("# EOF\n"));
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
+    // The Prometheus text format 0.0.4 ends with its last family, not `# EOF`.
+    assert!(body.ends_with("# TYPE anycast_warden_bgp_peer_last_notification_seconds gauge\n"));
     let m = parse_metrics(&body);
     let check = format!("exec /bin/test -e {}", site.path("dns-up").display());
     let expect = [
@@ -577,7 +581,8 @@ fn textfile_is_never_half_written() {
         let text = std::fs::read_to_string(&textfile).unwrap();
         assert!(text.starts_with("# HELP anycast_warden_build"), "{text}");
         assert!(
-            text.ends_with("# EOF\n"),
+            // 0.0.4 has no `# EOF`: the last family (no samples without BGP peers) ends it.
+            text.ends_with("# TYPE anycast_warden_bgp_peer_last_notification_seconds gauge\n"),
             "a half-written textfile:\n{text}"
         );
         assert_eq!(text.matches("anycast_warden_service_state{").count(), 120);

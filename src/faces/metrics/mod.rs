@@ -2,12 +2,17 @@
 //! write): nothing is counted twice, and a removed service's series simply disappear.
 //!
 //! ```text
-//!  StatusBoard ──snapshot──▶ SnapshotCollector ──OpenMetrics text──▶ GET /metrics (endpoint.rs)
-//!                                                                 └▶ textfile, atomically (textfile.rs)
+//!  StatusBoard ──snapshot──▶ SnapshotCollector ──OpenMetrics text──▶ GET /metrics when asked for (endpoint.rs)
+//!                                                    │
+//!                                                    └─▶ text004 ──0.0.4──▶ GET /metrics by default
+//!                                                                       └▶ textfile, atomically (textfile.rs)
 //! ```
-//! Every series is documented in docs/metrics.md.
+//! One registry renders both formats: the Prometheus text format 0.0.4 is converted from
+//! the OpenMetrics text (prometheus-client has no 0.0.4 encoder), so the two never differ
+//! in what they say. Every series is documented in docs/metrics.md.
 
 pub mod endpoint;
+pub mod text004;
 pub mod textfile;
 
 use std::fmt::Write as _;
@@ -25,9 +30,42 @@ use crate::status::{Histogram, Snapshot, StatusBoard};
 /// Labels of one sample.
 type Labels = Vec<(&'static str, String)>;
 
-/// The exposition of a snapshot, in the OpenMetrics text format (which Prometheus and
-/// node_exporter's textfile collector read).
+/// The two exposition formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4: what node_exporter's textfile collector and
+    /// `promtool check metrics` read, and what `/metrics` answers by default.
+    Prometheus,
+    /// OpenMetrics 1.0 text, for scrapers that ask for it in their Accept header.
+    OpenMetrics,
+}
+
+impl Format {
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// The exposition of a snapshot in the Prometheus text format 0.0.4 (the textfile's and
+/// `/metrics`' default).
 pub fn render(snapshot: &Snapshot) -> String {
+    text004::from_openmetrics(&render_openmetrics(snapshot))
+}
+
+/// The exposition of a snapshot in `format`.
+pub fn render_as(snapshot: &Snapshot, format: Format) -> String {
+    match format {
+        Format::Prometheus => render(snapshot),
+        Format::OpenMetrics => render_openmetrics(snapshot),
+    }
+}
+
+/// The exposition of a snapshot in the OpenMetrics text format, as prometheus-client
+/// encodes the registry.
+pub fn render_openmetrics(snapshot: &Snapshot) -> String {
     let mut registry = Registry::with_prefix("anycast_warden");
     registry.register_collector(Box::new(SnapshotCollector(snapshot.clone())));
     let mut out = String::new();
@@ -629,8 +667,17 @@ mod tests {
             },
         );
         s.record_apply(&Default::default(), Ok(()), Duration::from_millis(2));
+        let openmetrics = render_openmetrics(&s);
+        assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
         let text = render(&s);
-        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        for line in [
+            "# TYPE anycast_warden_build_info gauge\n",
+            "# TYPE anycast_warden_service_transitions_total counter\n",
+            "# TYPE anycast_warden_check_duration_seconds histogram\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
         for (series, value) in [
             (r#"anycast_warden_build_info{version="0.1.0"}"#, 1.0),
             ("anycast_warden_up", 1.0),
@@ -687,7 +734,9 @@ mod tests {
             (r#"anycast_warden_desired_prefixes{backend="bird"}"#, 0.0),
             (r#"anycast_warden_applied_prefixes{backend="bird"}"#, 0.0),
         ] {
-            assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+            for text in [&text, &openmetrics] {
+                assert_eq!(sample(text, series), Some(value), "{series} in\n{text}");
+            }
         }
     }
 

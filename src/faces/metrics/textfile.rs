@@ -1,4 +1,6 @@
-//! The node_exporter textfile: the same exposition as `/metrics`, rewritten every
+//! The node_exporter textfile: the exposition in the Prometheus text format 0.0.4 (the
+//! only one node_exporter's textfile collector reads; OpenMetrics makes it drop the whole
+//! file and set `node_textfile_scrape_error 1`), rewritten every
 //! `textfile_interval` through a temporary file and a rename, so a reader never sees a
 //! half-written file. The temporary file's name (`.NAME.XXXX.tmp`) does not end in `.prom`,
 //! so node_exporter never reads it. The file is removed when the daemon stops.
