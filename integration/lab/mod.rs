@@ -102,6 +102,18 @@ pub fn bird1_sbin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/opt/bird1/usr/sbin"))
 }
 
+/// A test that cannot run here: prints `SKIPPED: <why>` loudly, or panics with CI=true,
+/// where every prerequisite must be installed (integration/setup.sh).
+pub fn skip_outside_ci(test: &str, why: &str) {
+    if in_ci() {
+        panic!("{test}: cannot run here although CI=true: {why}");
+    }
+    eprintln!();
+    eprintln!("**************************************************************");
+    eprintln!("SKIPPED: {test}: {why}");
+    eprintln!("**************************************************************");
+}
+
 /// True when `CI=true`: then a missing prerequisite fails the test instead of skipping it.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -280,13 +292,7 @@ impl Lab {
     /// (and `CI` is not `true`; in CI that panics).
     pub fn new_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
         if let Some(why) = missing(needs) {
-            if in_ci() {
-                panic!("{test}: the lab cannot run here although CI=true: {why}");
-            }
-            eprintln!();
-            eprintln!("**************************************************************");
-            eprintln!("SKIPPED: {test}: {why}");
-            eprintln!("**************************************************************");
+            skip_outside_ci(test, &why);
             return None;
         }
         Some(Lab::new(test))
