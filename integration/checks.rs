@@ -165,7 +165,7 @@ async fn icmp_echo_v4_and_v6_into_a_namespace() {
     let net = CheckNet::new();
     for host in [&net.v4, &net.v6] {
         let out = icmp(&format!("host = \"{host}\"\ncount = 3"), "2s").await;
-        assert!(out.passed, "{host}: {}", out.detail);
+        assert!(out.passed(), "{host}: {}", out.detail);
         let s = stats(&out);
         assert_eq!((s.sent, s.received), (3, 3), "{host}");
         assert!(s.rtt_min > Duration::ZERO && s.rtt_min <= s.rtt_avg && s.rtt_avg <= s.rtt_max);
@@ -177,10 +177,10 @@ async fn icmp_echo_v4_and_v6_into_a_namespace() {
     }
     // A round trip on a veth takes microseconds, never less than one.
     let out = icmp(&format!("host = \"{}\"\nmax_rtt = \"1us\"", net.v4), "2s").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.detail.starts_with("average rtt "), "{}", out.detail);
     let out = icmp(&format!("host = \"{}\"\nmax_rtt = \"1s\"", net.v4), "2s").await;
-    assert!(out.passed, "{}", out.detail);
+    assert!(out.passed(), "{}", out.detail);
 }
 
 #[tokio::test]
@@ -191,7 +191,7 @@ async fn icmp_loss_fails_and_max_loss_allows_it() {
     let net = CheckNet::new();
     // Nobody has this address: every request is lost (no ARP answer).
     let out = icmp(&format!("host = \"{}\"\ncount = 2", net.absent_v4), "1s").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(
         out.detail.starts_with("100 % loss (0 of 2 replies"),
         "{}",
@@ -200,11 +200,15 @@ async fn icmp_loss_fails_and_max_loss_allows_it() {
     assert_eq!(stats(&out).received, 0);
     // The namespace goes away behind its link: a working check starts failing.
     let body = format!("host = \"{}\"\ncount = 2", net.v4);
-    assert!(icmp(&body, "1s").await.passed);
+    assert!(icmp(&body, "1s").await.passed());
     net.cut();
     let out = icmp(&body, "1s").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.detail.starts_with("100 % loss"), "{}", out.detail);
     // max_loss = 100 tolerates it all (a check that only measures).
-    assert!(icmp(&format!("{body}\nmax_loss = 100"), "1s").await.passed);
+    assert!(
+        icmp(&format!("{body}\nmax_loss = 100"), "1s")
+            .await
+            .passed()
+    );
 }

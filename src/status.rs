@@ -24,7 +24,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::check::CheckOutcome;
+use crate::check::{CheckOutcome, Failure};
 use crate::health::{Health, Transition};
 
 /// Bucket bounds (seconds) of the check and apply duration histograms: 1 ms to 10 s.
@@ -100,8 +100,8 @@ pub struct CheckStatus {
     /// When it last finished (Unix seconds).
     pub at: f64,
     pub runs: u64,
-    /// Failures by coarse reason ([`failure_reason`]), for a bounded metric label.
-    pub failures: BTreeMap<String, u64>,
+    /// Failures by class, for a bounded metric label.
+    pub failures: BTreeMap<Failure, u64>,
     pub duration: Histogram,
     /// Check-specific values (e.g. ICMP round-trip time, TLS seconds to expiry), exported
     /// as `anycast_warden_check_value{name=...}`; empty for checks that measure nothing.
@@ -464,16 +464,13 @@ impl Snapshot {
             passed: round.passed,
             reason: round.reason.to_string(),
         });
-        if let Some(missing) = round.ip_check_failure {
+        if let Some(outcome) = round.ip_check {
             let c = s.checks.entry(IP_CHECK.to_string()).or_default();
-            record_check(c, now, false, missing, Duration::ZERO);
-        } else if round.ip_check {
-            let c = s.checks.entry(IP_CHECK.to_string()).or_default();
-            record_check(c, now, true, "assigned", Duration::ZERO);
+            record_check(c, now, outcome);
         }
         for (check, outcome) in round.outcomes {
             let c = s.checks.entry(check.clone()).or_default();
-            record_check(c, now, outcome.passed, &outcome.detail, outcome.elapsed);
+            record_check(c, now, outcome);
             if let Some(measured) = &outcome.measurements {
                 c.values = measurement_values(measured);
             }
@@ -536,42 +533,16 @@ pub fn measurement_values(measured: &crate::check::CheckMeasurements) -> BTreeMa
     }
 }
 
-fn record_check(c: &mut CheckStatus, now: f64, passed: bool, detail: &str, elapsed: Duration) {
-    c.passed = passed;
-    c.detail = detail.to_string();
+fn record_check(c: &mut CheckStatus, now: f64, outcome: &CheckOutcome) {
+    c.passed = outcome.passed();
+    c.detail.clone_from(&outcome.detail);
     c.at = now;
     c.runs += 1;
-    if elapsed > Duration::ZERO {
-        c.duration.observe(elapsed);
+    if outcome.elapsed > Duration::ZERO {
+        c.duration.observe(outcome.elapsed);
     }
-    if !passed {
-        let reason = if detail.contains("(ip_check)") {
-            "address_missing"
-        } else {
-            failure_reason(detail)
-        };
-        *c.failures.entry(reason.to_string()).or_default() += 1;
-    }
-}
-
-/// A coarse class of a check failure, for a metric label with few values (the detail
-/// itself holds output and addresses, far too many distinct values for a label).
-pub fn failure_reason(detail: &str) -> &'static str {
-    let d = detail.to_ascii_lowercase();
-    if d.contains("timed out") || d.contains("within") || d.contains("timeout") {
-        "timeout"
-    } else if d.starts_with("exit status") || d.starts_with("killed by") {
-        "exit_status"
-    } else if d.contains("cannot resolve") || d.contains("resolved to no address") {
-        "resolve"
-    } else if d.contains("refused") {
-        "refused"
-    } else if d.contains("connect") || d.contains("unreachable") {
-        "connect"
-    } else if d.starts_with("cannot start") {
-        "start"
-    } else {
-        "other"
+    if let Some(failure) = outcome.failure {
+        *c.failures.entry(failure).or_default() += 1;
     }
 }
 
@@ -592,9 +563,8 @@ pub struct RoundReport<'a> {
     pub reason: &'a str,
     pub transition: Option<Transition>,
     pub wants_announce: bool,
-    /// Whether `ip_check` ran, and its failure, if it failed (the other checks did not run).
-    pub ip_check: bool,
-    pub ip_check_failure: Option<&'a str>,
+    /// The address check's outcome, if it ran (when it failed, the other checks did not).
+    pub ip_check: Option<&'a CheckOutcome>,
     /// Each check's description and outcome.
     pub outcomes: &'a [(String, CheckOutcome)],
 }
@@ -703,7 +673,10 @@ mod tests {
         let outcomes = vec![
             (
                 "tcp 127.0.0.1:53".to_string(),
-                CheckOutcome::fail("connect to 127.0.0.1:53: Connection refused (os error 111)"),
+                CheckOutcome::fail(
+                    Failure::Refused,
+                    "connect to 127.0.0.1:53: Connection refused (os error 111)",
+                ),
             ),
             ("exec true".to_string(), CheckOutcome::pass("exit status 0")),
         ];
@@ -719,8 +692,7 @@ mod tests {
                 reason: "tcp 127.0.0.1:53: refused",
                 transition: Some(transition),
                 wants_announce: false,
-                ip_check: true,
-                ip_check_failure: None,
+                ip_check: Some(&CheckOutcome::pass("assigned")),
                 outcomes: &outcomes,
             },
         );
@@ -733,7 +705,7 @@ mod tests {
         );
         let tcp = &dns.checks["tcp 127.0.0.1:53"];
         assert!(!tcp.passed);
-        assert_eq!(tcp.failures["refused"], 1);
+        assert_eq!(tcp.failures[&Failure::Refused], 1);
         assert!(dns.checks["exec true"].passed);
         assert!(dns.checks[IP_CHECK].passed);
     }
@@ -749,13 +721,15 @@ mod tests {
                 reason: "203.0.113.53 not assigned to lo (ip_check)",
                 transition: None,
                 wants_announce: true,
-                ip_check: true,
-                ip_check_failure: Some("203.0.113.53 not assigned to lo (ip_check)"),
+                ip_check: Some(&CheckOutcome::fail(
+                    Failure::AddressMissing,
+                    "203.0.113.53 not assigned to lo (ip_check)",
+                )),
                 outcomes: &[],
             },
         );
         assert_eq!(
-            s.services["dns"].checks[IP_CHECK].failures["address_missing"],
+            s.services["dns"].checks[IP_CHECK].failures[&Failure::AddressMissing],
             1
         );
         assert_eq!(s.services["dns"].transitions, 0);
@@ -800,30 +774,6 @@ mod tests {
         );
         s.record_apply(&set, Ok(()), Duration::from_millis(3));
         assert_eq!(s.backend.consecutive_failures, 0);
-    }
-
-    #[test]
-    fn failure_reasons_are_a_small_fixed_set() {
-        for (detail, reason) in [
-            ("timed out after 2s, killed its process group", "timeout"),
-            ("did not finish within 2s", "timeout"),
-            ("no connection to 127.0.0.1:53 within 2s", "timeout"),
-            ("exit status 1; stdout: broken", "exit_status"),
-            ("killed by signal 9", "exit_status"),
-            (
-                "connect to 127.0.0.1:53: Connection refused (os error 111)",
-                "refused",
-            ),
-            (
-                "connect to [2001:db8::1]:53: Network is unreachable",
-                "connect",
-            ),
-            ("cannot resolve nowhere.invalid:53: failed", "resolve"),
-            ("cannot start /nonexistent: No such file", "start"),
-            ("something else", "other"),
-        ] {
-            assert_eq!(failure_reason(detail), reason, "{detail}");
-        }
     }
 
     #[test]

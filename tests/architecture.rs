@@ -326,6 +326,31 @@ fn pure_cores_use_no_tokio() {
     );
 }
 
+/// Failures are classed where they happen (`check::Failure`); outside `check/`, nothing
+/// searches a check's text to decide anything.
+#[test]
+fn no_room_outside_check_reads_a_check_detail_to_decide() {
+    let c = read_crate();
+    let search = Regex::new(r"detail\s*\.\s*(contains|starts_with|ends_with|find|matches)\(")
+        .unwrap();
+    let mut wrong = Vec::new();
+    for (room, files) in &c.files {
+        if room == "check" {
+            continue;
+        }
+        for (file, text) in files {
+            for m in search.find_iter(text) {
+                wrong.push(format!("{}: {}", file.display(), m.as_str()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a check's text searched outside check/ (use check::Failure):\n{}",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn no_cycle_between_the_files_of_config() {
     let krate = read_crate();

@@ -119,13 +119,13 @@ async fn run(body: &str, timeout: &str) -> CheckOutcome {
 
 async fn passes(body: &str) -> CheckOutcome {
     let out = run(body, "2s").await;
-    assert!(out.passed, "{body}: {}", out.detail);
+    assert!(out.passed(), "{body}: {}", out.detail);
     out
 }
 
 async fn fails(body: &str) -> String {
     let out = run(body, "2s").await;
-    assert!(!out.passed, "{body}: passed: {}", out.detail);
+    assert!(!out.passed(), "{body}: passed: {}", out.detail);
     out.detail
 }
 
@@ -215,7 +215,7 @@ async fn silent_and_missing_servers() {
             "300ms",
         )
         .await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(
             out.detail,
             format!("no answer from {addr}: timeout after 300ms")

@@ -14,13 +14,13 @@ async fn run(body: &str, timeout: &str) -> CheckOutcome {
 
 async fn passes(body: &str) -> CheckOutcome {
     let out = run(body, "2s").await;
-    assert!(out.passed, "{body}: {}", out.detail);
+    assert!(out.passed(), "{body}: {}", out.detail);
     out
 }
 
 async fn fails(body: &str) -> String {
     let out = run(body, "2s").await;
-    assert!(!out.passed, "{body}: passed: {}", out.detail);
+    assert!(!out.passed(), "{body}: passed: {}", out.detail);
     out.detail
 }
 
@@ -113,7 +113,7 @@ async fn host_sends_the_name_to_the_url_address() {
 async fn timeout_refused_and_source_address() {
     let (addr, log) = http_server("127.0.0.1:0").await;
     let out = run(&format!("url = \"http://{addr}/slow\""), "300ms").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "timeout after 300ms");
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -340,7 +340,11 @@ async fn rounds(check: &anycast_warden::check::Check, timeout: Duration, n: usiz
     let mut out = Vec::new();
     for _ in 0..n {
         let o = check.run(timeout).await;
-        out.push(format!("{}{}", if o.passed { "+" } else { "-" }, o.detail));
+        out.push(format!(
+            "{}{}",
+            if o.passed() { "+" } else { "-" },
+            o.detail
+        ));
     }
     out
 }

@@ -16,13 +16,13 @@ async fn run(body: &str, timeout: &str) -> CheckOutcome {
 
 async fn passes(body: &str) -> CheckOutcome {
     let out = run(body, "2s").await;
-    assert!(out.passed, "{body}: {}", out.detail);
+    assert!(out.passed(), "{body}: {}", out.detail);
     out
 }
 
 async fn fails(body: &str) -> String {
     let out = run(body, "2s").await;
-    assert!(!out.passed, "{body}: passed: {}", out.detail);
+    assert!(!out.passed(), "{body}: passed: {}", out.detail);
     out.detail
 }
 
@@ -62,14 +62,14 @@ async fn expiry_against_min_validity() {
     // Without min_validity, a certificate passes until it expires.
     passes(&soon).await;
     let out = run(&format!("{soon}\nmin_validity = \"7d\""), "2s").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "expires in 2 d");
     assert!(seconds_left(&out) > 2 * 86_400);
 
     let old = tempfile::tempdir().unwrap();
     let (_, _, expired) = setup(old.path(), -1);
     let out = run(&expired, "2s").await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "expired 1 d ago");
     assert!(seconds_left(&out) < 0);
 }
@@ -165,7 +165,7 @@ async fn unreachable_and_silent_servers() {
         "300ms",
     )
     .await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "timeout after 300ms");
     // A file that went away since validation.
     let dir = tempfile::tempdir().unwrap();
@@ -183,6 +183,6 @@ async fn unreachable_and_silent_servers() {
     let out = Check::new(&config.services[0].checks[0], &ctx)
         .run(std::time::Duration::from_secs(1))
         .await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.detail.starts_with("cannot read "), "{}", out.detail);
 }

@@ -45,11 +45,11 @@ fn udp(target: SocketAddr, expect: Option<&str>) -> CheckSpec {
 async fn udp_reply_with_and_without_expect() {
     let server = echo_server().await;
     let out = run(udp(server, None), Duration::from_secs(2)).await;
-    assert!(out.passed, "{}", out.detail);
+    assert!(out.passed(), "{}", out.detail);
     let out = run(udp(server, Some("pong:ping")), Duration::from_secs(2)).await;
-    assert!(out.passed, "{}", out.detail);
+    assert!(out.passed(), "{}", out.detail);
     let out = run(udp(server, Some("PONG")), Duration::from_secs(2)).await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "reply does not contain \"PONG\": \"pong:ping\"");
 }
 
@@ -60,7 +60,7 @@ async fn udp_closed_port_is_refused_and_silent_port_times_out() {
         s.local_addr().unwrap()
     };
     let out = run(udp(closed, None), Duration::from_secs(2)).await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.detail.contains("refused"), "{}", out.detail);
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let started = Instant::now();
@@ -69,7 +69,7 @@ async fn udp_closed_port_is_refused_and_silent_port_times_out() {
         Duration::from_millis(300),
     )
     .await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(
         out.detail.ends_with("timeout after 300ms"),
         "{}",
@@ -117,10 +117,10 @@ fn tftp(target: SocketAddr, file: &str) -> CheckSpec {
 async fn tftp_first_block_passes_and_error_packet_fails_with_its_message() {
     let server = tftp_server("pxelinux.0").await;
     let out = run(tftp(server, "pxelinux.0"), Duration::from_secs(2)).await;
-    assert!(out.passed, "{}", out.detail);
+    assert!(out.passed(), "{}", out.detail);
     assert_eq!(out.detail, "first data block (13 bytes)");
     let out = run(tftp(server, "missing.0"), Duration::from_secs(2)).await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert_eq!(out.detail, "TFTP error 1: File not found");
 }
 
@@ -132,7 +132,7 @@ async fn tftp_silent_server_times_out() {
         Duration::from_millis(300),
     )
     .await;
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(
         out.detail.ends_with("timeout after 300ms"),
         "{}",

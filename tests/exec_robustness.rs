@@ -67,7 +67,7 @@ async fn ten_thousand_runs_leak_no_fd_and_leave_no_zombie() {
                 })
                 .buffer_unordered(32)
                 .for_each(|(i, outcome)| async move {
-                    assert_eq!(outcome.passed, i % 2 == 0, "run {i}: {}", outcome.detail);
+                    assert_eq!(outcome.passed(), i % 2 == 0, "run {i}: {}", outcome.detail);
                 })
                 .await;
         }
@@ -99,7 +99,7 @@ async fn a_check_that_ignores_sigterm_and_floods_stdout_is_killed_at_its_timeout
     let started = Instant::now();
     let outcome = flood.run(Duration::from_millis(300)).await;
     let took = started.elapsed();
-    assert!(!outcome.passed);
+    assert!(!outcome.passed());
     assert!(
         outcome.detail.starts_with("timeout after 300ms"),
         "{}",

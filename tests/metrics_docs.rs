@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anycast_warden::check::CheckOutcome;
+use anycast_warden::check::{CheckOutcome, Failure};
 use anycast_warden::faces::metrics::{render, render_openmetrics};
 use anycast_warden::health::{Health, Transition};
 use anycast_warden::status::{DampeningStatus, RoundReport, ServiceRegistration, Snapshot};
@@ -53,7 +53,7 @@ fn populated() -> Snapshot {
             wants_announce: false,
         },
     );
-    let mut outcome = CheckOutcome::fail("exit status 1");
+    let mut outcome = CheckOutcome::fail(Failure::ExitStatus, "exit status 1");
     outcome.elapsed = Duration::from_millis(3);
     s.record_round(
         "dns",
@@ -66,8 +66,7 @@ fn populated() -> Snapshot {
                 streak: 1,
             }),
             wants_announce: false,
-            ip_check: true,
-            ip_check_failure: None,
+            ip_check: Some(&CheckOutcome::pass("assigned")),
             outcomes: &[("exec false".into(), outcome)],
         },
     );

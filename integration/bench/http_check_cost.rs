@@ -74,7 +74,7 @@ async fn run(port: u16, n: usize, rounds: u64) {
             checks.iter().map(|c| c.run(Duration::from_millis(900))),
         )
         .await;
-        failed += outcomes.iter().filter(|o| !o.passed).count();
+        failed += outcomes.iter().filter(|o| !o.passed()).count();
     }
     println!("{} checks, {failed} failed", n as u64 * rounds);
 }

@@ -151,14 +151,14 @@ impl AddressCheck {
             Ok(missing) if missing.is_empty() => {
                 super::CheckOutcome::pass(format!("{} on {}", self.address, self.interface))
             }
-            Ok(_) => super::CheckOutcome::fail(format!(
-                "{} not assigned to {}",
-                self.address, self.interface
-            )),
-            Err(e) => super::CheckOutcome::fail(format!(
-                "cannot list the addresses of {}: {e}",
-                self.interface
-            )),
+            Ok(_) => super::CheckOutcome::fail(
+                super::Failure::AddressMissing,
+                format!("{} not assigned to {}", self.address, self.interface),
+            ),
+            Err(e) => super::CheckOutcome::fail(
+                super::Failure::Other,
+                format!("cannot list the addresses of {}: {e}", self.interface),
+            ),
         }
     }
 }
@@ -281,15 +281,15 @@ mod tests {
         assert!(
             AddressCheck::new(&spec("127.0.0.1", "lo"), book.clone())
                 .run()
-                .passed
+                .passed()
         );
         let out = AddressCheck::new(&spec("203.0.113.254", "lo"), book.clone()).run();
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(out.detail, "203.0.113.254 not assigned to lo");
         assert!(
             !AddressCheck::new(&spec("127.0.0.1", "no-such-if0"), book)
                 .run()
-                .passed
+                .passed()
         );
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
 
-use super::{CheckOutcome, timeout_reason};
+use super::http::reqwest_failure;
+use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::CabourotteSpec;
 
 /// Bytes of the API's answer read at most (a result is a few hundred).
@@ -23,17 +24,19 @@ struct CabourotteResult {
 
 /// The verdict on the API's status and body: the pure part of the check.
 pub fn judge(name: &str, status: u16, body: &[u8]) -> CheckOutcome {
+    // Cabourotte answered; anything but a successful result is not what was asked for.
+    let unexpected = |detail: String| CheckOutcome::fail(Failure::Unexpected, detail);
     if status == StatusCode::NOT_FOUND.as_u16() {
-        return CheckOutcome::fail(format!("Cabourotte has no check named \"{name}\""));
+        return unexpected(format!("Cabourotte has no check named \"{name}\""));
     }
     if status != StatusCode::OK.as_u16() {
-        return CheckOutcome::fail(format!("Cabourotte answered status {status}"));
+        return unexpected(format!("Cabourotte answered status {status}"));
     }
     match serde_json::from_slice::<CabourotteResult>(body) {
         Ok(r) if r.success => CheckOutcome::pass(format!("Cabourotte: {}", r.message)),
-        Ok(r) if r.message.is_empty() => CheckOutcome::fail("Cabourotte: failed"),
-        Ok(r) => CheckOutcome::fail(format!("Cabourotte: {}", r.message)),
-        Err(e) => CheckOutcome::fail(format!("Cabourotte's answer is not a result: {e}")),
+        Ok(r) if r.message.is_empty() => unexpected("Cabourotte: failed".into()),
+        Ok(r) => unexpected(format!("Cabourotte: {}", r.message)),
+        Err(e) => unexpected(format!("Cabourotte's answer is not a result: {e}")),
     }
 }
 
@@ -55,38 +58,31 @@ impl CabourotteCheck {
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
         let (client, url) = match &self.client {
             Ok(c) => c,
-            Err(reason) => return CheckOutcome::fail(reason.clone()),
+            Err(reason) => return CheckOutcome::fail(Failure::Other, reason.clone()),
         };
         let exchange = async {
-            let mut response = client
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| format!("Cabourotte at {url}: {}", root_cause(&e)))?;
+            let mut response = client.get(url.clone()).send().await.map_err(|e| {
+                let f = reqwest_failure(&e);
+                Failed::new(f.failure, format!("Cabourotte at {url}: {}", f.detail))
+            })?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             while body.len() < ANSWER_LIMIT {
-                match response.chunk().await.map_err(|e| root_cause(&e))? {
+                match response.chunk().await.map_err(|e| reqwest_failure(&e))? {
                     Some(chunk) => body.extend_from_slice(&chunk),
                     None => break,
                 }
             }
-            Ok::<_, String>(judge(&self.name, status, &body))
+            Ok::<_, Failed>(judge(&self.name, status, &body))
         };
         match tokio::time::timeout(timeout, exchange).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(reason)) => CheckOutcome::fail(reason),
-            Err(_) => CheckOutcome::fail(format!("Cabourotte: {}", timeout_reason(timeout))),
+            Ok(result) => result.into(),
+            Err(_) => CheckOutcome::fail(
+                Failure::Timeout,
+                format!("Cabourotte: {}", timeout_reason(timeout)),
+            ),
         }
     }
-}
-
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 /// `{url}/result/{name}`, the name as one path segment (escaped as needed).
@@ -112,10 +108,10 @@ mod tests {
     fn results() {
         let ok = br#"{"name":"dns","summary":"","success":true,"healthcheck-timestamp":1700000000,"message":"success","duration":3,"source":"configuration"}"#;
         let out = judge("dns", 200, ok);
-        assert!(out.passed, "{}", out.detail);
+        assert!(out.passed(), "{}", out.detail);
         let bad = br#"{"name":"dns","success":false,"message":"dial tcp 127.0.0.1:53: connection refused"}"#;
         let out = judge("dns", 200, bad);
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(
             out.detail,
             "Cabourotte: dial tcp 127.0.0.1:53: connection refused"
@@ -128,8 +124,8 @@ mod tests {
             judge("dns", 500, b"").detail,
             "Cabourotte answered status 500"
         );
-        assert!(!judge("dns", 200, b"<html>").passed);
-        assert!(!judge("dns", 200, br#"{"success": "yes"}"#).passed);
+        assert!(!judge("dns", 200, b"<html>").passed());
+        assert!(!judge("dns", 200, br#"{"success": "yes"}"#).passed());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::{CheckOutcome, timeout_reason};
+use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::{DnsProtocol, DnsSpec};
 
 use crate::dns::rcode::{name as rcode_name, value as rcode_value};
@@ -72,11 +72,14 @@ impl Rules {
     pub fn judge(&self, response: &Message) -> CheckOutcome {
         let rcode = u16::from(response.metadata.response_code);
         if rcode != self.rcode {
-            return CheckOutcome::fail(if self.rcode == 0 {
-                rcode_name(rcode)
-            } else {
-                format!("{}, expected {}", rcode_name(rcode), rcode_name(self.rcode))
-            });
+            return CheckOutcome::fail(
+                Failure::Unexpected,
+                if self.rcode == 0 {
+                    rcode_name(rcode)
+                } else {
+                    format!("{}, expected {}", rcode_name(rcode), rcode_name(self.rcode))
+                },
+            );
         }
         let answers: Vec<String> = response
             .answers
@@ -88,7 +91,7 @@ impl Rules {
             return CheckOutcome::pass(rcode_name(rcode));
         }
         if answers.is_empty() {
-            return CheckOutcome::fail(format!("no {} answer", self.record));
+            return CheckOutcome::fail(Failure::Unexpected, format!("no {} answer", self.record));
         }
         let missing: Vec<&str> = self
             .expect
@@ -99,11 +102,14 @@ impl Rules {
         if missing.is_empty() {
             CheckOutcome::pass(answers.join(", "))
         } else {
-            CheckOutcome::fail(format!(
-                "no answer {} (got {})",
-                missing.join(", "),
-                answers.join(", ")
-            ))
+            CheckOutcome::fail(
+                Failure::Unexpected,
+                format!(
+                    "no answer {} (got {})",
+                    missing.join(", "),
+                    answers.join(", ")
+                ),
+            )
         }
     }
 }
@@ -134,18 +140,21 @@ impl DnsCheck {
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
         match tokio::time::timeout(timeout, self.ask()).await {
             Ok(Ok(response)) => self.rules.judge(&response),
-            Ok(Err(reason)) => CheckOutcome::fail(reason),
-            Err(_) => CheckOutcome::fail(format!(
-                "no answer from {}: {}",
-                self.server,
-                timeout_reason(timeout)
-            )),
+            Ok(Err(failed)) => failed.into(),
+            Err(_) => CheckOutcome::fail(
+                Failure::Timeout,
+                format!(
+                    "no answer from {}: {}",
+                    self.server,
+                    timeout_reason(timeout)
+                ),
+            ),
         }
     }
 
-    async fn ask(&self) -> Result<Message, String> {
+    async fn ask(&self) -> Result<Message, Failed> {
         let id: u16 = rand::random();
-        let query = encode_query(id, &self.query, self.rules.record)?;
+        let query = encode_query(id, &self.query, self.rules.record).map_err(Failed::other)?;
         if self.protocol == DnsProtocol::Udp {
             let response = udp_exchange(self.server, id, &query).await?;
             // A truncated answer is asked again over TCP, as a resolver would.
@@ -157,28 +166,28 @@ impl DnsCheck {
     }
 }
 
-async fn udp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Message, String> {
+async fn udp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Message, Failed> {
     let local = match server {
         SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
         SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
     };
     let socket = UdpSocket::bind(local)
         .await
-        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
     socket
         .connect(server)
         .await
-        .map_err(|e| format!("connect to {server}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("connect to {server}: {e}")))?;
     socket
         .send(query)
         .await
-        .map_err(|e| format!("send to {server}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("send to {server}: {e}")))?;
     let mut buf = vec![0u8; 65_535];
     loop {
         let n = socket
             .recv(&mut buf)
             .await
-            .map_err(|e| format!("no answer from {server}: {e}"))?;
+            .map_err(|e| Failed::io(&e, format!("no answer from {server}: {e}")))?;
         // A late answer to an earlier query, or garbage: wait for ours.
         match Message::from_vec(&buf[..n]) {
             Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => {
@@ -189,30 +198,33 @@ async fn udp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Messa
     }
 }
 
-async fn tcp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Message, String> {
+async fn tcp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Message, Failed> {
     let mut stream = TcpStream::connect(server)
         .await
-        .map_err(|e| format!("connect to {server}: {e}"))?;
-    let len = u16::try_from(query.len()).map_err(|_| "query too long".to_string())?;
+        .map_err(|e| Failed::io(&e, format!("connect to {server}: {e}")))?;
+    let len = u16::try_from(query.len()).map_err(|_| Failed::other("query too long"))?;
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(query);
     stream
         .write_all(&framed)
         .await
-        .map_err(|e| format!("send to {server}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("send to {server}: {e}")))?;
     let mut len = [0u8; 2];
     stream
         .read_exact(&mut len)
         .await
-        .map_err(|e| format!("no answer from {server}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("no answer from {server}: {e}")))?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream
         .read_exact(&mut buf)
         .await
-        .map_err(|e| format!("short answer from {server}: {e}"))?;
-    let message = Message::from_vec(&buf).map_err(|e| format!("bad answer from {server}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("short answer from {server}: {e}")))?;
+    let message = Message::from_vec(&buf)
+        .map_err(|e| Failed::unexpected(format!("bad answer from {server}: {e}")))?;
     if message.metadata.id != id {
-        return Err(format!("answer from {server} has another ID"));
+        return Err(Failed::unexpected(format!(
+            "answer from {server} has another ID"
+        )));
     }
     Ok(message)
 }
@@ -268,11 +280,11 @@ mod tests {
     #[test]
     fn verdicts() {
         let ok = response(ResponseCode::NoError, vec![a("192.0.2.1"), a("192.0.2.2")]);
-        assert!(rules(RecordType::A, "NOERROR", &[]).judge(&ok).passed);
+        assert!(rules(RecordType::A, "NOERROR", &[]).judge(&ok).passed());
         assert!(
             rules(RecordType::A, "NOERROR", &["192.0.2.2"])
                 .judge(&ok)
-                .passed
+                .passed()
         );
         let out = rules(RecordType::A, "NOERROR", &["192.0.2.9"]).judge(&ok);
         assert_eq!(out.detail, "no answer 192.0.2.9 (got 192.0.2.1, 192.0.2.2)");
@@ -281,7 +293,7 @@ mod tests {
             rules(RecordType::A, "NOERROR", &[]).judge(&nx).detail,
             "NXDOMAIN"
         );
-        assert!(rules(RecordType::A, "NXDOMAIN", &[]).judge(&nx).passed);
+        assert!(rules(RecordType::A, "NXDOMAIN", &[]).judge(&nx).passed());
         assert_eq!(
             rules(RecordType::A, "NXDOMAIN", &[]).judge(&ok).detail,
             "NOERROR, expected NXDOMAIN"
@@ -302,12 +314,12 @@ mod tests {
         assert!(
             rules(RecordType::TXT, "NOERROR", &["v=up"])
                 .judge(&txt)
-                .passed
+                .passed()
         );
         assert!(
             !rules(RecordType::TXT, "NOERROR", &["v=down"])
                 .judge(&txt)
-                .passed
+                .passed()
         );
     }
 

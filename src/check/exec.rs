@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 
-use super::CheckOutcome;
+use super::{CheckOutcome, Failure};
 use crate::config::{ExecCommand, ExecSpec};
 
 /// Bytes of each output stream kept for the log.
@@ -80,7 +80,12 @@ impl ExecCheck {
         let _slot = super::exec_slots::acquire().await;
         let mut child = match crate::sys::reaper::spawn_check(&mut self.build()) {
             Ok(child) => child,
-            Err(e) => return CheckOutcome::fail(format!("cannot start {}: {e}", self.command)),
+            Err(e) => {
+                return CheckOutcome::fail(
+                    Failure::Start,
+                    format!("cannot start {}: {e}", self.command),
+                );
+            }
         };
         // The child leads its own group, so its PID is the group's ID.
         // Also kills the group if this future is dropped mid-run (shutdown, reload).
@@ -101,17 +106,26 @@ impl ExecCheck {
                 // Reap the leader we just killed so no zombie is left.
                 let _ = child.wait().await;
                 let out = collect(stdout, stderr).await;
-                return CheckOutcome::fail(format!(
-                    "{}, killed its process group{out}",
-                    super::timeout_reason(timeout)
-                ));
+                return CheckOutcome::fail(
+                    Failure::Timeout,
+                    format!(
+                        "{}, killed its process group{out}",
+                        super::timeout_reason(timeout)
+                    ),
+                );
             }
         };
         let out = collect(stdout, stderr).await;
         match status {
             Ok(status) if status.success() => CheckOutcome::pass("exit status 0"),
-            Ok(status) => CheckOutcome::fail(format!("{}{out}", describe_status(status))),
-            Err(e) => CheckOutcome::fail(format!("waiting for {}: {e}{out}", self.command)),
+            Ok(status) => CheckOutcome::fail(
+                Failure::ExitStatus,
+                format!("{}{out}", describe_status(status)),
+            ),
+            Err(e) => CheckOutcome::fail(
+                Failure::Other,
+                format!("waiting for {}: {e}{out}", self.command),
+            ),
         }
     }
 }
@@ -223,16 +237,16 @@ mod tests {
 
     #[tokio::test]
     async fn exit_zero_passes_and_nonzero_fails_with_output() {
-        assert!(argv(&["/bin/true"]).run(T).await.passed);
+        assert!(argv(&["/bin/true"]).run(T).await.passed());
         let out = shell("echo out; echo err >&2; exit 3").run(T).await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(out.detail, "exit status 3; stdout: out; stderr: err");
     }
 
     #[tokio::test]
     async fn argv_is_not_interpreted_by_a_shell() {
         let out = argv(&["/bin/echo", "$HOME", ";", "exit 1"]).run(T).await;
-        assert!(out.passed, "{}", out.detail);
+        assert!(out.passed(), "{}", out.detail);
     }
 
     #[tokio::test]
@@ -241,14 +255,14 @@ mod tests {
             shell("test \"$ANYCAST_WARDEN_SERVICE\" = svc")
                 .run(T)
                 .await
-                .passed
+                .passed()
         );
     }
 
     #[tokio::test]
     async fn missing_program_fails_with_reason() {
         let out = argv(&["/nonexistent/check"]).run(T).await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(
             out.detail.starts_with("cannot start /nonexistent/check"),
             "{}",
@@ -261,7 +275,7 @@ mod tests {
         let out = shell("head -c 1000000 /dev/zero | tr '\\0' x; exit 1")
             .run(T)
             .await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(
             out.detail.ends_with("[cut]"),
             "{}",
@@ -281,7 +295,7 @@ mod tests {
         let started = Instant::now();
         let out = shell(&line).run(Duration::from_millis(500)).await;
         let took = started.elapsed();
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(
             out.detail.starts_with("timeout after 500ms"),
             "{}",
@@ -311,7 +325,7 @@ mod tests {
     async fn background_child_of_a_passing_check_does_not_hold_it() {
         let started = Instant::now();
         let out = shell("sleep 1000 & exit 0").run(T).await;
-        assert!(out.passed);
+        assert!(out.passed());
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
@@ -367,18 +381,18 @@ mod tests {
         ))
         .run(Duration::from_secs(5))
         .await;
-        assert!(out.passed, "{}", out.detail);
+        assert!(out.passed(), "{}", out.detail);
         // And the same check without the switch sees root: the test above can fail.
         let out = shell(&format!("test \"$(id -u)\" = {uid}"))
             .run(Duration::from_secs(5))
             .await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         // nobody cannot write where root can.
         let dir = tempfile::tempdir().unwrap();
         let out = check(format!("touch {}/x", dir.path().display()))
             .run(Duration::from_secs(5))
             .await;
-        assert!(!out.passed, "nobody wrote into root's 0700 directory");
+        assert!(!out.passed(), "nobody wrote into root's 0700 directory");
     }
 
     /// `user` in `[defaults]` and `group` beside a service's `user` reach the process: the
@@ -410,7 +424,7 @@ mod tests {
             let out = ExecCheck::new(spec, &service.name)
                 .run(Duration::from_secs(5))
                 .await;
-            assert!(out.passed, "{}: {}", service.name, out.detail);
+            assert!(out.passed(), "{}: {}", service.name, out.detail);
             // Without the inherited user the same command fails (it would run as root).
             let mut own = spec.clone();
             own.run_as = None;
@@ -418,7 +432,7 @@ mod tests {
                 .run(Duration::from_secs(5))
                 .await;
             assert!(
-                !out.passed,
+                !out.passed(),
                 "{}: the check ran as nobody without a user",
                 service.name
             );

@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
-use super::CheckOutcome;
+use super::{CheckOutcome, Failure};
 use crate::config::FileSpec;
 
 #[derive(Debug, Clone)]
@@ -28,15 +28,20 @@ impl FileCheck {
             Ok(_) => true,
             Err(e) if e.kind() == ErrorKind::NotFound => false,
             Err(e) => {
-                return CheckOutcome::fail(format!("cannot look at {}: {e}", self.path.display()));
+                return CheckOutcome::fail(
+                    Failure::Other,
+                    format!("cannot look at {}: {e}", self.path.display()),
+                );
             }
         };
         let shown = self.path.display();
         match (exists, self.absent) {
             (true, false) => CheckOutcome::pass(format!("{shown} exists")),
             (false, true) => CheckOutcome::pass(format!("{shown} is absent")),
-            (false, false) => CheckOutcome::fail(format!("{shown} does not exist")),
-            (true, true) => CheckOutcome::fail(format!("{shown} exists")),
+            (false, false) => {
+                CheckOutcome::fail(Failure::Unexpected, format!("{shown} does not exist"))
+            }
+            (true, true) => CheckOutcome::fail(Failure::Unexpected, format!("{shown} exists")),
         }
     }
 }
@@ -58,13 +63,13 @@ mod tests {
             absent: true,
         });
         let out = exists.run().await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(out.detail.ends_with("does not exist"), "{}", out.detail);
-        assert!(absent.run().await.passed);
+        assert!(absent.run().await.passed());
         std::fs::write(&path, b"").unwrap();
-        assert!(exists.run().await.passed);
+        assert!(exists.run().await.passed());
         let out = absent.run().await;
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(out.detail.ends_with("maintenance exists"), "{}", out.detail);
     }
 
@@ -77,6 +82,6 @@ mod tests {
             path: link,
             absent: true,
         });
-        assert!(check.run().await.passed);
+        assert!(check.run().await.passed());
     }
 }

@@ -25,7 +25,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::http_client::{self, Destination, PlainClient};
-use super::{CheckOutcome, timeout_reason};
+use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::{HttpSpec, StatusRange};
 use crate::sys::pem::{load_certs, load_key};
 
@@ -73,23 +73,27 @@ impl Expectations {
     /// The verdict on a status and (the first `BODY_LIMIT` bytes of) a body.
     pub fn judge(&self, status: u16, body: &[u8]) -> CheckOutcome {
         if !self.status.iter().any(|r| r.contains(status)) {
-            return CheckOutcome::fail(format!("status {status}"));
+            return CheckOutcome::fail(Failure::Unexpected, format!("status {status}"));
         }
         let text = String::from_utf8_lossy(body);
         if let Some(want) = &self.body_contains
             && !text.contains(want.as_str())
         {
-            return CheckOutcome::fail(format!(
-                "status {status}, but the body does not contain \"{want}\""
-            ));
+            return CheckOutcome::fail(
+                Failure::Unexpected,
+                format!("status {status}, but the body does not contain \"{want}\""),
+            );
         }
         if let Some(re) = &self.body_regex
             && !re.is_match(&text)
         {
-            return CheckOutcome::fail(format!(
-                "status {status}, but the body does not match /{}/",
-                re.as_str()
-            ));
+            return CheckOutcome::fail(
+                Failure::Unexpected,
+                format!(
+                    "status {status}, but the body does not match /{}/",
+                    re.as_str()
+                ),
+            );
         }
         CheckOutcome::pass(format!("status {status}"))
     }
@@ -142,14 +146,13 @@ impl HttpCheck {
             }
         };
         match tokio::time::timeout(timeout, exchange).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(reason)) => CheckOutcome::fail(reason),
-            Err(_) => CheckOutcome::fail(timeout_reason(timeout)),
+            Ok(result) => result.into(),
+            Err(_) => CheckOutcome::fail(Failure::Timeout, timeout_reason(timeout)),
         }
     }
 
-    async fn reqwest(&self, r: &ReqwestRequest) -> Result<CheckOutcome, String> {
-        let (client, url) = r.client.as_ref().map_err(Clone::clone)?;
+    async fn reqwest(&self, r: &ReqwestRequest) -> Result<CheckOutcome, Failed> {
+        let (client, url) = r.client.as_ref().map_err(Failed::other)?;
         let mut request = client.request(r.method.clone(), url.clone());
         for (name, value) in &r.headers {
             request = request.header(name, value);
@@ -210,19 +213,44 @@ fn plain_client(spec: &HttpSpec, headers: &[(String, String)]) -> Option<PlainCl
     Some(PlainClient::new(request, destination, spec.source))
 }
 
+/// A reqwest error as the check reports it: its innermost cause, with "connect: " in front
+/// when the connection failed.
+fn describe_error(e: &reqwest::Error) -> Failed {
+    let f = reqwest_failure(e);
+    if e.is_connect() {
+        Failed::new(f.failure, format!("connect: {}", f.detail))
+    } else {
+        f
+    }
+}
+
 /// The innermost cause of a reqwest error, which says what went wrong ("connection
-/// refused", "invalid peer certificate: UnknownIssuer") without the URL repeated around it.
-fn describe_error(e: &reqwest::Error) -> String {
+/// refused", "invalid peer certificate: UnknownIssuer") without the URL repeated around it;
+/// classed by reqwest's own flags and the I/O error in the chain, if any.
+pub fn reqwest_failure(e: &reqwest::Error) -> Failed {
     let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
+    let mut io_failure = None;
+    loop {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_failure.get_or_insert(Failure::of_io(io));
+        }
+        match cause.source() {
+            Some(inner) => cause = inner,
+            None => break,
+        }
     }
     let root = cause.to_string();
-    if e.is_connect() {
-        format!("connect: {root}")
+    let failure = if e.is_timeout() {
+        Failure::Timeout
+    } else if e.is_connect() {
+        // A TLS or DNS failure while connecting carries no telling I/O kind.
+        io_failure
+            .filter(|f| *f != Failure::Other)
+            .unwrap_or(Failure::Connect)
     } else {
-        root
-    }
+        io_failure.unwrap_or(Failure::Other)
+    };
+    Failed::new(failure, root)
 }
 
 /// The client for one check, and the URL it requests (with `host`, the URL carries the
@@ -410,13 +438,13 @@ mod tests {
     #[test]
     fn status_must_be_in_a_range() {
         let e = expect(&["200-299"], None, None);
-        assert!(e.judge(204, b"").passed);
+        assert!(e.judge(204, b"").passed());
         let out = e.judge(503, b"");
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(out.detail, "status 503");
         let e = expect(&["200", "301-302"], None, None);
-        assert!(e.judge(302, b"").passed);
-        assert!(!e.judge(201, b"").passed);
+        assert!(e.judge(302, b"").passed());
+        assert!(!e.judge(201, b"").passed());
     }
 
     fn spec(url: &str) -> HttpSpec {
@@ -457,13 +485,13 @@ mod tests {
     #[test]
     fn body_contains_and_regex() {
         let e = expect(&["2xx"], Some("ok"), None);
-        assert!(e.judge(200, b"all ok").passed);
+        assert!(e.judge(200, b"all ok").passed());
         assert_eq!(
             e.judge(200, b"degraded").detail,
             "status 200, but the body does not contain \"ok\""
         );
         let e = expect(&["2xx"], None, Some(r#""status": *"up""#));
-        assert!(e.judge(200, br#"{"status": "up"}"#).passed);
+        assert!(e.judge(200, br#"{"status": "up"}"#).passed());
         assert_eq!(
             e.judge(200, br#"{"status":"down"}"#).detail,
             "status 200, but the body does not match /\"status\": *\"up\"/"

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
 
-use super::{CheckMeasurements, CheckOutcome, IcmpStats, timeout_reason};
+use super::{CheckMeasurements, CheckOutcome, Failed, Failure, IcmpStats, timeout_reason};
 use crate::config::IcmpSpec;
 
 /// The echo request's payload (as ping's, 56 bytes).
@@ -63,16 +63,25 @@ pub fn judge(stats: &IcmpStats, max_loss: u32, max_rtt: Option<Duration>) -> Che
         ms(stats.rtt_max)
     );
     let outcome = if loss > f64::from(max_loss) {
-        CheckOutcome::fail(format!("{loss:.0} % loss ({summary})"))
+        // No reply at all is a timeout; some replies, too few, an unexpected answer.
+        let failure = if stats.received == 0 {
+            Failure::Timeout
+        } else {
+            Failure::Unexpected
+        };
+        CheckOutcome::fail(failure, format!("{loss:.0} % loss ({summary})"))
     } else if let Some(limit) = max_rtt
         && stats.received > 0
         && stats.rtt_avg > limit
     {
-        CheckOutcome::fail(format!(
-            "average rtt {} over {} ({summary})",
-            ms(stats.rtt_avg),
-            humantime::format_duration(limit)
-        ))
+        CheckOutcome::fail(
+            Failure::Unexpected,
+            format!(
+                "average rtt {} over {} ({summary})",
+                ms(stats.rtt_avg),
+                humantime::format_duration(limit)
+            ),
+        )
     } else {
         CheckOutcome::pass(summary)
     };
@@ -114,8 +123,8 @@ impl IcmpCheck {
         let deadline = Instant::now() + timeout;
         let host = match tokio::time::timeout(timeout, resolve(&self.host)).await {
             Ok(Ok(ip)) => ip,
-            Ok(Err(reason)) => return CheckOutcome::fail(reason),
-            Err(_) => return CheckOutcome::fail(timeout_reason(timeout)),
+            Ok(Err(failed)) => return failed.into(),
+            Err(_) => return CheckOutcome::fail(Failure::Timeout, timeout_reason(timeout)),
         };
         let config = match host {
             IpAddr::V4(_) => Config::default(),
@@ -123,7 +132,7 @@ impl IcmpCheck {
         };
         let client = match Client::new(&config) {
             Ok(c) => c,
-            Err(e) => return CheckOutcome::fail(socket_error(host, &e)),
+            Err(e) => return CheckOutcome::fail(Failure::Other, socket_error(host, &e)),
         };
         let mut pinger = client.pinger(host, PingIdentifier(rand::random())).await;
         let mut rtts = Vec::new();
@@ -141,7 +150,10 @@ impl IcmpCheck {
                 Err(SurgeError::IOError(e)) if rtts.is_empty() && seq == 0 => {
                     // Sending failed outright (no route, network unreachable): say so.
                     let mut outcome = judge(&stats(self.count, &[]), self.max_loss, self.max_rtt);
-                    outcome.passed = false;
+                    outcome.failure = Some(match Failure::of_io(&e) {
+                        Failure::Other => Failure::Connect,
+                        f => f,
+                    });
                     outcome.detail = format!("send to {host}: {e}");
                     return outcome;
                 }
@@ -153,16 +165,16 @@ impl IcmpCheck {
 }
 
 /// An address as written, or the first address of a name.
-async fn resolve(host: &str) -> Result<IpAddr, String> {
+async fn resolve(host: &str) -> Result<IpAddr, Failed> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ip);
     }
     tokio::net::lookup_host((host, 0))
         .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| Failed::new(Failure::Resolve, format!("cannot resolve {host}: {e}")))?
         .next()
         .map(|a| a.ip())
-        .ok_or_else(|| format!("{host} resolved to no address"))
+        .ok_or_else(|| Failed::new(Failure::Resolve, format!("{host} resolved to no address")))
 }
 
 #[cfg(test)]
@@ -189,23 +201,23 @@ mod tests {
     fn verdicts() {
         let s = stats(5, &[d(1), d(2), d(3)]);
         let out = judge(&s, 0, None);
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(
             out.detail.starts_with("40 % loss (3 of 5 replies"),
             "{}",
             out.detail
         );
         assert!(matches!(out.measurements, Some(CheckMeasurements::Icmp(m)) if m == s));
-        assert!(judge(&s, 40, None).passed);
+        assert!(judge(&s, 40, None).passed());
         let out = judge(&s, 40, Some(d(1)));
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert!(
             out.detail.starts_with("average rtt 2.00ms over 1ms"),
             "{}",
             out.detail
         );
-        assert!(judge(&s, 50, Some(d(2))).passed);
-        assert!(!judge(&stats(3, &[]), 99, None).passed);
+        assert!(judge(&s, 50, Some(d(2))).passed());
+        assert!(!judge(&stats(3, &[]), 99, None).passed());
     }
 
     #[test]

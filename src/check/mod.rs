@@ -10,6 +10,7 @@ pub mod cabourotte;
 pub mod dns;
 pub mod exec;
 pub mod exec_slots;
+pub mod failure;
 pub mod file;
 pub mod http;
 pub mod http_client;
@@ -24,11 +25,13 @@ use std::time::{Duration, Instant};
 
 use crate::config::{CheckConfig, CheckSpec};
 use address::AddressBook;
+pub use failure::{Failed, Failure};
 
 /// The result of one check run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {
-    pub passed: bool,
+    /// `None` when it passed; else the class of the failure, decided where it happened.
+    pub failure: Option<Failure>,
     /// Why it failed, in one line (with captured output for exec), or a short note when it
     /// passed.
     pub detail: String,
@@ -73,25 +76,44 @@ impl IcmpStats {
 impl CheckOutcome {
     pub fn pass(detail: impl Into<String>) -> Self {
         CheckOutcome {
-            passed: true,
+            failure: None,
             detail: detail.into(),
             elapsed: Duration::ZERO,
             measurements: None,
         }
     }
 
-    pub fn fail(detail: impl Into<String>) -> Self {
+    pub fn fail(failure: Failure, detail: impl Into<String>) -> Self {
         CheckOutcome {
-            passed: false,
+            failure: Some(failure),
             detail: detail.into(),
             elapsed: Duration::ZERO,
             measurements: None,
         }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
     }
 
     pub fn with_measurements(mut self, m: CheckMeasurements) -> Self {
         self.measurements = Some(m);
         self
+    }
+}
+
+impl From<Failed> for CheckOutcome {
+    fn from(f: Failed) -> Self {
+        CheckOutcome::fail(f.failure, f.detail)
+    }
+}
+
+impl<T: Into<CheckOutcome>> From<Result<T, Failed>> for CheckOutcome {
+    fn from(r: Result<T, Failed>) -> Self {
+        match r {
+            Ok(v) => v.into(),
+            Err(f) => f.into(),
+        }
     }
 }
 
@@ -181,7 +203,7 @@ impl Check {
         let started = Instant::now();
         let deadline = started + timeout;
         let mut attempts = 0;
-        let mut outcome = CheckOutcome::fail(timeout_reason(timeout));
+        let mut outcome = CheckOutcome::fail(Failure::Timeout, timeout_reason(timeout));
         while attempts < self.tries {
             // The first attempt gets the whole timeout, so its reason names the configured
             // one; later ones get what is left.
@@ -195,7 +217,7 @@ impl Check {
             }
             attempts += 1;
             outcome = self.attempt(left).await;
-            if outcome.passed || attempts == self.tries {
+            if outcome.passed() || attempts == self.tries {
                 break;
             }
             let pause = self
@@ -203,7 +225,7 @@ impl Check {
                 .min(deadline.saturating_duration_since(Instant::now()));
             tokio::time::sleep(pause).await;
         }
-        if !outcome.passed && self.tries > 1 {
+        if !outcome.passed() && self.tries > 1 {
             outcome.detail = format!("{} ({attempts} of {} tries)", outcome.detail, self.tries);
         }
         outcome.elapsed = started.elapsed();
@@ -231,7 +253,7 @@ impl Check {
         // catches one that does not.
         match tokio::time::timeout(limit + Duration::from_millis(50), once).await {
             Ok(outcome) => outcome,
-            Err(_) => CheckOutcome::fail(timeout_reason(limit)),
+            Err(_) => CheckOutcome::fail(Failure::Timeout, timeout_reason(limit)),
         }
     }
 }
@@ -298,16 +320,16 @@ mod tests {
             marker.display()
         );
         let outcome = shell(&line, 3, 10).run(Duration::from_secs(5)).await;
-        assert!(outcome.passed, "{}", outcome.detail);
+        assert!(outcome.passed(), "{}", outcome.detail);
         let outcome = shell("exit 1", 1, 10).run(Duration::from_secs(5)).await;
-        assert!(!outcome.passed);
+        assert!(!outcome.passed());
         assert!(!outcome.detail.contains("tries"), "{}", outcome.detail);
     }
 
     #[tokio::test]
     async fn all_tries_failing_says_how_many_were_made() {
         let outcome = shell("exit 3", 3, 10).run(Duration::from_secs(5)).await;
-        assert!(!outcome.passed);
+        assert!(!outcome.passed());
         assert!(
             outcome.detail.ends_with("(3 of 3 tries)"),
             "{}",
@@ -321,7 +343,7 @@ mod tests {
         let outcome = shell("sleep 5", 3, 10)
             .run(Duration::from_millis(400))
             .await;
-        assert!(!outcome.passed);
+        assert!(!outcome.passed());
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "{:?}",
@@ -332,6 +354,80 @@ mod tests {
             "{}",
             outcome.detail
         );
+    }
+
+    fn check(spec: CheckSpec) -> Check {
+        Check::new(
+            &CheckConfig {
+                spec,
+                tries: 1,
+                retry_interval: Duration::ZERO,
+            },
+            &CheckContext {
+                service: "t".into(),
+                addresses: AddressBook::uncached(),
+            },
+        )
+    }
+
+    /// Each failure gets its class where it happens, from real checks on loopback.
+    #[tokio::test]
+    async fn failures_are_classed_where_they_happen() {
+        use crate::config::{FileSpec, TcpSpec, UdpSpec};
+        // A port with nothing behind it: bound, then released.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let udp_closed = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let argv = |args: &[&str]| {
+            CheckSpec::Exec(ExecSpec {
+                command: ExecCommand::Argv(args.iter().map(ToString::to_string).collect()),
+                shell: false,
+                run_as: None,
+            })
+        };
+        let cases = [
+            (argv(&["false"]), Failure::ExitStatus),
+            (argv(&["sleep", "5"]), Failure::Timeout),
+            (argv(&["/nonexistent/check"]), Failure::Start),
+            (
+                CheckSpec::Tcp(TcpSpec {
+                    target: closed.to_string(),
+                }),
+                Failure::Refused,
+            ),
+            (
+                // No port: the lookup fails at once, without asking a resolver.
+                CheckSpec::Tcp(TcpSpec {
+                    target: "nowhere".into(),
+                }),
+                Failure::Resolve,
+            ),
+            (
+                CheckSpec::Udp(UdpSpec {
+                    target: udp_closed.to_string(),
+                    payload: "ping".into(),
+                    expect: None,
+                }),
+                Failure::Refused,
+            ),
+            (
+                CheckSpec::File(FileSpec {
+                    path: "/nonexistent/maintenance-off".into(),
+                    absent: false,
+                }),
+                Failure::Unexpected,
+            ),
+        ];
+        for (spec, want) in cases {
+            let what = describe(&spec);
+            let outcome = check(spec).run(Duration::from_millis(500)).await;
+            assert_eq!(outcome.failure, Some(want), "{what}: {}", outcome.detail);
+        }
     }
 
     #[test]

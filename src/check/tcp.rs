@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpStream, lookup_host};
 
-use super::CheckOutcome;
+use super::{CheckOutcome, Failed, Failure};
 use crate::config::TcpSpec;
 
 #[derive(Debug, Clone)]
@@ -25,32 +25,41 @@ impl TcpCheck {
 
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
         match tokio::time::timeout(timeout, self.connect()).await {
-            Ok(outcome) => outcome,
-            Err(_) => CheckOutcome::fail(format!(
-                "connect to {}: {}",
-                self.target,
-                super::timeout_reason(timeout)
-            )),
+            Ok(outcome) => outcome.into(),
+            Err(_) => CheckOutcome::fail(
+                Failure::Timeout,
+                format!(
+                    "connect to {}: {}",
+                    self.target,
+                    super::timeout_reason(timeout)
+                ),
+            ),
         }
     }
 
-    /// Tries each resolved address in turn; the first that accepts passes.
-    async fn connect(&self) -> CheckOutcome {
-        let addrs = match lookup_host(self.target.as_str()).await {
-            Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(e) => return CheckOutcome::fail(format!("cannot resolve {}: {e}", self.target)),
-        };
-        let mut last_error = format!("{} resolved to no address", self.target);
+    /// Tries each resolved address in turn; the first that accepts passes, else the last
+    /// address's error decides.
+    async fn connect(&self) -> Result<CheckOutcome, Failed> {
+        let addrs = lookup_host(self.target.as_str()).await.map_err(|e| {
+            Failed::new(
+                Failure::Resolve,
+                format!("cannot resolve {}: {e}", self.target),
+            )
+        })?;
+        let mut last_error = Failed::new(
+            Failure::Resolve,
+            format!("{} resolved to no address", self.target),
+        );
         for addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     close_with_reset(&stream);
-                    return CheckOutcome::pass(format!("connected to {addr}"));
+                    return Ok(CheckOutcome::pass(format!("connected to {addr}")));
                 }
-                Err(e) => last_error = format!("connect to {addr}: {e}"),
+                Err(e) => last_error = Failed::io(&e, format!("connect to {addr}: {e}")),
             }
         }
-        CheckOutcome::fail(last_error)
+        Err(last_error)
     }
 }
 
@@ -75,10 +84,10 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let c = check(addr.to_string());
-        assert!(c.run(Duration::from_secs(2)).await.passed);
+        assert!(c.run(Duration::from_secs(2)).await.passed());
         drop(listener);
         let outcome = c.run(Duration::from_secs(2)).await;
-        assert!(!outcome.passed);
+        assert!(!outcome.passed());
         assert!(outcome.detail.contains("refused"), "{}", outcome.detail);
     }
 
@@ -87,7 +96,7 @@ mod tests {
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = check(listener.local_addr().unwrap().to_string());
-        assert!(c.run(Duration::from_secs(2)).await.passed);
+        assert!(c.run(Duration::from_secs(2)).await.passed());
         let (mut server_side, _) = listener.accept().await.unwrap();
         let mut buf = [0u8; 1];
         // A FIN close would read as end of stream (Ok(0)).
@@ -103,7 +112,7 @@ mod tests {
         let outcome = check("no-such-host.invalid:53".into())
             .run(Duration::from_secs(2))
             .await;
-        assert!(!outcome.passed);
+        assert!(!outcome.passed());
         assert!(
             outcome.detail.contains("no-such-host.invalid"),
             "{}",

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use super::udp::resolve;
-use super::{CheckOutcome, timeout_reason};
+use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::TftpSpec;
 
 const OP_RRQ: u16 = 1;
@@ -102,25 +102,27 @@ fn error_name(code: u16) -> &'static str {
 
 /// Turns the server's first packet into the check's verdict.
 pub fn judge(packet: Option<Packet>) -> CheckOutcome {
+    // The server answered; anything but the first data block is not what was asked for.
+    let unexpected = |detail: String| CheckOutcome::fail(Failure::Unexpected, detail);
     match packet {
         Some(Packet::Data { block: 1, len }) => {
             CheckOutcome::pass(format!("first data block ({len} bytes)"))
         }
         Some(Packet::Data { block, .. }) => {
-            CheckOutcome::fail(format!("data block {block} instead of block 1"))
+            unexpected(format!("data block {block} instead of block 1"))
         }
         Some(Packet::Error { code, message }) if message.is_empty() => {
-            CheckOutcome::fail(format!("TFTP error {code}: {}", error_name(code)))
+            unexpected(format!("TFTP error {code}: {}", error_name(code)))
         }
         Some(Packet::Error { code, message }) => {
-            CheckOutcome::fail(format!("TFTP error {code}: {message}"))
+            unexpected(format!("TFTP error {code}: {message}"))
         }
         Some(Packet::Other { opcode: OP_OACK }) => {
-            CheckOutcome::fail("option acknowledgement to a request without options")
+            unexpected("option acknowledgement to a request without options".into())
         }
-        Some(Packet::Other { opcode: OP_ACK }) => CheckOutcome::fail("ACK instead of data"),
-        Some(Packet::Other { opcode }) => CheckOutcome::fail(format!("unexpected opcode {opcode}")),
-        None => CheckOutcome::fail("packet too short"),
+        Some(Packet::Other { opcode: OP_ACK }) => unexpected("ACK instead of data".into()),
+        Some(Packet::Other { opcode }) => unexpected(format!("unexpected opcode {opcode}")),
+        None => unexpected("packet too short".into()),
     }
 }
 
@@ -140,17 +142,19 @@ impl TftpCheck {
 
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
         match tokio::time::timeout(timeout, self.request()).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(reason)) => CheckOutcome::fail(reason),
-            Err(_) => CheckOutcome::fail(format!(
-                "no answer from {}: {}",
-                self.target,
-                timeout_reason(timeout)
-            )),
+            Ok(result) => result.into(),
+            Err(_) => CheckOutcome::fail(
+                Failure::Timeout,
+                format!(
+                    "no answer from {}: {}",
+                    self.target,
+                    timeout_reason(timeout)
+                ),
+            ),
         }
     }
 
-    async fn request(&self) -> Result<CheckOutcome, String> {
+    async fn request(&self) -> Result<CheckOutcome, Failed> {
         let server = resolve(&self.target).await?;
         let local: SocketAddr = if server.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
@@ -159,17 +163,17 @@ impl TftpCheck {
         };
         let socket = UdpSocket::bind(local)
             .await
-            .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+            .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
         socket
             .send_to(&encode_rrq(&self.file), server)
             .await
-            .map_err(|e| format!("send to {server}: {e}"))?;
+            .map_err(|e| Failed::io(&e, format!("send to {server}: {e}")))?;
         let mut buf = [0u8; MAX_PACKET];
         loop {
             let (n, from) = socket
                 .recv_from(&mut buf)
                 .await
-                .map_err(|e| format!("receive from {server}: {e}"))?;
+                .map_err(|e| Failed::io(&e, format!("receive from {server}: {e}")))?;
             // The reply comes from the server's address on a new port; anything else is
             // not for us.
             if from.ip() != server.ip() {
@@ -238,16 +242,16 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert!(judge(parse(b"\x00\x03\x00\x01")).passed);
+        assert!(judge(parse(b"\x00\x03\x00\x01")).passed());
         let out = judge(parse(b"\x00\x05\x00\x01File not found\x00"));
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(out.detail, "TFTP error 1: File not found");
         assert_eq!(
             judge(parse(b"\x00\x05\x00\x02\x00")).detail,
             "TFTP error 2: access violation"
         );
-        assert!(!judge(parse(b"\x00\x03\x00\x02x")).passed);
-        assert!(!judge(parse(b"\x00\x06")).passed);
-        assert!(!judge(None).passed);
+        assert!(!judge(parse(b"\x00\x03\x00\x02x")).passed());
+        assert!(!judge(parse(b"\x00\x06")).passed());
+        assert!(!judge(None).passed());
     }
 }

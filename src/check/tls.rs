@@ -15,7 +15,7 @@ use tokio_rustls::TlsConnector;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{CheckMeasurements, CheckOutcome, timeout_reason};
+use super::{CheckMeasurements, CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::{CertificateSource, TlsSpec};
 use crate::sys::pem::load_certs;
 
@@ -59,7 +59,12 @@ impl Rules {
     pub fn judge(&self, der: &[u8], now: i64) -> CheckOutcome {
         let cert = match X509Certificate::from_der(der) {
             Ok((_, cert)) => cert,
-            Err(e) => return CheckOutcome::fail(format!("cannot parse the certificate: {e}")),
+            Err(e) => {
+                return CheckOutcome::fail(
+                    Failure::Unexpected,
+                    format!("cannot parse the certificate: {e}"),
+                );
+            }
         };
         let not_after = cert.validity().not_after.timestamp();
         let not_before = cert.validity().not_before.timestamp();
@@ -137,7 +142,7 @@ impl Rules {
         let outcome = if problems.is_empty() {
             CheckOutcome::pass(format!("expires in {}", span_text(left.max(0) as u64)))
         } else {
-            CheckOutcome::fail(problems.join("; "))
+            CheckOutcome::fail(Failure::Unexpected, problems.join("; "))
         };
         outcome.with_measurements(CheckMeasurements::TlsExpiry { seconds_left: left })
     }
@@ -169,7 +174,7 @@ impl TlsCheck {
                 // A small local file: read in place (the caller's timeout still applies).
                 match load_certs(path) {
                     Ok(mut certs) => certs.swap_remove(0),
-                    Err(reason) => return CheckOutcome::fail(reason),
+                    Err(reason) => return CheckOutcome::fail(Failure::Other, reason),
                 }
             }
             CertificateSource::Server {
@@ -177,8 +182,8 @@ impl TlsCheck {
                 server_name,
             } => match tokio::time::timeout(timeout, fetch(target, server_name.as_deref())).await {
                 Ok(Ok(der)) => der,
-                Ok(Err(reason)) => return CheckOutcome::fail(reason),
-                Err(_) => return CheckOutcome::fail(timeout_reason(timeout)),
+                Ok(Err(failed)) => return failed.into(),
+                Err(_) => return CheckOutcome::fail(Failure::Timeout, timeout_reason(timeout)),
             },
         };
         let now = SystemTime::now()
@@ -190,29 +195,35 @@ impl TlsCheck {
 
 /// The certificate a server shows in a handshake. Any certificate is accepted: this kind
 /// inspects it rather than trusting it.
-async fn fetch(target: &str, server_name: Option<&str>) -> Result<CertificateDer<'static>, String> {
+async fn fetch(target: &str, server_name: Option<&str>) -> Result<CertificateDer<'static>, Failed> {
     let addr = super::udp::resolve(target).await?;
-    let config = tls_inspect_config()?;
+    let config = tls_inspect_config().map_err(Failed::other)?;
     // Without a name, SNI is left out (an IP address is never sent as SNI).
     let name = match server_name {
-        Some(n) => {
-            ServerName::try_from(n.to_string()).map_err(|e| format!("server_name {n}: {e}"))?
-        }
+        Some(n) => ServerName::try_from(n.to_string())
+            .map_err(|e| Failed::other(format!("server_name {n}: {e}")))?,
         None => ServerName::IpAddress(addr.ip().into()),
     };
     let tcp = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+        .map_err(|e| Failed::io(&e, format!("connect to {addr}: {e}")))?;
     let tls = TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+        .map_err(|e| {
+            // A refused or reset handshake keeps its class; a TLS alert is a connect failure.
+            let failure = match Failure::of_io(&e) {
+                Failure::Other => Failure::Connect,
+                f => f,
+            };
+            Failed::new(failure, format!("TLS handshake with {addr}: {e}"))
+        })?;
     tls.get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
         .map(|c| c.clone().into_owned())
-        .ok_or_else(|| format!("{addr} showed no certificate"))
+        .ok_or_else(|| Failed::unexpected(format!("{addr} showed no certificate")))
 }
 
 fn tls_inspect_config() -> Result<ClientConfig, String> {

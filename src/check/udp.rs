@@ -2,12 +2,12 @@
 //! `expect`, when set). The socket is connected, so an ICMP port-unreachable comes back
 //! as "connection refused" instead of a silent timeout.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::{UdpSocket, lookup_host};
 
-use super::{CheckOutcome, timeout_reason};
+use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::UdpSpec;
 
 /// Largest UDP payload.
@@ -32,54 +32,49 @@ impl UdpCheck {
     pub async fn run(&self, timeout: Duration) -> CheckOutcome {
         match tokio::time::timeout(timeout, self.exchange()).await {
             Ok(Ok(reply)) => judge_reply(&reply, self.expect.as_deref()),
-            Ok(Err(reason)) => CheckOutcome::fail(reason),
-            Err(_) => CheckOutcome::fail(format!(
-                "no reply from {}: {}",
-                self.target,
-                timeout_reason(timeout)
-            )),
+            Ok(Err(failed)) => failed.into(),
+            Err(_) => CheckOutcome::fail(
+                Failure::Timeout,
+                format!("no reply from {}: {}", self.target, timeout_reason(timeout)),
+            ),
         }
     }
 
-    async fn exchange(&self) -> Result<Vec<u8>, String> {
+    async fn exchange(&self) -> Result<Vec<u8>, Failed> {
         let addr = resolve(&self.target).await?;
-        let local: SocketAddr = if addr.is_ipv4() {
-            "0.0.0.0:0"
-                .parse()
-                .map_err(|_| "bad local address".to_string())?
+        let local = if addr.is_ipv4() {
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
         } else {
-            "[::]:0"
-                .parse()
-                .map_err(|_| "bad local address".to_string())?
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
         };
         let socket = UdpSocket::bind(local)
             .await
-            .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+            .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
         socket
             .connect(addr)
             .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
+            .map_err(|e| Failed::io(&e, format!("connect to {addr}: {e}")))?;
         socket
             .send(&self.payload)
             .await
-            .map_err(|e| format!("send to {addr}: {e}"))?;
+            .map_err(|e| Failed::io(&e, format!("send to {addr}: {e}")))?;
         let mut buf = vec![0u8; MAX_REPLY];
         let n = socket
             .recv(&mut buf)
             .await
-            .map_err(|e| format!("no reply from {addr}: {e}"))?;
+            .map_err(|e| Failed::io(&e, format!("no reply from {addr}: {e}")))?;
         buf.truncate(n);
         Ok(buf)
     }
 }
 
 /// The first address a `host:port` target resolves to.
-pub async fn resolve(target: &str) -> Result<SocketAddr, String> {
+pub async fn resolve(target: &str) -> Result<SocketAddr, Failed> {
     lookup_host(target)
         .await
-        .map_err(|e| format!("cannot resolve {target}: {e}"))?
+        .map_err(|e| Failed::new(Failure::Resolve, format!("cannot resolve {target}: {e}")))?
         .next()
-        .ok_or_else(|| format!("{target} resolved to no address"))
+        .ok_or_else(|| Failed::new(Failure::Resolve, format!("{target} resolved to no address")))
 }
 
 /// Whether a reply is the one wanted; a failure quotes the start of what came back.
@@ -89,11 +84,14 @@ pub fn judge_reply(reply: &[u8], expect: Option<&[u8]>) -> CheckOutcome {
         Some(e) if contains(reply, e) => {
             CheckOutcome::pass(format!("reply contains \"{}\"", String::from_utf8_lossy(e)))
         }
-        Some(e) => CheckOutcome::fail(format!(
-            "reply does not contain \"{}\": \"{}\"",
-            String::from_utf8_lossy(e),
-            quote(reply)
-        )),
+        Some(e) => CheckOutcome::fail(
+            Failure::Unexpected,
+            format!(
+                "reply does not contain \"{}\": \"{}\"",
+                String::from_utf8_lossy(e),
+                quote(reply)
+            ),
+        ),
     }
 }
 
@@ -117,10 +115,10 @@ mod tests {
 
     #[test]
     fn expect_is_a_substring_of_the_reply() {
-        assert!(judge_reply(b"+PONG\r\n", Some(b"PONG")).passed);
-        assert!(judge_reply(b"anything", None).passed);
+        assert!(judge_reply(b"+PONG\r\n", Some(b"PONG")).passed());
+        assert!(judge_reply(b"anything", None).passed());
         let out = judge_reply(b"-ERR\r\n", Some(b"PONG"));
-        assert!(!out.passed);
+        assert!(!out.passed());
         assert_eq!(
             out.detail,
             "reply does not contain \"PONG\": \"-ERR\\r\\n\""

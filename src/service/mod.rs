@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::announce::Command;
 use crate::check::address::AddressBook;
-use crate::check::{Check, CheckContext, CheckOutcome};
+use crate::check::{Check, CheckContext, CheckOutcome, Failure};
 use crate::config::{OnDisabled, ServiceConfig};
 use crate::health::dampening::{Change, FlapState};
 use crate::health::schedule::{Schedule, splay_anchor};
@@ -93,8 +93,9 @@ pub struct RoundResult {
     pub reason: String,
     /// Each check's description and outcome (empty when `ip_check` failed first).
     pub outcomes: Vec<(String, CheckOutcome)>,
-    /// Whether the address check failed (then the other checks did not run).
-    pub ip_check_failed: bool,
+    /// The address check's outcome, when the service has one; when it failed, the other
+    /// checks did not run.
+    pub ip_check: Option<CheckOutcome>,
 }
 
 impl ServiceTask {
@@ -203,10 +204,7 @@ impl ServiceTask {
                             reason: &round.reason,
                             transition,
                             wants_announce: wants,
-                            ip_check: self.config.ip_check,
-                            ip_check_failure: round
-                                .ip_check_failed
-                                .then_some(round.reason.as_str()),
+                            ip_check: round.ip_check.as_ref(),
                             outcomes: &round.outcomes,
                         },
                     )
@@ -396,14 +394,13 @@ pub async fn run_round(
     checks: &[Check],
     addresses: &AddressBook,
 ) -> RoundResult {
-    if config.ip_check
-        && let Err(reason) = ip_check(config, addresses)
-    {
+    let ip_check = config.ip_check.then(|| ip_check(config, addresses));
+    if let Some(failed) = ip_check.as_ref().filter(|o| !o.passed()) {
         return RoundResult {
             passed: false,
-            reason,
+            reason: failed.detail.clone(),
             outcomes: Vec::new(),
-            ip_check_failed: true,
+            ip_check,
         };
     }
     let outcomes = join_all(checks.iter().map(|check| async move {
@@ -412,17 +409,20 @@ pub async fn run_round(
                 .await
             {
                 Ok(outcome) => outcome,
-                Err(_) => CheckOutcome::fail(format!(
-                    "did not finish within {}",
-                    humantime::format_duration(config.timeout)
-                )),
+                Err(_) => CheckOutcome::fail(
+                    Failure::Timeout,
+                    format!(
+                        "did not finish within {}",
+                        humantime::format_duration(config.timeout)
+                    ),
+                ),
             };
         (check, outcome)
     }))
     .await;
     let failures: Vec<String> = outcomes
         .iter()
-        .filter(|(_, o)| !o.passed)
+        .filter(|(_, o)| !o.passed())
         .map(|(check, o)| format!("{}: {}", check.describe(), o.detail))
         .collect();
     RoundResult {
@@ -432,27 +432,36 @@ pub async fn run_round(
             .into_iter()
             .map(|(check, o)| (check.describe(), o))
             .collect(),
-        ip_check_failed: false,
+        ip_check,
     }
 }
 
 /// Every prefix's address must be assigned to the service's interface.
-fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> Result<(), String> {
-    let missing = addresses
-        .missing(
-            &config.interface,
-            config.prefixes.iter().map(|p| p.prefix.addr()),
-        )
-        .map_err(|e| format!("cannot list the addresses of {}: {e}", config.interface))?;
+fn ip_check(config: &ServiceConfig, addresses: &AddressBook) -> CheckOutcome {
+    let missing = match addresses.missing(
+        &config.interface,
+        config.prefixes.iter().map(|p| p.prefix.addr()),
+    ) {
+        Ok(missing) => missing,
+        Err(e) => {
+            return CheckOutcome::fail(
+                Failure::Other,
+                format!("cannot list the addresses of {}: {e}", config.interface),
+            );
+        }
+    };
     if missing.is_empty() {
-        Ok(())
+        CheckOutcome::pass("assigned")
     } else {
         let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
-        Err(format!(
-            "{} not assigned to {} (ip_check)",
-            missing.join(", "),
-            config.interface
-        ))
+        CheckOutcome::fail(
+            Failure::AddressMissing,
+            format!(
+                "{} not assigned to {} (ip_check)",
+                missing.join(", "),
+                config.interface
+            ),
+        )
     }
 }
 

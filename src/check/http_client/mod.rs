@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use super::{Failed, Failure};
 use request::Rendered;
 use response::{BodyDecoder, Step, parse_head};
 
@@ -66,11 +67,11 @@ pub struct Response {
 }
 
 /// Why an exchange failed, and whether a new connection may be tried.
-enum Failure {
+enum Lost {
     /// Nothing of a response arrived: on a reused connection, the server may have closed
     /// it while it was idle.
-    NoResponse(String),
-    Final(String),
+    NoResponse(Failed),
+    Final(Failed),
 }
 
 impl PlainClient {
@@ -85,19 +86,19 @@ impl PlainClient {
 
     /// Sends the request and reads the response, reading at most `limit` bytes of body
     /// (kept if `keep_body`). Not bounded in time: the caller's timeout is.
-    pub async fn exchange(&self, keep_body: bool, limit: usize) -> Result<Response, String> {
+    pub async fn exchange(&self, keep_body: bool, limit: usize) -> Result<Response, Failed> {
         let (idle, frequent) = self.checkout();
         if let Some(stream) = idle {
             match self.send(stream, keep_body, limit, frequent).await {
                 Ok(r) => return Ok(r),
-                Err(Failure::NoResponse(_)) => {}
-                Err(Failure::Final(reason)) => return Err(reason),
+                Err(Lost::NoResponse(_)) => {}
+                Err(Lost::Final(failed)) => return Err(failed),
             }
         }
         let stream = self.connect().await?;
         match self.send(stream, keep_body, limit, frequent).await {
             Ok(r) => Ok(r),
-            Err(Failure::NoResponse(reason) | Failure::Final(reason)) => Err(reason),
+            Err(Lost::NoResponse(failed) | Lost::Final(failed)) => Err(failed),
         }
     }
 
@@ -129,22 +130,27 @@ impl PlainClient {
         });
     }
 
-    async fn connect(&self) -> Result<TcpStream, String> {
+    async fn connect(&self) -> Result<TcpStream, Failed> {
         let addresses: Vec<SocketAddr> = match &self.destination {
             Destination::Address(a) => vec![*a],
             Destination::Name(name, port) => tokio::net::lookup_host((name.as_str(), *port))
                 .await
-                .map_err(|e| format!("connect: cannot resolve {name}: {e}"))?
+                .map_err(|e| {
+                    Failed::new(
+                        Failure::Resolve,
+                        format!("connect: cannot resolve {name}: {e}"),
+                    )
+                })?
                 .collect(),
         };
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        let mut last = Failed::new(Failure::Resolve, "connect: no address");
         for address in addresses {
             match self.connect_to(address).await {
                 Ok(stream) => return Ok(stream),
-                Err(e) => last = e,
+                Err(e) => last = Failed::io(&e, format!("connect: {e}")),
             }
         }
-        Err(format!("connect: {last}"))
+        Err(last)
     }
 
     async fn connect_to(&self, address: SocketAddr) -> io::Result<TcpStream> {
@@ -173,15 +179,15 @@ impl PlainClient {
         keep_body: bool,
         limit: usize,
         frequent: bool,
-    ) -> Result<Response, Failure> {
+    ) -> Result<Response, Lost> {
         stream
             .write_all(&self.request.bytes)
             .await
-            .map_err(|e| Failure::NoResponse(format!("send: {e}")))?;
+            .map_err(|e| Lost::NoResponse(Failed::io(&e, format!("send: {e}"))))?;
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
         let head = loop {
             if let Some((head, used)) = parse_head(&buf, self.request.head_request)
-                .map_err(|e| Failure::Final(e.to_string()))?
+                .map_err(|e| Lost::Final(Failed::unexpected(e.to_string())))?
             {
                 buf.drain(..used);
                 break head;
@@ -189,24 +195,30 @@ impl PlainClient {
             let first = buf.is_empty();
             match read_more(&mut stream, &mut buf).await {
                 Ok(0) if first => {
-                    return Err(Failure::NoResponse(
-                        "connection closed before the response".into(),
-                    ));
+                    return Err(Lost::NoResponse(Failed::new(
+                        Failure::Connect,
+                        "connection closed before the response",
+                    )));
                 }
                 Ok(0) => {
-                    return Err(Failure::Final(
-                        "connection closed in the response headers".into(),
-                    ));
+                    return Err(Lost::Final(Failed::new(
+                        Failure::Connect,
+                        "connection closed in the response headers",
+                    )));
                 }
                 Ok(_) => {}
-                Err(e) if first => return Err(Failure::NoResponse(format!("read: {e}"))),
-                Err(e) => return Err(Failure::Final(format!("read: {e}"))),
+                Err(e) if first => {
+                    return Err(Lost::NoResponse(Failed::io(&e, format!("read: {e}"))));
+                }
+                Err(e) => return Err(Lost::Final(Failed::io(&e, format!("read: {e}")))),
             }
         };
         let mut body = BodyDecoder::new(head.framing, limit, keep_body);
         let mut closed = false;
         let step = loop {
-            let (used, step) = body.feed(&buf).map_err(|e| Failure::Final(e.to_string()))?;
+            let (used, step) = body
+                .feed(&buf)
+                .map_err(|e| Lost::Final(Failed::unexpected(e.to_string())))?;
             buf.drain(..used);
             if step != Step::More {
                 break step;
@@ -214,10 +226,13 @@ impl PlainClient {
             match read_more(&mut stream, &mut buf).await {
                 Ok(0) => {
                     closed = true;
-                    break body.eof().map_err(|e| Failure::Final(e.to_string()))?;
+                    // Closed before the body's end: the connection broke, the answer did not.
+                    break body
+                        .eof()
+                        .map_err(|e| Lost::Final(Failed::new(Failure::Connect, e.to_string())))?;
                 }
                 Ok(_) => {}
-                Err(e) => return Err(Failure::Final(format!("read: {e}"))),
+                Err(e) => return Err(Lost::Final(Failed::io(&e, format!("read: {e}")))),
             }
         };
         // Bytes after the response were never asked for: the connection is out of step.
@@ -348,9 +363,10 @@ mod tests {
         assert_eq!(client.exchange(false, 1024).await.unwrap().status, 200);
         let reason = client.exchange(false, 1024).await.unwrap_err();
         assert!(
-            reason.starts_with("connect: ") && reason.contains("refused"),
+            reason.detail.starts_with("connect: ") && reason.detail.contains("refused"),
             "{reason}"
         );
+        assert_eq!(reason.failure, Failure::Refused);
         assert_eq!(server.await.unwrap(), 1);
     }
 
@@ -377,7 +393,10 @@ mod tests {
         assert_eq!(client.exchange(false, 1024).await.unwrap().status, 200);
         assert_eq!(
             client.exchange(false, 1024).await.unwrap_err(),
-            "connection closed before the end of the body"
+            Failed::new(
+                Failure::Connect,
+                "connection closed before the end of the body"
+            )
         );
         assert!(server.await.unwrap(), "the failure was retried");
     }

@@ -23,6 +23,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use crate::check::Failure;
 use crate::config::MetricsSettings;
 use crate::health::Health;
 use crate::status::{Histogram, Snapshot, StatusBoard};
@@ -135,6 +136,15 @@ fn gauges(
         }
     }
     Ok(())
+}
+
+/// The check failures' help text, naming every `reason` value.
+fn failures_help() -> String {
+    let reasons: Vec<&str> = Failure::ALL.iter().map(|f| f.label()).collect();
+    format!(
+        "Failed runs of the check, by class ({})",
+        reasons.join(", ")
+    )
 }
 
 fn counters(
@@ -303,11 +313,15 @@ impl Collector for SnapshotCollector {
         counters(
             &mut e,
             "check_failures",
-            "Failed runs of the check, by coarse reason (timeout, exit_status, refused, connect, resolve, start, address_missing, other)",
+            &failures_help(),
             checks().flat_map(|(service, check, c)| {
                 c.failures.iter().map(move |(reason, n)| {
                     (
-                        labels(&[("service", service), ("check", check), ("reason", reason)]),
+                        labels(&[
+                            ("service", service),
+                            ("check", check),
+                            ("reason", reason.label()),
+                        ]),
                         *n,
                     )
                 })
@@ -648,7 +662,7 @@ mod tests {
                 wants_announce: false,
             },
         );
-        let mut outcome = CheckOutcome::fail("exit status 1");
+        let mut outcome = CheckOutcome::fail(Failure::ExitStatus, "exit status 1");
         outcome.elapsed = Duration::from_millis(30);
         s.record_round(
             "dns",
@@ -661,8 +675,7 @@ mod tests {
                     streak: 1,
                 }),
                 wants_announce: false,
-                ip_check: false,
-                ip_check_failure: None,
+                ip_check: None,
                 outcomes: &[("exec false".into(), outcome)],
             },
         );
