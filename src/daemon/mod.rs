@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use self::maintenance::DrainState;
-use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes};
+use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes, Update};
 use crate::backend;
 use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
@@ -448,9 +448,9 @@ impl Supervisor {
                     });
                     let _ = self
                         .announcer
-                        .send(Command::Forget {
+                        .send(Command::Update(Update::Forget {
                             service: name.clone(),
-                        })
+                        }))
                         .await;
                     if let Some(updater) = &self.dns {
                         let _ = updater
@@ -633,10 +633,10 @@ impl Supervisor {
         info!(reason = reason.unwrap_or(""), "{what}");
         let _ = self
             .announcer
-            .send(Command::Drains {
+            .send(Command::Update(Update::Drains {
                 all: self.drains.all.is_some(),
                 services: self.drains.names(),
-            })
+            }))
             .await;
         let drains = &self.drains;
         self.status.update(|s| {

@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::announce::Command;
+use crate::announce::{Command, Update};
 use crate::check::address::AddressBook;
 use crate::check::{Check, CheckContext, CheckOutcome, Failure};
 use crate::config::{OnDisabled, ServiceConfig};
@@ -333,11 +333,11 @@ impl ServiceTask {
     }
 
     async fn report(&self, announce: bool) {
-        let command = Command::Set {
+        let command = Command::Update(Update::Set {
             service: self.config.name.clone(),
             prefixes: self.config.nets(),
             announce,
-        };
+        });
         // The announcer is gone only during shutdown, when nothing is to be announced.
         let _ = self.announcer.send(command).await;
     }
@@ -622,7 +622,7 @@ mod tests {
 
     async fn next_announce(rx: &mut mpsc::Receiver<Command>) -> bool {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(Command::Set { announce, .. })) => announce,
+            Ok(Some(Command::Update(Update::Set { announce, .. }))) => announce,
             _ => panic!("no Set from the service task"),
         }
     }
@@ -771,7 +771,7 @@ mod tests {
     fn announcements(rx: &mut mpsc::Receiver<Command>) -> Vec<bool> {
         let mut out = Vec::new();
         while let Ok(c) = rx.try_recv() {
-            if let Command::Set { announce, .. } = c {
+            if let Command::Update(Update::Set { announce, .. }) = c {
                 out.push(announce);
             }
         }
@@ -902,7 +902,10 @@ mod tests {
             .expect("reused within max_suppress");
         let elapsed = Instant::now().duration_since(last_flap);
         assert!(
-            matches!(announce, Some(Command::Set { announce: true, .. })),
+            matches!(
+                announce,
+                Some(Command::Update(Update::Set { announce: true, .. }))
+            ),
             "the reuse announces the service"
         );
         assert!(
