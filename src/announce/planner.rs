@@ -472,6 +472,25 @@ mod tests {
         Planner::new(ms(window), verify.map(ms), DesiredRoutes::default())
     }
 
+    /// A planner whose backend announces `services`' prefixes since 1 ms.
+    fn announcing(window: u64, services: &[(&str, &str)]) -> Planner {
+        let mut p = planner(window, None);
+        for (service, prefix) in services {
+            p.process(set(service, prefix, true), t(0));
+        }
+        p.plan(t(0));
+        assert!(matches!(
+            p.process(Input::Due, t(0))[..],
+            [Action::Apply { .. }]
+        ));
+        p.process(ok(0), t(1));
+        p
+    }
+
+    fn t(n: u64) -> Instant {
+        t0() + ms(n)
+    }
+
     #[test]
     fn batching_window_retry_and_verify() {
         let none: Option<&[&str]> = None;
@@ -525,14 +544,7 @@ mod tests {
 
     #[test]
     fn a_drained_prefix_is_held_marked_then_released() {
-        let mut p = planner(100, None);
-        let t = |n| t0() + ms(n);
-        p.plan(t(0));
-        p.process(set("a", A, true), t(0));
-        p.process(set("b", B, true), t(0));
-        p.plan(t(0));
-        p.process(Input::Due, t(0));
-        p.process(ok(0), t(1));
+        let mut p = announcing(100, &[("a", A), ("b", B)]);
         // Draining a: it stays announced, marked, for the backend's wait.
         let actions = p.process(drains(&["a"]), t(10));
         assert_eq!(
@@ -563,12 +575,7 @@ mod tests {
 
     #[test]
     fn a_held_prefix_goes_at_once_when_its_service_fails_or_returns_when_undrained() {
-        let mut p = planner(100, None);
-        let t = |n| t0() + ms(n);
-        p.process(set("a", A, true), t(0));
-        p.plan(t(0));
-        p.process(Input::Due, t(0));
-        p.process(ok(0), t(1));
+        let mut p = announcing(100, &[("a", A)]);
         p.process(drains(&["a"]), t(10));
         p.process(Input::Drained(Ok(Some(ms(5000)))), t(10));
         // Undrained in time: announced without the mark, nothing else to apply.
@@ -595,12 +602,7 @@ mod tests {
     #[test]
     fn a_backend_that_cannot_drain_or_fails_to_withdraws_at_once() {
         for result in [Ok(None), Err("no".to_string())] {
-            let mut p = planner(0, None);
-            let t = |n| t0() + ms(n);
-            p.process(set("a", A, true), t(0));
-            p.plan(t(0));
-            p.process(Input::Due, t(0));
-            p.process(ok(0), t(1));
+            let mut p = announcing(0, &[("a", A)]);
             p.process(drains(&["a"]), t(10));
             let failed = result.is_err();
             let actions = p.process(Input::Drained(result), t(10));
@@ -621,13 +623,7 @@ mod tests {
 
     #[test]
     fn shutting_down_names_what_is_announced_and_held_then_wants_nothing() {
-        let mut p = planner(0, None);
-        let t = |n| t0() + ms(n);
-        p.process(set("a", A, true), t(0));
-        p.process(set("b", B, true), t(0));
-        p.plan(t(0));
-        p.process(Input::Due, t(0));
-        p.process(ok(0), t(1));
+        let mut p = announcing(0, &[("a", A), ("b", B)]);
         p.process(drains(&["a"]), t(2));
         p.process(Input::Drained(Ok(Some(ms(5000)))), t(2));
         assert_eq!(p.shut_down(), nets(&[A, B]));
