@@ -300,6 +300,7 @@ fn pure_cores_use_no_tokio() {
         "backend/frr/running.rs",
         "backend/frr/vty_frame.rs",
         "records/plan.rs",
+        "records/pacer.rs",
         "agreement/keys.rs",
         "agreement/cluster.rs",
         "agreement/decision.rs",

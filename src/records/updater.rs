@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use super::client::{Client, DnsError};
 use super::gate::{DeleteDecision, Gate};
+use super::pacer::{Event, Pacer, RoundResult};
 use super::plan::{RrsetKey, Want, plan};
 use crate::config::DnsSettings;
 use crate::dns::message::{AddressRecord, Update};
@@ -131,22 +132,19 @@ pub async fn run(
 ) {
     let mut desired = Desired::default();
     let mut client = Client::new(&settings);
-    let mut due: Option<Instant> = None;
-    let mut failures: u32 = 0;
+    let mut pacer = Pacer::new(batch_window, settings.verify_interval);
     let mut last_dry_run: Option<Update> = None;
     let mut zone: BTreeMap<RrsetKey, BTreeSet<IpAddr>> = BTreeMap::new();
     publish_settings(&status, &settings);
     let notify = gate.notify();
     loop {
+        let due = pacer.due();
         tokio::select! {
             biased;
             () = cancel.cancelled() => return,
             // The other monitors' votes, leadership or the store changed: decide again.
             () = async { if let Some(n) = &notify { n.notified().await } }, if notify.is_some() => {
-                let soon = Instant::now() + batch_window;
-                if failures == 0 {
-                    due = Some(due.map_or(soon, |d| d.min(soon)));
-                }
+                pacer.process(Event::Changed, Instant::now());
                 publish_records(&status, &desired, gate.as_ref(), &zone, &BTreeMap::new());
             }
             command = rx.recv() => {
@@ -169,40 +167,27 @@ pub async fn run(
                             settings = *new;
                             client = Client::new(&settings);
                             last_dry_run = None;
-                            failures = 0;
+                            pacer.process(Event::Settings { verify_interval: settings.verify_interval }, Instant::now());
                             publish_settings(&status, &settings);
                         }
                     }
                     next = rx.try_recv().ok();
                 }
                 // Coalesce: verdicts arriving together go out in one UPDATE.
-                let soon = Instant::now() + batch_window;
-                if failures == 0 {
-                    due = Some(due.map_or(soon, |d| d.min(soon)));
-                }
+                pacer.process(Event::Changed, Instant::now());
                 publish_records(&status, &desired, gate.as_ref(), &zone, &BTreeMap::new());
             }
             () = wait(due), if due.is_some() => {
-                due = None;
+                pacer.process(Event::Started, Instant::now());
                 let outcome = round(&settings, &client, &desired, gate.as_ref(), &mut zone, &mut last_dry_run, &status).await;
-                match outcome {
-                    Ok(()) => {
-                        failures = 0;
-                        if !settings.verify_interval.is_zero() {
-                            due = Some(Instant::now() + settings.verify_interval);
-                        }
-                    }
-                    Err(e) => {
-                        failures = failures.saturating_add(1);
-                        let delay = if matches!(e, DnsError::Prerequisite(..)) && failures < 3 {
-                            Duration::ZERO
-                        } else {
-                            crate::backoff::APPLY.delay(failures.saturating_sub(1))
-                        };
-                        error!(error = %e, attempt = failures, retry_in = %humantime::format_duration(delay),
-                            "DNS update round failed; will retry");
-                        due = Some(Instant::now() + delay);
-                    }
+                let result = match &outcome {
+                    Ok(()) => RoundResult::Ok,
+                    Err(DnsError::Prerequisite(..)) => RoundResult::Prerequisite,
+                    Err(_) => RoundResult::Failed,
+                };
+                if let (Some(delay), Err(e)) = (pacer.process(Event::Finished(result), Instant::now()), &outcome) {
+                    error!(error = %e, attempt = pacer.failures(), retry_in = %humantime::format_duration(delay),
+                        "DNS update round failed; will retry");
                 }
             }
         }
