@@ -35,13 +35,13 @@ use crate::backend;
 use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
 use crate::config::registration::{self, Registration};
-use crate::config::{Config, ConfigPaths, OnDisabled, Routing, ServiceConfig, load, load_with};
+use crate::config::{Config, ConfigPaths, Routing, ServiceConfig, load, load_with};
 use crate::faces::control::{self, Request, Response};
 use crate::faces::{metrics, sd_notify};
 use crate::health::HealthMachine;
 use crate::health::dampening::FlapState;
 use crate::service::{Carried, CheckNow, ServiceTask};
-use crate::status::{ServiceRegistration, StatusBoard};
+use crate::status::StatusBoard;
 use crate::sys::atomic_write;
 
 /// How long the final withdrawal may keep retrying at exit.
@@ -166,7 +166,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     let mut desired = DesiredRoutes::default();
     desired.set_drains(drains.all.is_some(), drains.names());
     for service in &config.services {
-        let announce = wants_announce(service, &machines[&service.name]);
+        let announce = crate::service::wants_announce(
+            service,
+            &machines[&service.name],
+            &FlapState::new(tokio::time::Instant::now()),
+        );
         desired.set(&service.name, service.nets(), announce);
     }
     let owned: BTreeSet<IpNet> = config.services.iter().flat_map(|s| s.nets()).collect();
@@ -307,35 +311,11 @@ fn initial_machines(
         .collect()
 }
 
-fn wants_announce(service: &ServiceConfig, machine: &HealthMachine) -> bool {
-    if service.disabled {
-        service.on_disabled == OnDisabled::Advertise
-    } else {
-        machine.announce()
-    }
-}
-
 impl Supervisor {
     fn start(&mut self, config: ServiceConfig, machine: HealthMachine, flaps: FlapState) {
         let drained = self.drains.services.get(&config.name).cloned();
-        self.status.update(|s| {
-            s.register(
-                &config.name,
-                ServiceRegistration {
-                    prefixes: config.prefixes.iter().map(ToString::to_string).collect(),
-                    nets: config.nets(),
-                    state: machine.state(),
-                    disabled: config.disabled,
-                    wants_announce: wants_announce(&config, &machine)
-                        && !(config.dampening.is_some() && flaps.suppressed()),
-                },
-            );
-            if let Some(entry) = s.services.get_mut(&config.name) {
-                entry.drained = drained;
-            }
-        });
         let cancel = CancellationToken::new();
-        let task = ServiceTask {
+        let mut task = ServiceTask {
             config: config.clone(),
             machine,
             flaps,
@@ -348,6 +328,14 @@ impl Supervisor {
             status: self.status.clone(),
             records: self.dns.clone(),
         };
+        task.refresh_dampening(tokio::time::Instant::now());
+        // On the board before the task runs, so status never misses a configured service.
+        self.status.update(|s| {
+            s.register(&config.name, task.registration());
+            if let Some(entry) = s.services.get_mut(&config.name) {
+                entry.drained = drained;
+            }
+        });
         let name = config.name.clone();
         let task = tokio::spawn(task.run());
         self.services.insert(

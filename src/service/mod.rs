@@ -85,6 +85,17 @@ impl CheckNow {
     }
 }
 
+/// Whether a service asks for its prefixes to be announced: its health, or the
+/// `on_disabled` policy while it is disabled, and held out while dampening suppresses it.
+/// The one place this is decided (a drain still withdraws; that is the announcer's).
+pub fn wants_announce(config: &ServiceConfig, machine: &HealthMachine, flaps: &FlapState) -> bool {
+    if config.disabled {
+        config.on_disabled == OnDisabled::Advertise
+    } else {
+        machine.announce() && !(config.dampening.is_some() && flaps.suppressed())
+    }
+}
+
 /// The result of one round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundResult {
@@ -106,28 +117,7 @@ impl ServiceTask {
     #[expect(clippy::manual_async_fn, reason = "an async fn stores the task twice")]
     pub fn run(mut self) -> impl Future<Output = Carried> {
         async move {
-            // A reload may have changed the thresholds (or turned dampening on or off).
-            if let Some(d) = self.config.dampening {
-                self.flaps.refresh(&d, Instant::now());
-            }
             let mut announced = self.wants_announce();
-            self.status.update(|s| {
-                s.register(
-                    &self.config.name,
-                    ServiceRegistration {
-                        prefixes: self
-                            .config
-                            .prefixes
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect(),
-                        nets: self.config.nets(),
-                        state: self.machine.state(),
-                        disabled: self.config.disabled,
-                        wants_announce: announced,
-                    },
-                )
-            });
             self.publish_dampening();
             self.report(announced).await;
             let mut verdict = self.verdict();
@@ -239,10 +229,30 @@ impl ServiceTask {
     }
 
     fn wants_announce(&self) -> bool {
-        if self.config.disabled {
-            self.config.on_disabled == OnDisabled::Advertise
-        } else {
-            self.machine.announce() && !self.suppressed()
+        wants_announce(&self.config, &self.machine, &self.flaps)
+    }
+
+    /// Takes the (possibly reloaded) dampening thresholds into the carried flap history:
+    /// a reload may have changed them, or turned dampening on or off.
+    pub fn refresh_dampening(&mut self, now: Instant) {
+        if let Some(d) = self.config.dampening {
+            self.flaps.refresh(&d, now);
+        }
+    }
+
+    /// How the service appears on the status board when its task starts.
+    pub fn registration(&self) -> ServiceRegistration {
+        ServiceRegistration {
+            prefixes: self
+                .config
+                .prefixes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            nets: self.config.nets(),
+            state: self.machine.state(),
+            disabled: self.config.disabled,
+            wants_announce: self.wants_announce(),
         }
     }
 
@@ -605,7 +615,7 @@ mod tests {
         cancel: CancellationToken,
         status: StatusBoard,
     ) -> ServiceTask {
-        ServiceTask {
+        let task = ServiceTask {
             machine: HealthMachine::new(config.rise, config.fall),
             flaps: FlapState::new(Instant::now()),
             config,
@@ -617,7 +627,11 @@ mod tests {
             addresses: AddressBook::uncached(),
             status,
             records: None,
-        }
+        };
+        // As the supervisor does before it spawns a task.
+        task.status
+            .update(|s| s.register(&task.config.name, task.registration()));
+        task
     }
 
     async fn next_announce(rx: &mut mpsc::Receiver<Command>) -> bool {
