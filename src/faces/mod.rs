@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod control;
+pub mod dispatch;
 pub mod http_server;
 pub mod logging;
 pub mod man;
