@@ -13,8 +13,13 @@
 //! announcer owns the desired prefix set; each service task owns its state machine. They
 //! talk only through channels; the status board is written by each owner for its part and
 //! only read by everyone else.
+//!
+//! `start` holds the start-up: signals, the faces, the DNS updater, and the pure start
+//! plan (which services are adopted as announced, what the announcer starts from, what is
+//! purged).
 
 pub mod maintenance;
+mod start;
 pub mod withdraw_all;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,22 +27,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ipnet::IpNet;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use self::maintenance::DrainState;
-use crate::announce::{self, AnnouncerSettings, Command, DesiredRoutes, Update};
+use self::start::{Faces, StartPlan};
+use crate::announce::{self, AnnouncerSettings, Command, Update};
 use crate::backend;
 use crate::bgp::status::SpeakerStatus;
 use crate::check::address::AddressBook;
 use crate::config::registration::{self, Registration};
 use crate::config::{Config, ConfigPaths, Routing, ServiceConfig, load, load_with};
 use crate::faces::control::{self, Request, Response};
-use crate::faces::{metrics, sd_notify};
 use crate::health::HealthMachine;
 use crate::health::dampening::FlapState;
 use crate::service::{Carried, CheckNow, ServiceTask};
@@ -103,10 +106,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     if let Err(e) = std::fs::create_dir_all(&config.daemon.state_dir) {
         warn!(dir = %config.daemon.state_dir.display(), error = %e, "cannot create the state directory");
     }
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let mut urgent = signal(SignalKind::from_raw(libc_sigurg())).context("cannot handle SIGURG")?;
+    let mut signals = start::Signals::new()?;
 
     // Reaps what exec checks leave behind outside their process groups; ends with the
     // runtime.
@@ -131,29 +131,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         s.drain_all.clone_from(&drains.all);
     });
     let background = CancellationToken::new();
-    let (calls, mut call_rx) = mpsc::channel(CONTROL_QUEUE);
-    crate::faces::api::spawn(
-        &config.api,
-        status.clone(),
-        calls.clone(),
-        background.clone(),
-    )
-    .await?;
-    tokio::spawn(control::server::serve(
-        control_listener,
-        control::server::PeerPolicy::current(config.control.group.as_deref()),
-        status.clone(),
-        calls,
-        background.clone(),
-    ));
-    let textfile_writer =
-        metrics::spawn(&config.metrics, status.clone(), background.clone()).await?;
-    let notifier = sd_notify::Notifier::from_env();
-    tokio::spawn(sd_notify::run(
-        notifier.clone(),
-        status.clone(),
-        background.clone(),
-    ));
+    let Faces {
+        mut calls,
+        textfile_writer,
+        notifier,
+    } = start::faces(&config, control_listener, &status, &background).await?;
 
     let existing = match backend::announced_before(&config).await {
         Ok(set) => set,
@@ -162,37 +144,11 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
             BTreeSet::new()
         }
     };
-    let machines = initial_machines(&config, &existing);
-    let mut desired = DesiredRoutes::default();
-    desired.set_drains(drains.all.is_some(), drains.names());
-    for service in &config.services {
-        let announce = crate::service::wants_announce(
-            service,
-            &machines[&service.name],
-            &FlapState::new(tokio::time::Instant::now()),
-        );
-        desired.set(&service.name, service.nets(), announce);
-    }
-    let owned: BTreeSet<IpNet> = config.services.iter().flat_map(|s| s.nets()).collect();
-    let purged: Vec<String> = existing
-        .difference(&owned)
-        .map(ToString::to_string)
-        .collect();
-    let adopted: Vec<&str> = machines
-        .iter()
-        .filter(|(_, m)| m.announce())
-        .map(|(name, _)| name.as_str())
-        .collect();
-    let drained: Vec<&str> = drains.services.keys().map(String::as_str).collect();
-    info!(
-        version = env!("CARGO_PKG_VERSION"),
-        services = config.services.len(),
-        adopted = %adopted.join(" "),
-        purged = %purged.join(" "),
-        drained = %if drains.all.is_some() { "all".to_string() } else { drained.join(" ") },
-        control = %config.control.socket.display(),
-        "anycast-warden started"
-    );
+    let plan = start::plan(&config, &drains, &existing);
+    plan.log(&config, &drains);
+    let StartPlan {
+        machines, desired, ..
+    } = plan;
 
     let (announcer, rx) = mpsc::channel(ANNOUNCER_QUEUE);
     let (bgp_status, _) = watch::channel(SpeakerStatus::new());
@@ -206,22 +162,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         rx,
         status.clone(),
     ));
-    let dns = config.dns.as_ref().map(|settings| {
-        let (tx, rx) = mpsc::channel(ANNOUNCER_QUEUE);
-        let gate: Arc<dyn crate::records::gate::Gate> = match &settings.agreement {
-            Some(a) => Arc::new(crate::records::agreed::Agreed::start(a)),
-            None => Arc::new(crate::records::gate::Alone),
-        };
-        tokio::spawn(crate::records::updater::run(
-            settings.clone(),
-            config.daemon.batch_window,
-            gate,
-            rx,
-            status.clone(),
-            background.clone(),
-        ));
-        tx
-    });
+    let dns = start::dns_updater(&config, &status, &background);
     let (check_now, _) = watch::channel(CheckNow::default());
     let mut supervisor = Supervisor {
         dns,
@@ -253,15 +194,15 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
 
     loop {
         tokio::select! {
-            _ = terminate.recv() => { info!("SIGTERM: withdrawing every prefix and exiting"); break; }
-            _ = interrupt.recv() => { info!("SIGINT: withdrawing every prefix and exiting"); break; }
-            _ = hangup.recv() => supervisor.reload().await,
-            _ = urgent.recv() => {
+            _ = signals.terminate.recv() => { info!("SIGTERM: withdrawing every prefix and exiting"); break; }
+            _ = signals.interrupt.recv() => { info!("SIGINT: withdrawing every prefix and exiting"); break; }
+            _ = signals.hangup.recv() => supervisor.reload().await,
+            _ = signals.urgent.recv() => {
                 info!("SIGURG: running every check now");
                 supervisor.check_now.send_modify(|n| n.bump(None));
             }
             _ = watchdog.tick(), if notifier.watchdog.is_some() => notifier.watchdog_ping(),
-            Some(call) = call_rx.recv() => {
+            Some(call) = calls.recv() => {
                 let response = supervisor.control(call.request).await;
                 let _ = call.reply.send(response);
             }
@@ -281,34 +222,6 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("exited without confirming the withdrawal of every prefix")
     }
-}
-
-fn libc_sigurg() -> i32 {
-    nix::sys::signal::Signal::SIGURG as i32
-}
-
-/// Fresh machines, or adopted ones for services whose every prefix BIRD already had.
-fn initial_machines(
-    config: &Config,
-    existing: &BTreeSet<IpNet>,
-) -> BTreeMap<String, HealthMachine> {
-    config
-        .services
-        .iter()
-        .map(|s| {
-            // A service without prefixes (records only) has nothing to adopt.
-            let adopt = config.daemon.adopt_on_start
-                && !s.disabled
-                && !s.prefixes.is_empty()
-                && s.prefixes.iter().all(|p| existing.contains(&p.prefix));
-            let machine = if adopt {
-                HealthMachine::adopted(s.rise, s.fall)
-            } else {
-                HealthMachine::new(s.rise, s.fall)
-            };
-            (s.name.clone(), machine)
-        })
-        .collect()
 }
 
 impl Supervisor {
