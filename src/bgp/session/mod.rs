@@ -8,28 +8,30 @@
 //! ```
 //! Every decision is the [`Fsm`]'s; this file only carries out its actions. A second
 //! connection from the peer while one is being opened runs in a second machine until an
-//! OPEN tells which one survives (RFC 4271 §6.8).
+//! OPEN tells which one survives (RFC 4271 §6.8; `collision.rs`). The socket work (connect
+//! with TTL, source and MD5, reading frames, refusing) is in `socket.rs`.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::fsm::{
-    Action, Event, Fsm, FsmConfig, Negotiated, State, Survivor, Timer, resolve_collision,
-};
-use super::md5;
+mod collision;
+mod socket;
+
+pub(crate) use self::socket::set_ttl;
+use self::socket::{connect, join_pending, read_frames, refuse};
+use super::fsm::{Action, Event, Fsm, FsmConfig, Negotiated, State, Timer};
 use super::message::notification::cease;
 use super::message::{self, Codec, Family, Message, Notification, Update};
 use super::routes::{self, PeerContext, RouteSet};
@@ -487,75 +489,6 @@ impl Runner {
         }
     }
 
-    /// RFC 4271 §6.8: once an OPEN tells the peer's BGP Identifier, one of two
-    /// connections closes with Cease / Connection Collision Resolution.
-    fn resolve_collision(
-        &mut self,
-        w: Which,
-        n: &Negotiated,
-        queue: &mut VecDeque<(Which, Event)>,
-    ) {
-        let Some(other_w) = (match w {
-            Which::Main => self.contender.as_ref().map(|_| Which::Contender),
-            Which::Contender => Some(Which::Main),
-        }) else {
-            return;
-        };
-        let Some(other) = self.machine(other_w) else {
-            return;
-        };
-        let Some(other_conn) = other.conn.as_ref() else {
-            // The other machine has no connection: nothing collides; the contender
-            // becomes the session.
-            if w == Which::Contender {
-                self.promote();
-            }
-            return;
-        };
-        let survivor = resolve_collision(
-            other.fsm.state(),
-            other_conn.outgoing,
-            self.task.fsm_config.local_id,
-            n.peer_id,
-        );
-        let loser = match survivor {
-            Survivor::Existing => w,
-            Survivor::New => other_w,
-        };
-        info!(peer = %self.peer(), "connection collision: closing the {} connection",
-            if self.machine(loser).and_then(|m| m.conn.as_ref()).is_some_and(|c| c.outgoing) { "outgoing" } else { "incoming" });
-        if loser == Which::Main {
-            // The contender takes over as the session; the old machine only says goodbye.
-            let old = std::mem::replace(
-                &mut self.main,
-                self.contender
-                    .take()
-                    .unwrap_or_else(|| Machine::new(Fsm::new(self.task.fsm_config.clone(), 1))),
-            );
-            self.contender = Some(old);
-            if let Some(h) = self.connecting.take() {
-                h.abort();
-            }
-            let state = self.main.fsm.state();
-            self.set_status(|s| s.state = state);
-            queue.push_back((
-                Which::Contender,
-                Event::Stop(Notification::cease(cease::CONNECTION_COLLISION)),
-            ));
-        } else {
-            queue.push_back((
-                Which::Contender,
-                Event::Stop(Notification::cease(cease::CONNECTION_COLLISION)),
-            ));
-        }
-    }
-
-    fn promote(&mut self) {
-        if let Some(c) = self.contender.take() {
-            self.main = c;
-        }
-    }
-
     async fn established(&mut self, w: Which, n: Negotiated, queue: &mut VecDeque<(Which, Event)>) {
         if w == Which::Contender {
             self.promote();
@@ -673,94 +606,6 @@ impl Runner {
                 io::ErrorKind::TimedOut,
                 "the peer does not read",
             )),
-        }
-    }
-}
-
-/// Waits for a pending connect (never completes without one).
-async fn join_pending(
-    h: &mut Option<JoinHandle<io::Result<TcpStream>>>,
-) -> Result<io::Result<TcpStream>, tokio::task::JoinError> {
-    match h {
-        Some(h) => h.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sends Cease / Connection Collision Resolution on a connection that is not wanted.
-async fn refuse(mut stream: TcpStream) {
-    let bytes = Message::Notification(Notification::cease(cease::CONNECTION_COLLISION))
-        .encode(Codec::default());
-    let _ = timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
-}
-
-/// Sets the TTL (hop limit) of the session's packets.
-pub(crate) fn set_ttl(sock: socket2::SockRef<'_>, v6: bool, ttl: u8) -> io::Result<()> {
-    if v6 {
-        sock.set_unicast_hops_v6(u32::from(ttl))
-    } else {
-        sock.set_ttl_v4(u32::from(ttl))
-    }
-}
-
-/// Opens the session's TCP connection: source address, TTL and MD5 key first.
-async fn connect(config: Arc<PeerConfig>) -> io::Result<TcpStream> {
-    let v6 = config.address.is_ipv6();
-    let socket = if v6 {
-        TcpSocket::new_v6()?
-    } else {
-        TcpSocket::new_v4()?
-    };
-    if let Some(source) = config.source {
-        socket.bind(SocketAddr::new(source, 0))?;
-    }
-    if let Some(interface) = &config.interface {
-        socket2::SockRef::from(&socket).bind_device(Some(interface.as_bytes()))?;
-    }
-    set_ttl(socket2::SockRef::from(&socket), v6, config.ttl)?;
-    if let Some(password) = &config.md5_password {
-        md5::set_key(socket.as_fd(), v6, config.address, password.as_bytes())?;
-    }
-    let stream = socket
-        .connect(SocketAddr::new(config.address, config.port))
-        .await?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// Splits the byte stream into messages until the connection ends or a header is bad.
-async fn read_frames(id: u64, mut reader: OwnedReadHalf, tx: mpsc::Sender<(u64, Frame)>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 65536];
-    loop {
-        loop {
-            match message::message_len(&buf) {
-                Err(n) => {
-                    let _ = tx.send((id, Frame::Error(n))).await;
-                    return;
-                }
-                Ok(Some(len)) if buf.len() >= len => {
-                    let rest = buf.split_off(len);
-                    let frame = std::mem::replace(&mut buf, rest);
-                    if tx.send((id, Frame::Message(frame))).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => break,
-            }
-        }
-        match reader.read(&mut chunk).await {
-            Ok(0) => {
-                let _ = tx
-                    .send((id, Frame::Closed("closed by the peer".into())))
-                    .await;
-                return;
-            }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => {
-                let _ = tx.send((id, Frame::Closed(e.to_string()))).await;
-                return;
-            }
         }
     }
 }
