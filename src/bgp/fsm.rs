@@ -7,6 +7,10 @@
 //! (AutomaticStart) after that delay. The delay doubles with each consecutive failure up
 //! to a ceiling, with the jitter of §10 (×0.75…1.0), and resets once a session reaches
 //! Established. A passive peer never connects, it only waits in Active.
+//!
+//! `process` is one match over (state, event), as the RFC's §8.2.2 tables are laid out, so
+//! its length (about 160 lines) is the table's; each arm is short. The tests are in
+//! `fsm_tests.rs`.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

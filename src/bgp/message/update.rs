@@ -5,6 +5,11 @@
 //!
 //! Decoding follows RFC 4271 §6.3: a malformed UPDATE yields the NOTIFICATION to send.
 //! The speaker is announce-only, so a well-formed UPDATE is decoded and dropped.
+//!
+//! A codec, kept in one file on purpose (about 870 lines): encoding and decoding of every
+//! attribute sit side by side so that each one's wire layout is read in one place, and
+//! `decode_value` is the one match over attribute type codes that RFC 7606's per-attribute
+//! error handling hangs on. The tests are in `update_tests.rs`.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
