@@ -2,6 +2,14 @@
 //!
 //! The configuration chooses one: `[frr]` selects FRRouting (`frr/`), `[bgp]` the built-in
 //! speaker (`bgp.rs`), otherwise BIRD.
+//!
+//! ```text
+//!  announcer ──apply(whole set) / drain / close──▶ dyn Backend ─┬─ bird/ ──include file + configure──▶ BIRD
+//!                                                             ├─ frr/  ──vty socket or vtysh───────▶ FRR
+//!                                                             └─ bgp.rs ──routes (watch)─────────▶ speaker
+//! ```
+//! Every backend applies the whole desired set, never a delta, so any apply can be
+//! retried; the announcer (one task) is the only caller.
 
 pub mod bgp;
 pub mod bird;

@@ -4,6 +4,12 @@
 //! Pure parts: `message` (wire format), `fsm` (the RFC 4271 session state machine),
 //! `routes` (the UPDATEs that carry a set of routes to one peer). I/O: `session` (one
 //! task per peer), `speaker` (the owner of the desired routes), `md5` (TCP MD5 signatures).
+//!
+//! ```text
+//!  announcer ──apply(set)──▶ backend::bgp ──routes (watch)──▶ speaker ──routes (watch)──▶ peer task ──▶ TCP
+//!                                                              listener ──accepted (mpsc)──▶ peer task
+//!  peer tasks ──PeerStatus (watch)──▶ SpeakerStatus ──▶ daemon ──▶ StatusBoard (bgp_peers)
+//! ```
 
 pub mod fsm;
 pub mod md5;

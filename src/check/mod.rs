@@ -4,6 +4,12 @@
 //! `Check::run` owns what every kind shares: `tries` attempts within one timeout, with
 //! `retry_interval` between them, and the elapsed time. A kind's own `run` makes one
 //! attempt bounded by the time it is given, and says in one line why it failed.
+//!
+//! ```text
+//!  service round ──Check::run(timeout)──▶ tries × kind.run ──▶ CheckOutcome { failure: Option<Failure>, detail, .. }
+//! ```
+//! A failure's class ([`Failure`]) is decided where it happens, next to its text; status
+//! and metrics use the class.
 
 pub mod address;
 pub mod cabourotte;

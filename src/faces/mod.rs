@@ -3,6 +3,12 @@
 //! metrics renderings, systemd's notify protocol, logging, and the `check` summary.
 //! Faces read the status board and send requests to the supervisor; they decide nothing
 //! about health or routing.
+//!
+//! ```text
+//!  StatusBoard ──snapshot (watch)──▶ control server, HTTP API, /metrics, textfile, sd_notify
+//!  control server, HTTP API ──Call{Request, reply} (mpsc)──▶ supervisor ──Response──▶ back
+//!  command line ──dispatch──▶ control client (status, drain, ...) or, for run, the daemon
+//! ```
 
 pub mod api;
 pub mod cli;

@@ -3,6 +3,15 @@
 //!
 //! A round runs every check of the service at once (and the `ip_check` first); the round
 //! passes when all of them pass. Services never wait for each other: each has its own task.
+//!
+//! ```text
+//!  supervisor ──spawn/cancel, check_now (watch)──▶ ┌──────────────┐ ──Update::Set (mpsc)──▶ announcer
+//!  address book (netlink snapshot) ──ip_check────▶ │ service task │ ──Verdict (mpsc)──────▶ DNS updater
+//!  checks (Check::run, one future each) ◀─round──▶ └──────────────┘ ──rounds, state──────▶ StatusBoard
+//! ```
+//! The task owns its health machine and flap history; a reload cancels it and hands both
+//! to its successor (`Carried`). Whether it wants its prefixes out is decided in one place,
+//! [`wants_announce`].
 
 use std::sync::Arc;
 use std::time::Duration;
