@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use regex::Regex;
+
 const WARDEN: &str = env!("CARGO_BIN_EXE_anycast-warden");
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -349,6 +351,67 @@ fn check_now_runs_one_service_at_once() {
         line.starts_with("ANYCAST-WARDEN OK - 2 services up"),
         "{line}"
     );
+}
+
+/// `reload` (the unit's ExecReload=) fails visibly on a refused configuration, with the
+/// problem's position, and the running configuration stays; a good one runs.
+#[test]
+fn reload_reports_a_refused_configuration_and_runs_a_good_one() {
+    let mut site = Site::new(&[("dns", "203.0.113.53/32")], "");
+    site.start(&[]);
+    site.up("dns");
+    site.wait_applied(1);
+    let good = std::fs::read_to_string(site.path("warden.toml")).unwrap();
+    let bad = good.replace("interval = \"100ms\"", "interval = \"soon\"");
+    assert_ne!(good, bad);
+    std::fs::write(site.path("warden.toml"), &bad).unwrap();
+    let line = bad
+        .lines()
+        .position(|l| l.contains("\"soon\""))
+        .expect("the bad line")
+        + 1;
+    let socket = site.socket().display().to_string();
+    let position = Regex::new(&format!(r"warden\.toml:{line}:\d+")).unwrap();
+    // Asked over the socket, the daemon itself refuses (the client reads no file).
+    let out = site.cli(&["reload", "--socket", &socket]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(position.is_match(&stderr), "{stderr}");
+    assert!(
+        stderr.contains("the running configuration stays"),
+        "{stderr}"
+    );
+    // As ExecReload= runs it (the socket from the files): refused just the same.
+    let out = site.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        position.is_match(&String::from_utf8_lossy(&out.stderr)),
+        "{}",
+        text(&out)
+    );
+    let status = site
+        .command(&["status", "--json", "--socket", &socket])
+        .output()
+        .unwrap();
+    let snapshot: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(snapshot["services"]["dns"]["state"], "up", "still running");
+
+    // A good file with one more service: it runs, and the answer says so.
+    let added = format!(
+        "{good}[[service]]\nname = \"ntp\"\nprefixes = [\"203.0.113.123/32\"]\n\
+         [[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", \"{}\"]\n",
+        site.path("ntp-up").display()
+    );
+    std::fs::write(site.path("warden.toml"), added).unwrap();
+    site.up("ntp");
+    let out = site.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("reloaded: 2 services"),
+        "{}",
+        text(&out)
+    );
+    site.wait_applied(2);
 }
 
 #[test]

@@ -107,8 +107,8 @@ shlibs=$(cd "$work" && dpkg-shlibdeps -O -e debian/anycast-warden/usr/bin/anycas
 if readelf -V "$bin" | grep -q GLIBC_ABI_DT_RELR; then
     shlibs=$(printf '%s' "$shlibs" | sed 's/libc6 (>= [0-9.]*)/libc6 (>= 2.36)/')
 fi
-# passwd: usermod/useradd in postinst; procps: /bin/kill of the unit's ExecReload=.
-depends="$shlibs, passwd, procps"
+# passwd: usermod/useradd in postinst.
+depends="$shlibs, passwd"
 
 find "$root/etc" -type f -printf '/etc/%P\n' | sort > "$root/DEBIAN/conffiles"
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$root/DEBIAN/"

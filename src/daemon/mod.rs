@@ -196,7 +196,7 @@ pub async fn run(paths: ConfigPaths, config: Config) -> anyhow::Result<()> {
         tokio::select! {
             _ = signals.terminate.recv() => { info!("SIGTERM: withdrawing every prefix and exiting"); break; }
             _ = signals.interrupt.recv() => { info!("SIGINT: withdrawing every prefix and exiting"); break; }
-            _ = signals.hangup.recv() => supervisor.reload().await,
+            _ = signals.hangup.recv() => { supervisor.reload().await; }
             _ = signals.urgent.recv() => {
                 info!("SIGURG: running every check now");
                 supervisor.check_now.send_modify(|n| n.bump(None));
@@ -270,13 +270,24 @@ impl Supervisor {
 
     /// SIGHUP: load the files again; a bad configuration is refused and the running one
     /// stays. Unchanged services keep running untouched; changed ones keep their health.
-    async fn reload(&mut self) {
+    /// SIGHUP or `reload`: the files again; a bad configuration is refused (each problem
+    /// logged and in the answer) and the running one stays.
+    async fn reload(&mut self) -> Response {
         match load(&self.paths) {
-            Ok(new) => self.switch_to(new).await,
+            Ok(new) => {
+                let services = new.services.len();
+                self.switch_to(new).await;
+                Response::done(format!("reloaded: {services} services"))
+            }
             Err(errors) => {
                 for e in &errors.0 {
                     error!(problem = %e, "configuration reload refused; the running configuration stays");
                 }
+                Response::refused(format!(
+                    "{errors}\nanycast-warden: reload refused ({} problem{}); the running configuration stays",
+                    errors.0.len(),
+                    if errors.0.len() == 1 { "" } else { "s" }
+                ))
             }
         }
     }
@@ -403,6 +414,7 @@ impl Supervisor {
     /// A request from the control socket (other than `status`, which the server answers).
     async fn control(&mut self, request: Request) -> Response {
         match request {
+            Request::Reload => self.reload().await,
             Request::Status => Response {
                 ok: true,
                 message: None,

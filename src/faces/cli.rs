@@ -111,6 +111,13 @@ pub enum Commands {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Make the running daemon load its files again (as SIGHUP does) and say whether the
+    /// new configuration runs: a refused one prints each problem with its file:line:col and
+    /// exits 2, and the running configuration stays (for systemd's ExecReload=).
+    Reload {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// Make the routing daemon announce nothing, without a running anycast-warden
     /// (for systemd's ExecStopPost=, so a crashed daemon leaves nothing announced).
     WithdrawAll,

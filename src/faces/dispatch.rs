@@ -88,6 +88,10 @@ pub fn dispatch(cli: Cli) -> Dispatch {
             )),
             Err(code) => code,
         },
+        Commands::Reload { socket } => match socket_path(&paths, socket, 2) {
+            Ok(path) => ExitCode::from(commands::reload(&path)),
+            Err(code) => code,
+        },
         Commands::Deregister { name, socket } => match socket_path(&paths, socket, 2) {
             Ok(path) => ExitCode::from(commands::deregister(&path, name)),
             Err(code) => code,

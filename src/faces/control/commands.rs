@@ -11,6 +11,9 @@ use crate::status::{Snapshot, unix_now};
 
 /// How long the CLI waits for the daemon's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `reload` waits: the daemon answers once the new configuration runs (its
+/// backend replaced, its services restarted), which can take longer than a plain answer.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `drain` waits for the routing daemon to confirm the withdrawal.
 const WITHDRAW_WAIT: Duration = Duration::from_secs(15);
 
@@ -156,6 +159,28 @@ pub fn register(socket: &Path, registration: crate::config::registration::Regist
 
 pub fn deregister(socket: &Path, service: String) -> u8 {
     simple(socket, &Request::Deregister { service }).map_or_else(|c| c, |_| 0)
+}
+
+/// `reload`: the daemon loads the files again. A refused configuration prints each problem
+/// with its `file:line:col` and exits 2, as `check` does, so that `systemctl reload`
+/// (ExecReload=) fails visibly; the running configuration stays.
+pub fn reload(socket: &Path) -> u8 {
+    match call(socket, &Request::Reload, RELOAD_TIMEOUT) {
+        Ok(r) if r.ok => {
+            if let Some(m) = &r.message {
+                println!("{m}");
+            }
+            0
+        }
+        Ok(r) => {
+            eprintln!("{}", r.message.as_deref().unwrap_or("reload refused"));
+            2
+        }
+        Err(e) => {
+            report(&e);
+            1
+        }
+    }
 }
 
 pub fn undrain(socket: &Path, service: Option<String>) -> u8 {

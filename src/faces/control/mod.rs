@@ -1,5 +1,5 @@
 //! The control socket: a Unix socket under the state directory through which the CLI
-//! (`status`, `check-now`, `drain`, `undrain`, `register`, `deregister`) talks to the
+//! (`status`, `check-now`, `drain`, `undrain`, `register`, `deregister`, `reload`) talks to the
 //! running daemon. The HTTP API (`faces::api`) answers the same requests the same way.
 //!
 //! ```text
@@ -11,7 +11,7 @@
 //! `{"command":"status"}`, `{"command":"check-now","service":"dns"}`,
 //! `{"command":"drain","service":null,"reason":"rack move"}`, `{"command":"undrain"}`,
 //! `{"command":"register","name":"web","prefixes":[...],"checks":["tcp:127.0.0.1:80"]}`,
-//! `{"command":"deregister","service":"web"}`.
+//! `{"command":"deregister","service":"web"}`, `{"command":"reload"}`.
 //! Access is the file's: mode 0600 (only the daemon's user, normally root), or 0660 with
 //! `[control] group`.
 
@@ -56,6 +56,9 @@ pub enum Request {
     Register(Registration),
     /// Remove a registered service.
     Deregister { service: String },
+    /// Load the files again (as SIGHUP), answering whether the new configuration runs or
+    /// why it was refused.
+    Reload,
 }
 
 /// One answer.
@@ -115,6 +118,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Undrain { service: None }).unwrap(),
             r#"{"command":"undrain","service":null}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"command":"reload"}"#).unwrap(),
+            Request::Reload
         );
         assert!(serde_json::from_str::<Request>(r#"{"command":"reboot"}"#).is_err());
     }

@@ -166,7 +166,7 @@ The daemon (`anycast-warden run`) handles:
 | signal | effect |
 | --- | --- |
 | `SIGTERM`, `SIGINT` | withdraw every prefix (empty sets and a reconfigure, retried for up to 10 s), then exit 0, or 1 when the withdrawal could not be confirmed. With `[bgp]`, the routes first carry GRACEFUL_SHUTDOWN 65535:0 for `drain_time` |
-| `SIGHUP` | reload the files. A bad configuration is refused with a logged error and the running one stays. Unchanged services keep running untouched, a changed service keeps its health state, new services start in `unknown` and removed ones are withdrawn. Changes in `[daemon]`, `[control]`, `[metrics]` and `[api]` take effect at the next restart |
+| `SIGHUP` | reload the files (as `anycast-warden reload`, which also reports the outcome). A bad configuration is refused with a logged error and the running one stays. Unchanged services keep running untouched, a changed service keeps its health state, new services start in `unknown` and removed ones are withdrawn. Changes in `[daemon]`, `[control]`, `[metrics]` and `[api]` take effect at the next restart |
 | `SIGURG` | run every check once now, without moving the regular schedule |
 
 ## Files
@@ -176,7 +176,7 @@ The daemon (`anycast-warden run`) handles:
 | `/etc/anycast-warden/config.toml` | the main configuration (`--config`, `ANYCAST_WARDEN_CONFIG`) |
 | `/etc/anycast-warden/conf.d/*.toml` | more `[[service]]` tables (`--config-dir`, `ANYCAST_WARDEN_CONFIG_DIR`) |
 | `/var/lib/anycast-warden/` | the state directory (`[daemon] state_dir`): `drains.json` (drains survive restarts) and `registered/NAME.toml` (services added with `register`) |
-| `/var/lib/anycast-warden/control.sock` | the control socket of `status`, `check-now`, `drain`, `undrain`, `register`, `deregister` (`[control] socket`), mode 0600, or 0660 with `[control] group` |
+| `/var/lib/anycast-warden/control.sock` | the control socket of `status`, `check-now`, `drain`, `undrain`, `register`, `deregister`, `reload` (`[control] socket`), mode 0600, or 0660 with `[control] group` |
 | `/var/lib/anycast-warden/bird/anycast-prefixes.conf` | the file BIRD includes (`[bird] include_file`), with `history/` beside it when `keep_changes` is set; for BIRD 1.6 also `/var/lib/anycast-warden/bird6/anycast-prefixes.conf` |
 | `/run/bird/bird.ctl` | BIRD's control socket on Debian (`[bird] control_socket`) |
 | `/var/run/frr/` | FRR's vty sockets (`[frr] vty_socket`) |
@@ -199,7 +199,7 @@ The daemon (`anycast-warden run`) handles:
 | --- | --- |
 | `0` | success (for `check`: the configuration is valid) |
 | `1` | a runtime failure: the final withdrawal could not be confirmed, the daemon could not be reached over the control socket or refused the request, `drain` was not confirmed within 15 s after the drain time |
-| `2` | an invalid configuration (each problem is printed with its `file:line:col`) or invalid usage |
+| `2` | an invalid configuration (each problem is printed with its `file:line:col`; for `reload`, the running daemon refused the new files and kept the running configuration) or invalid usage |
 
 `status --nagios` follows the Nagios plugin convention instead: `0` OK, `1` WARNING (a
 service down or unknown, or drained), `2` CRITICAL (the last apply failed, or every
@@ -227,10 +227,11 @@ Add a service to the running daemon, checked by a TCP connection:
 anycast-warden register --name web --prefix 203.0.113.80/32 --check tcp:127.0.0.1:80
 ```
 
-Reload after editing the files:
+Reload after editing the files (fails, with each problem, when the daemon refuses them):
 
 ```
 systemctl reload anycast-warden
+anycast-warden reload
 ```
 
 Write this page and **anycast-warden.toml**(5) into a directory, and read one:
