@@ -97,7 +97,8 @@ fn ten_thousand_hanging_checks_keep_memory_threads_and_processes_bounded() {
         let log = warden.log();
         log.lines()
             .filter_map(|l| {
-                let (name, _) = l.split("INFO service ").nth(1)?.split_once(" is down ")?;
+                // A service going down is a warning.
+                let (name, _) = l.split("WARN service ").nth(1)?.split_once(" is down ")?;
                 Some(name.to_string())
             })
             .collect::<std::collections::BTreeSet<String>>()

@@ -414,6 +414,53 @@ fn reload_reports_a_refused_configuration_and_runs_a_good_one() {
     site.wait_applied(2);
 }
 
+/// With `JOURNAL_STREAM` naming its stdout (as systemd sets it), each line starts with its
+/// sd-daemon priority and has no time of its own; a redirected stdout gets plain lines.
+#[test]
+fn under_journald_lines_carry_their_priority_and_no_time() {
+    use std::os::unix::fs::MetadataExt;
+    let mut site = Site::new(&[("dns", "203.0.113.53/32")], "");
+    // The daemon's stdout will be this file (truncated, same inode).
+    let log = site.path("warden-0.log");
+    std::fs::write(&log, "").unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let stream = format!("{}:{}", meta.dev(), meta.ino());
+    let journald = site.start(&[("JOURNAL_STREAM", &stream)]);
+    site.up("dns");
+    site.wait_applied(1);
+    site.down("dns");
+    site.wait_applied(0);
+    site.signal(journald, nix::sys::signal::Signal::SIGTERM);
+    site.wait(journald);
+    let text = site.log(journald);
+    let priority = Regex::new(r"^<[3-7]>").unwrap();
+    assert!(
+        text.lines().all(|l| priority.is_match(l)),
+        "a line without its priority:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("<6> INFO applied prefix set ")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("<4> WARN service dns is down ")),
+        "{text}"
+    );
+    // Another device or inode (the log file of a second start): plain, timed lines.
+    let plain = site.start(&[("JOURNAL_STREAM", &stream)]);
+    site.signal(plain, nix::sys::signal::Signal::SIGTERM);
+    site.wait(plain);
+    let text = site.log(plain);
+    let timed = Regex::new(r"^\d{4}-\d\d-\d\dT[\d:.]+Z +(INFO|WARN|ERROR|DEBUG) ").unwrap();
+    assert!(!text.is_empty());
+    assert!(
+        text.lines().all(|l| timed.is_match(l)),
+        "a line without its time:\n{text}"
+    );
+}
+
 #[test]
 fn status_without_a_daemon_says_so() {
     let site = Site::new(&[("dns", "203.0.113.53/32")], "");

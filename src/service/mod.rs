@@ -378,8 +378,14 @@ impl ServiceTask {
                         t.streak, round.reason
                     )
                 };
-                info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, state = %t.to, reason = %why,
-                    "service {name} is {}", t.to);
+                // Going down is what `journalctl -p warning` must show; coming up is news.
+                if t.to == crate::health::Health::Down {
+                    warn!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, state = %t.to, reason = %why,
+                        "service {name} is {}", t.to);
+                } else {
+                    info!(service = %name, prefixes = %prefixes, from = %t.from, to = %t.to, state = %t.to, reason = %why,
+                        "service {name} is {}", t.to);
+                }
             }
             None if !round.passed && round.reason != *last_failure => {
                 warn!(service = %name, state = %self.machine.state(), reason = %round.reason, "check failed");

@@ -1,10 +1,13 @@
-//! Log output: text or JSON lines on stdout (journald keeps them), and optionally a file
+//! Log output: text (logfmt fields, `logfmt.rs`) or JSON lines on stdout, and optionally a file
 //! rotated by size (`log_file`, `log_max_bytes`, `log_backups`) and a remote syslog server
 //! over UDP (`log_server`, RFC 5424). The level comes from `RUST_LOG` (default `info`).
+//! When `JOURNAL_STREAM` says stdout is journald, stdout's lines start with their
+//! sd-daemon priority and carry no time, so `journalctl -p warning` finds the warnings.
 //!
 //! JSON lines carry the event's fields at the top level: `service`, `prefixes`, `state`,
 //! `reason`, `from`, `to` on transitions; `announced`, `added`, `withdrawn` on applies.
 
+pub mod logfmt;
 pub mod rotate;
 pub mod syslog;
 
@@ -21,7 +24,9 @@ use crate::config::{DaemonSettings, LogFormat};
 
 type BoxedLayer<S> = Box<dyn Layer<S> + Send + Sync>;
 
-fn layer<S, W>(format: LogFormat, writer: W, with_time: bool) -> BoxedLayer<S>
+/// Text lines: tracing's layout with logfmt fields; under journald with the priority in
+/// front and no time.
+fn text_layer<S, W>(writer: W, with_time: bool, journald: bool) -> BoxedLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -29,12 +34,40 @@ where
     let base = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_target(false)
+        .with_ansi(false)
+        .fmt_fields(logfmt::LogfmtFields);
+    let format = tracing_subscriber::fmt::format()
+        .with_target(false)
         .with_ansi(false);
-    match (format, with_time) {
-        (LogFormat::Text, true) => base.boxed(),
-        (LogFormat::Text, false) => base.without_time().boxed(),
-        (LogFormat::Json, true) => base.json().flatten_event(true).boxed(),
-        (LogFormat::Json, false) => base.without_time().json().flatten_event(true).boxed(),
+    match (with_time, journald) {
+        (_, true) => base
+            .event_format(logfmt::Journald(format.without_time()))
+            .boxed(),
+        (true, false) => base.event_format(format).boxed(),
+        (false, false) => base.event_format(format.without_time()).boxed(),
+    }
+}
+
+fn layer<S, W>(format: LogFormat, writer: W, with_time: bool, journald: bool) -> BoxedLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    if format == LogFormat::Text {
+        return text_layer(writer, with_time, journald);
+    }
+    let base = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_target(false)
+        .with_ansi(false)
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new());
+    let json = tracing_subscriber::fmt::format().json().flatten_event(true);
+    match (with_time, journald) {
+        (_, true) => base
+            .event_format(logfmt::Journald(json.without_time()))
+            .boxed(),
+        (true, false) => base.event_format(json).boxed(),
+        (false, false) => base.event_format(json.without_time()).boxed(),
     }
 }
 
@@ -43,17 +76,19 @@ where
 pub fn init(settings: &DaemonSettings) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let format = settings.log_format;
-    let mut layers: Vec<BoxedLayer<_>> = vec![layer(format, std::io::stdout, true)];
+    // journald keeps each line's time and reads its priority from a `<N>` prefix.
+    let journald = logfmt::stdout_is_journal(std::env::var("JOURNAL_STREAM").ok().as_deref());
+    let mut layers: Vec<BoxedLayer<_>> = vec![layer(format, std::io::stdout, true, journald)];
     if let Some(path) = &settings.log_file {
         match rotate::RotatingFile::open(path, settings.log_max_bytes, settings.log_backups) {
-            Ok(file) => layers.push(layer(format, Mutex::new(file), true)),
+            Ok(file) => layers.push(layer(format, Mutex::new(file), true, false)),
             Err(e) => eprintln!("anycast-warden: cannot log to {}: {e}", path.display()),
         }
     }
     if let Some(server) = &settings.log_server {
         match syslog::Syslog::connect(server) {
             // The syslog header carries the time.
-            Ok(syslog) => layers.push(layer(format, syslog, false)),
+            Ok(syslog) => layers.push(layer(format, syslog, false, false)),
             Err(e) => eprintln!("anycast-warden: cannot log to syslog server {server}: {e}"),
         }
     }
