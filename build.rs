@@ -15,7 +15,10 @@ fn main() {
     // relocation table shrinks from ~470 KB, which the loader reads at every start and
     // which then stays resident, to a few KB. An older GNU ld ignores the option with a
     // warning; an older glibc refuses such a binary at start, naming GLIBC_ABI_DT_RELR.
-    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    // The `portable` feature leaves them out for glibc 2.34 and 2.35.
+    if std::env::var_os("CARGO_FEATURE_PORTABLE").is_none() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     // The functions the daemon runs first in .text, so that they share pages: the kernel
     // maps at least 64 KB around each page fault, and spread over the whole binary they
     // made about 5 MB of code resident with one service (1.9 MB ordered; BENCHMARKS.md,
