@@ -24,28 +24,36 @@ use crate::config::{DaemonSettings, LogFormat};
 
 type BoxedLayer<S> = Box<dyn Layer<S> + Send + Sync>;
 
-/// Text lines: tracing's layout with logfmt fields; under journald with the priority in
-/// front and no time.
+/// The fmt layer over `writer` with `fields` and `$format`: timed, untimed, or under
+/// journald (priority first, no time). A macro, as each arm has its own layer type.
+macro_rules! fmt_layer {
+    ($writer:expr, $fields:expr, $format:expr, $with_time:expr, $journald:expr) => {{
+        let base = tracing_subscriber::fmt::layer()
+            .with_writer($writer)
+            .with_target(false)
+            .with_ansi(false)
+            .fmt_fields($fields);
+        let format = $format;
+        match ($with_time, $journald) {
+            (_, true) => base
+                .event_format(logfmt::Journald(format.without_time()))
+                .boxed(),
+            (true, false) => base.event_format(format).boxed(),
+            (false, false) => base.event_format(format.without_time()).boxed(),
+        }
+    }};
+}
+
+/// Text lines: tracing's layout with logfmt fields.
 fn text_layer<S, W>(writer: W, with_time: bool, journald: bool) -> BoxedLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let base = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_target(false)
-        .with_ansi(false)
-        .fmt_fields(logfmt::LogfmtFields);
     let format = tracing_subscriber::fmt::format()
         .with_target(false)
         .with_ansi(false);
-    match (with_time, journald) {
-        (_, true) => base
-            .event_format(logfmt::Journald(format.without_time()))
-            .boxed(),
-        (true, false) => base.event_format(format).boxed(),
-        (false, false) => base.event_format(format.without_time()).boxed(),
-    }
+    fmt_layer!(writer, logfmt::LogfmtFields, format, with_time, journald)
 }
 
 fn layer<S, W>(format: LogFormat, writer: W, with_time: bool, journald: bool) -> BoxedLayer<S>
@@ -53,21 +61,15 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    if format == LogFormat::Text {
-        return text_layer(writer, with_time, journald);
-    }
-    let base = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_target(false)
-        .with_ansi(false)
-        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new());
-    let json = tracing_subscriber::fmt::format().json().flatten_event(true);
-    match (with_time, journald) {
-        (_, true) => base
-            .event_format(logfmt::Journald(json.without_time()))
-            .boxed(),
-        (true, false) => base.event_format(json).boxed(),
-        (false, false) => base.event_format(json.without_time()).boxed(),
+    match format {
+        LogFormat::Text => text_layer(writer, with_time, journald),
+        LogFormat::Json => fmt_layer!(
+            writer,
+            tracing_subscriber::fmt::format::JsonFields::new(),
+            tracing_subscriber::fmt::format().json().flatten_event(true),
+            with_time,
+            journald
+        ),
     }
 }
 
