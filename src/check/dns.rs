@@ -14,7 +14,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 
 use super::{CheckOutcome, Failed, Failure, timeout_reason};
 use crate::config::{DnsProtocol, DnsSpec};
@@ -167,21 +167,7 @@ impl DnsCheck {
 }
 
 async fn udp_exchange(server: SocketAddr, id: u16, query: &[u8]) -> Result<Message, Failed> {
-    let local = match server {
-        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
-    socket
-        .connect(server)
-        .await
-        .map_err(|e| Failed::io(&e, format!("connect to {server}: {e}")))?;
-    socket
-        .send(query)
-        .await
-        .map_err(|e| Failed::io(&e, format!("send to {server}: {e}")))?;
+    let socket = super::udp::send_connected(server, query).await?;
     let mut buf = vec![0u8; 65_535];
     loop {
         let n = socket

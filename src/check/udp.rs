@@ -42,22 +42,7 @@ impl UdpCheck {
 
     async fn exchange(&self) -> Result<Vec<u8>, Failed> {
         let addr = resolve(&self.target).await?;
-        let local = if addr.is_ipv4() {
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
-        } else {
-            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
-        };
-        let socket = UdpSocket::bind(local)
-            .await
-            .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
-        socket
-            .connect(addr)
-            .await
-            .map_err(|e| Failed::io(&e, format!("connect to {addr}: {e}")))?;
-        socket
-            .send(&self.payload)
-            .await
-            .map_err(|e| Failed::io(&e, format!("send to {addr}: {e}")))?;
+        let socket = send_connected(addr, &self.payload).await?;
         let mut buf = vec![0u8; MAX_REPLY];
         let n = socket
             .recv(&mut buf)
@@ -66,6 +51,28 @@ impl UdpCheck {
         buf.truncate(n);
         Ok(buf)
     }
+}
+
+/// A UDP socket connected to `addr` (so an ICMP port-unreachable comes back as "connection
+/// refused"), after sending `payload` on it.
+pub async fn send_connected(addr: SocketAddr, payload: &[u8]) -> Result<UdpSocket, Failed> {
+    let local = if addr.is_ipv4() {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|e| Failed::other(format!("cannot open a UDP socket: {e}")))?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|e| Failed::io(&e, format!("connect to {addr}: {e}")))?;
+    socket
+        .send(payload)
+        .await
+        .map_err(|e| Failed::io(&e, format!("send to {addr}: {e}")))?;
+    Ok(socket)
 }
 
 /// The first address a `host:port` target resolves to.
