@@ -8,6 +8,8 @@ pub mod dns;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod model_routing;
+pub mod model_service;
 pub mod raw;
 pub mod registration;
 pub mod validate;
