@@ -12,6 +12,8 @@ pub mod model_routing;
 pub mod model_service;
 pub mod raw;
 pub mod registration;
+pub mod routing;
+pub mod service;
 pub mod validate;
 pub mod values;
 

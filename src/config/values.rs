@@ -1,10 +1,12 @@
-//! Values that several tables share: durations (read and printed), `host:port` targets and
-//! the DNS transport. A leaf inside
+//! Values that several tables share: durations (read and printed), prefixes, `host:port`
+//! targets and the DNS transport. A leaf inside
 //! `config`: the validators of each table use it, and it uses none of them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Serialize;
 use serde_spanned::Spanned;
 
@@ -47,6 +49,50 @@ pub fn duration(
                     .with_hint(format!(
                         "write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\""
                     )),
+            );
+            None
+        }
+    }
+}
+
+/// A prefix or a bare address (then /32 or /128); host bits must be zero.
+pub fn parse_prefix(
+    src: &SourceText,
+    p: &Spanned<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    prefix_text(src, p.span(), p.get_ref(), errors)
+}
+
+pub fn prefix_text(
+    src: &SourceText,
+    span: Range<usize>,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Some(IpNet::from(addr));
+    }
+    match text.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Some(net),
+        Ok(net) => {
+            errors.push(
+                src.error(span, format!("prefix {net} has host bits set"))
+                    .with_hint(format!(
+                        "write \"{}\" for the network, or \"{}\" for the one address",
+                        net.trunc(),
+                        IpNet::from(net.addr())
+                    )),
+            );
+            None
+        }
+        Err(_) => {
+            errors.push(
+                src.error(span, format!("\"{text}\" is not an IP prefix"))
+                    .with_hint(
+                        "write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\"",
+                    ),
             );
             None
         }
