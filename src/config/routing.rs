@@ -6,13 +6,13 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 use serde_spanned::Spanned;
 
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::{duration, parse_prefix};
+use super::values::{duration, keyword, number, parse_prefix};
 
 pub const DEFAULT_INCLUDE_FILE: &str = "/var/lib/anycast-warden/bird/anycast-prefixes.conf";
 pub const DEFAULT_INCLUDE_FILE6: &str = "/var/lib/anycast-warden/bird6/anycast-prefixes.conf";
@@ -107,41 +107,112 @@ pub(super) fn dummy_prefixes_unowned(
 }
 
 fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
-    let variant = match raw.variant.as_ref() {
-        None => BirdVariant::Bird2,
-        Some(v) => match v.get_ref().as_str() {
-            "bird2" => BirdVariant::Bird2,
-            "bird1" => BirdVariant::Bird1,
-            other => {
-                errors.push(
-                    src.error(v.span(), format!("unknown BIRD variant \"{other}\""))
-                        .with_hint("write variant = \"bird2\" (BIRD 2.x) or variant = \"bird1\" (BIRD 1.6: bird and bird6)"),
-                );
-                BirdVariant::Bird2
-            }
-        },
+    let variant = keyword(
+        src,
+        raw.variant.as_ref(),
+        "BIRD variant",
+        &[("bird2", BirdVariant::Bird2), ("bird1", BirdVariant::Bird1)],
+        BirdVariant::Bird2,
+        "write variant = \"bird2\" (BIRD 2.x) or variant = \"bird1\" (BIRD 1.6: bird and bird6)",
+        errors,
+    );
+    let bird1 = variant == BirdVariant::Bird1;
+    if !bird1 {
+        bird6_keys_refused(src, &raw, errors);
+    }
+    let (set_name, set_name6) = set_names(src, &raw, errors);
+    let reconfigure = command(
+        src,
+        "reconfigure",
+        raw.reconfigure.as_ref(),
+        &["birdc", "configure"],
+        errors,
+    );
+    let reconfigure6 = bird1.then(|| {
+        command(
+            src,
+            "reconfigure6",
+            raw.reconfigure6.as_ref(),
+            &["birdc6", "configure"],
+            errors,
+        )
+    });
+    let dummy_prefix = match dummy_for_family(src, raw.dummy_prefix.as_ref(), false, bird1, errors)
+    {
+        Some(IpNet::V4(net)) => Some(net),
+        _ => None,
     };
-    if variant == BirdVariant::Bird2 {
-        let v6_only: [(&str, Option<Range<usize>>); 3] = [
-            (
-                "include_file6",
-                raw.include_file6.as_ref().map(Spanned::span),
-            ),
-            (
-                "control_socket6",
-                raw.control_socket6.as_ref().map(Spanned::span),
-            ),
-            ("reconfigure6", raw.reconfigure6.as_ref().map(Spanned::span)),
-        ];
-        for (key, span) in v6_only {
-            if let Some(span) = span {
-                errors.push(
-                    src.error(span, format!("{key} is only for variant = \"bird1\""))
-                        .with_hint("BIRD 2 takes IPv4 and IPv6 from one file and one socket; remove this line"),
-                );
-            }
+    let dummy_prefix6 = match dummy_for_family(src, raw.dummy_prefix6.as_ref(), true, bird1, errors)
+    {
+        Some(IpNet::V6(net)) => Some(net),
+        _ => None,
+    };
+    let keep_changes = number(
+        src,
+        "keep_changes",
+        raw.keep_changes.as_ref(),
+        0..=100_000,
+        0,
+        "write a count from 0 (no history) to 100000, e.g. keep_changes = 128",
+        errors,
+    ) as u32;
+    let reconfigure_timeout = duration(
+        src,
+        "reconfigure_timeout",
+        raw.reconfigure_timeout.as_ref(),
+        false,
+        errors,
+    )
+    .unwrap_or(Duration::from_secs(5));
+    let (include_file, include_file6) = include_files(src, &raw, bird1, errors);
+    BirdSettings {
+        variant,
+        include_file,
+        include_file6,
+        set_name,
+        set_name6,
+        control_socket: raw.control_socket.map(|p| PathBuf::from(p.into_inner())),
+        control_socket6: if bird1 {
+            raw.control_socket6.map(|p| PathBuf::from(p.into_inner()))
+        } else {
+            None
+        },
+        reconfigure,
+        reconfigure6,
+        reconfigure_timeout,
+        dummy_prefix,
+        dummy_prefix6,
+        keep_changes,
+    }
+}
+
+/// BIRD 2 has one daemon for both families: the keys of bird6 are refused.
+fn bird6_keys_refused(src: &SourceText, raw: &RawBird, errors: &mut Vec<ConfigError>) {
+    let v6_only: [(&str, Option<Range<usize>>); 3] = [
+        (
+            "include_file6",
+            raw.include_file6.as_ref().map(Spanned::span),
+        ),
+        (
+            "control_socket6",
+            raw.control_socket6.as_ref().map(Spanned::span),
+        ),
+        ("reconfigure6", raw.reconfigure6.as_ref().map(Spanned::span)),
+    ];
+    for (key, span) in v6_only {
+        if let Some(span) = span {
+            errors.push(
+                src.error(span, format!("{key} is only for variant = \"bird1\""))
+                    .with_hint(
+                        "BIRD 2 takes IPv4 and IPv6 from one file and one socket; remove this line",
+                    ),
+            );
         }
     }
+}
+
+/// `set_name` and `set_name6`: two different BIRD symbols.
+fn set_names(src: &SourceText, raw: &RawBird, errors: &mut Vec<ConfigError>) -> (String, String) {
     let set_name = symbol(
         src,
         "set_name",
@@ -164,78 +235,61 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
                     .with_hint("the IPv4 and IPv6 sets need different names, e.g. ANYCAST_PREFIXES and ANYCAST6_PREFIXES"),
             );
     }
-    let reconfigure = command(
-        src,
-        "reconfigure",
-        raw.reconfigure.as_ref(),
-        &["birdc", "configure"],
-        errors,
-    );
-    let bird1 = variant == BirdVariant::Bird1;
-    let reconfigure6 = bird1.then(|| {
-        command(
-            src,
-            "reconfigure6",
-            raw.reconfigure6.as_ref(),
-            &["birdc6", "configure"],
-            errors,
+    (set_name, set_name6)
+}
+
+/// `dummy_prefix` (`v6` false) or `dummy_prefix6`: a prefix of that family; unwritten,
+/// BIRD 1.6's default (its sets must never be empty) and none for BIRD 2.
+fn dummy_for_family(
+    src: &SourceText,
+    v: Option<&Spanned<String>>,
+    v6: bool,
+    bird1: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    let (key, family, other_family, other_key, default) = if v6 {
+        (
+            "dummy_prefix6",
+            "IPv6",
+            "IPv4",
+            "dummy_prefix",
+            DEFAULT_DUMMY_PREFIX6,
         )
-    });
-    let dummy_prefix = match raw.dummy_prefix.as_ref() {
-        Some(p) => parse_prefix(src, p, errors).and_then(|net| match net {
-            IpNet::V4(n) => Some(n),
-            IpNet::V6(_) => {
-                errors.push(src.error(p.span(), "dummy_prefix must be an IPv4 prefix").with_hint(
-                    format!("put IPv6 prefixes in dummy_prefix6, e.g. dummy_prefix = \"{DEFAULT_DUMMY_PREFIX}\""),
-                ));
-                None
-            }
-        }),
-        None if bird1 => DEFAULT_DUMMY_PREFIX.parse::<Ipv4Net>().ok(),
-        None => None,
+    } else {
+        (
+            "dummy_prefix",
+            "IPv4",
+            "IPv6",
+            "dummy_prefix6",
+            DEFAULT_DUMMY_PREFIX,
+        )
     };
-    let dummy_prefix6 = match raw.dummy_prefix6.as_ref() {
-        Some(p) => parse_prefix(src, p, errors).and_then(|net| match net {
-            IpNet::V6(n) => Some(n),
-            IpNet::V4(_) => {
-                errors.push(src.error(p.span(), "dummy_prefix6 must be an IPv6 prefix").with_hint(
-                    format!("put IPv4 prefixes in dummy_prefix, e.g. dummy_prefix6 = \"{DEFAULT_DUMMY_PREFIX6}\""),
-                ));
-                None
-            }
-        }),
-        None if bird1 => DEFAULT_DUMMY_PREFIX6.parse::<Ipv6Net>().ok(),
-        None => None,
+    let Some(p) = v else {
+        return if bird1 { default.parse().ok() } else { None };
     };
-    let keep_changes = match raw.keep_changes.as_ref() {
-        None => 0,
-        Some(k) => match u32::try_from(*k.get_ref()) {
-            Ok(n) if n <= 100_000 => n,
-            _ => {
-                errors.push(
-                    src.error(
-                        k.span(),
-                        format!("keep_changes = {} is out of range", k.get_ref()),
-                    )
-                    .with_hint(
-                        "write a count from 0 (no history) to 100000, e.g. keep_changes = 128",
-                    ),
-                );
-                0
-            }
-        },
-    };
-    let reconfigure_timeout = duration(
-        src,
-        "reconfigure_timeout",
-        raw.reconfigure_timeout.as_ref(),
-        false,
-        errors,
-    )
-    .unwrap_or(Duration::from_secs(5));
-    let include_file = raw.include_file.map_or_else(
+    let net = parse_prefix(src, p, errors)?;
+    if net.addr().is_ipv6() != v6 {
+        errors.push(
+            src.error(p.span(), format!("{key} must be an {family} prefix"))
+                .with_hint(format!(
+                    "put {other_family} prefixes in {other_key}, e.g. {key} = \"{default}\""
+                )),
+        );
+        return None;
+    }
+    Some(net)
+}
+
+/// `include_file`, and for BIRD 1.6 `include_file6`: two different files.
+fn include_files(
+    src: &SourceText,
+    raw: &RawBird,
+    bird1: bool,
+    errors: &mut Vec<ConfigError>,
+) -> (PathBuf, Option<PathBuf>) {
+    let include_file = raw.include_file.as_ref().map_or_else(
         || PathBuf::from(DEFAULT_INCLUDE_FILE),
-        |p| PathBuf::from(p.into_inner()),
+        |p| PathBuf::from(p.get_ref()),
     );
     let include_file6 = bird1.then(|| {
         raw.include_file6.as_ref().map_or_else(
@@ -252,25 +306,7 @@ fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) 
             .with_hint("bird and bird6 each need their own include file, e.g. in two directories"),
         );
     }
-    BirdSettings {
-        variant,
-        include_file,
-        include_file6,
-        set_name,
-        set_name6,
-        control_socket: raw.control_socket.map(|p| PathBuf::from(p.into_inner())),
-        control_socket6: if bird1 {
-            raw.control_socket6.map(|p| PathBuf::from(p.into_inner()))
-        } else {
-            None
-        },
-        reconfigure,
-        reconfigure6,
-        reconfigure_timeout,
-        dummy_prefix,
-        dummy_prefix6,
-        keep_changes,
-    }
+    (include_file, include_file6)
 }
 
 /// The tag marking the warden's static routes unless `tag` says otherwise.
@@ -278,34 +314,24 @@ pub const DEFAULT_FRR_TAG: u32 = 4711;
 pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
 
 fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) -> FrrSettings {
-    let transport = match raw.transport.as_ref() {
-        None => FrrTransport::Vty,
-        Some(v) => match v.get_ref().as_str() {
-            "vty" => FrrTransport::Vty,
-            "vtysh" => FrrTransport::Vtysh,
-            other => {
-                errors.push(
-                    src.error(v.span(), format!("unknown FRR transport \"{other}\""))
-                        .with_hint("write transport = \"vty\" (FRR's vty sockets, the default and fastest) or transport = \"vtysh\" (one vtysh process per apply)"),
-                );
-                FrrTransport::Vty
-            }
-        },
-    };
-    let mode = match raw.mode.as_ref() {
-        None => FrrMode::Network,
-        Some(v) => match v.get_ref().as_str() {
-            "network" => FrrMode::Network,
-            "static" => FrrMode::Static,
-            other => {
-                errors.push(
-                    src.error(v.span(), format!("unknown FRR mode \"{other}\""))
-                        .with_hint("write mode = \"network\" (network statements, for addresses on lo) or mode = \"static\" (tagged static routes for `redistribute static`)"),
-                );
-                FrrMode::Network
-            }
-        },
-    };
+    let transport = keyword(
+        src,
+        raw.transport.as_ref(),
+        "FRR transport",
+        &[("vty", FrrTransport::Vty), ("vtysh", FrrTransport::Vtysh)],
+        FrrTransport::Vty,
+        "write transport = \"vty\" (FRR's vty sockets, the default and fastest) or transport = \"vtysh\" (one vtysh process per apply)",
+        errors,
+    );
+    let mode = keyword(
+        src,
+        raw.mode.as_ref(),
+        "FRR mode",
+        &[("network", FrrMode::Network), ("static", FrrMode::Static)],
+        FrrMode::Network,
+        "write mode = \"network\" (network statements, for addresses on lo) or mode = \"static\" (tagged static routes for `redistribute static`)",
+        errors,
+    );
     let asn = raw.asn.as_ref().and_then(|v| match u32::try_from(*v.get_ref()) {
         Ok(n) if n > 0 => Some(n),
         _ => {
@@ -316,44 +342,18 @@ fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) ->
             None
         }
     });
-    let tag = match raw.tag.as_ref() {
-        None => DEFAULT_FRR_TAG,
-        Some(v) => match u32::try_from(*v.get_ref()) {
-            Ok(n) if n > 0 => n,
-            _ => {
-                errors.push(
-                    src.error(v.span(), format!("tag = {} is out of range", v.get_ref()))
-                        .with_hint(format!("write a route tag from 1 to 4294967295 that no hand-made route uses, e.g. tag = {DEFAULT_FRR_TAG}")),
-                );
-                DEFAULT_FRR_TAG
-            }
-        },
-    };
-    let pathspace = raw.pathspace.as_ref().map(|v| {
-        let name = v.get_ref();
-        // vtysh puts it into a path: no separators, no leading dash (an option).
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && !name.starts_with('-')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            && name != "."
-            && name != "..";
-        if !ok {
-            errors.push(
-                src.error(v.span(), format!("\"{name}\" is not an FRR path space name"))
-                    .with_hint("write the name FRR was started with (-N NAME): letters, digits, '.', '_' or '-'"),
-            );
-        }
-        name.clone()
-    });
-    if let (Some(_), Some(p)) = (raw.vty_socket.as_ref(), raw.pathspace.as_ref()) {
-        errors.push(
-            src.error(p.span(), "pathspace and vty_socket are both set")
-                .with_hint("vtysh then looks for the sockets in VTY_SOCKET/PATHSPACE/; set only vty_socket (the directory the daemons were given with --vty_socket)"),
-        );
-    }
+    let tag = number(
+        src,
+        "tag",
+        raw.tag.as_ref(),
+        1..=i64::from(u32::MAX),
+        i64::from(DEFAULT_FRR_TAG),
+        &format!(
+            "write a route tag from 1 to 4294967295 that no hand-made route uses, e.g. tag = {DEFAULT_FRR_TAG}"
+        ),
+        errors,
+    ) as u32;
+    let pathspace = pathspace(src, &raw, errors);
     let vtysh = match raw.vtysh.as_ref() {
         None => PathBuf::from(DEFAULT_VTYSH),
         Some(v) if v.get_ref().trim().is_empty() => {
@@ -384,6 +384,36 @@ fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) ->
         )
         .unwrap_or(Duration::from_secs(10)),
     }
+}
+
+/// `pathspace` (`vtysh -N`): a name that is safe in a path, and not beside `vty_socket`.
+fn pathspace(src: &SourceText, raw: &RawFrr, errors: &mut Vec<ConfigError>) -> Option<String> {
+    let pathspace = raw.pathspace.as_ref().map(|v| {
+        let name = v.get_ref();
+        // vtysh puts it into a path: no separators, no leading dash (an option).
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            && name != "."
+            && name != "..";
+        if !ok {
+            errors.push(
+                src.error(v.span(), format!("\"{name}\" is not an FRR path space name"))
+                    .with_hint("write the name FRR was started with (-N NAME): letters, digits, '.', '_' or '-'"),
+            );
+        }
+        name.clone()
+    });
+    if let (Some(_), Some(p)) = (raw.vty_socket.as_ref(), raw.pathspace.as_ref()) {
+        errors.push(
+            src.error(p.span(), "pathspace and vty_socket are both set")
+                .with_hint("vtysh then looks for the sockets in VTY_SOCKET/PATHSPACE/; set only vty_socket (the directory the daemons were given with --vty_socket)"),
+        );
+    }
+    pathspace
 }
 
 /// A BIRD symbol name for a prefix set.

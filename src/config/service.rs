@@ -12,7 +12,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::{duration, prefix_text};
+use super::values::{duration, interface, keyword, number, prefix_text};
 
 /// Built-in values for what neither a service nor `[defaults]` sets.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -174,49 +174,35 @@ fn service_keys(
     errors: &mut Vec<ConfigError>,
 ) -> ServiceDefaults {
     let count = |key: &str, v: Option<&Spanned<i64>>, base: u32, errors: &mut Vec<ConfigError>| {
-        match v {
-            None => base,
-            Some(v) => match *v.get_ref() {
-                n @ 1..=MAX_RISE_FALL => n as u32,
-                n => {
-                    errors.push(
-                    src.error(v.span(), format!("{key} = {n} is out of range"))
-                        .with_hint(format!("write {key} = 1 or more (at most {MAX_RISE_FALL}): the number of consecutive results needed")),
-                );
-                    base
-                }
-            },
-        }
+        number(
+            src,
+            key,
+            v,
+            1..=MAX_RISE_FALL,
+            i64::from(base),
+            &format!(
+                "write {key} = 1 or more (at most {MAX_RISE_FALL}): the number of consecutive results needed"
+            ),
+            errors,
+        ) as u32
     };
-    let on_disabled = match raw.on_disabled.as_ref() {
-        None => base.on_disabled,
-        Some(v) => match v.get_ref().as_str() {
-            "withdraw" => OnDisabled::Withdraw,
-            "advertise" => OnDisabled::Advertise,
-            other => {
-                errors.push(
-                    src.error(v.span(), format!("unknown on_disabled \"{other}\""))
-                        .with_hint(
-                            "write on_disabled = \"withdraw\" or on_disabled = \"advertise\"",
-                        ),
-                );
-                base.on_disabled
-            }
-        },
-    };
-    let interface = match raw.interface.as_ref() {
-        None => base.interface.clone(),
-        Some(v) => {
-            let name = v.get_ref();
-            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-                errors.push(
-                    src.error(v.span(), format!("\"{name}\" is not an interface name"))
-                        .with_hint("write the name as `ip link` shows it, e.g. interface = \"lo\""),
-                );
-            }
-            name.clone()
-        }
-    };
+    let on_disabled = keyword(
+        src,
+        raw.on_disabled.as_ref(),
+        "on_disabled",
+        &[
+            ("withdraw", OnDisabled::Withdraw),
+            ("advertise", OnDisabled::Advertise),
+        ],
+        base.on_disabled,
+        "write on_disabled = \"withdraw\" or on_disabled = \"advertise\"",
+        errors,
+    );
+    // A bad name is kept: its error already makes the configuration invalid.
+    let interface = raw.interface.as_ref().map_or_else(
+        || base.interface.clone(),
+        |v| interface(src, v, errors).unwrap_or_else(|| v.get_ref().clone()),
+    );
     ServiceDefaults {
         interval: duration(src, "interval", raw.interval.as_ref(), false, errors)
             .unwrap_or(base.interval),
@@ -266,35 +252,9 @@ fn validate_service(
     scope: &ServiceScope,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ServiceConfig> {
-    let vrfs_allowed = scope.vrfs_allowed;
-    let announce_allowed = scope.announce_allowed;
     let before = errors.len();
-    let name = match raw.name.as_ref() {
-        None => {
-            errors.push(
-                src.error(span.clone(), "service has no name")
-                    .with_hint("add name = \"dns\" (letters, digits, '.', '_' and '-')"),
-            );
-            String::new()
-        }
-        Some(n) => {
-            let name = n.get_ref();
-            let ok = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !ok {
-                errors.push(
-                    src.error(n.span(), format!("\"{name}\" is not a valid service name"))
-                        .with_hint("use 1 to 64 letters, digits, '.', '_' or '-', e.g. name = \"dns-resolver\""),
-                );
-            }
-            name.clone()
-        }
-    };
+    let name = service_name(src, &span, raw.name.as_ref(), errors);
     let keys = service_keys(src, &raw.keys(), defaults, errors);
-    let mut prefixes: Vec<ServicePrefix> = Vec::new();
     let records = raw.records.as_ref().map_or_else(Vec::new, |list| {
         super::dns::validate_records(
             src,
@@ -304,81 +264,11 @@ fn validate_service(
             errors,
         )
     });
-    if let Some(list) = raw.prefixes.as_ref()
-        && !scope.routing
-    {
-        errors.push(
-            src.error(list.span(), format!("service \"{name}\" has prefixes, but no backend announces them"))
-                .with_hint("this file has [dns] only: add [bird], [frr] or [bgp] for the prefixes, or use records = [...] instead"),
-        );
-    }
-    match raw.prefixes.as_ref() {
-        None if raw.records.is_some() => {}
-        None => errors.push(
-            src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
-                .with_hint(
-                    "add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128), or with [dns] records = [{ name = \"www.example.net.\", type = \"A\", value = \"198.51.100.10\" }]",
-                ),
-        ),
-        Some(list) if list.get_ref().is_empty() => errors.push(
-            src.error(
-                list.span(),
-                format!("service \"{name}\" has an empty prefixes list"),
-            )
-            .with_hint("list at least one prefix, e.g. prefixes = [\"203.0.113.53/32\"]"),
-        ),
-        Some(list) => {
-            for p in list.get_ref() {
-                if let Some(entry) = service_prefix(src, p, vrfs_allowed, errors) {
-                    if prefixes.iter().any(|q| q.prefix == entry.prefix) {
-                        errors.push(
-                            src.error(p.span(), format!("prefix {} is listed twice", entry.prefix))
-                                .with_hint(
-                                    "remove the second one (a prefix is announced in one VRF)",
-                                ),
-                        );
-                    } else {
-                        prefixes.push(entry);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(fast) = keys.fast_interval
-        && fast > keys.interval
-    {
-        let at = raw
-            .fast_interval
-            .as_ref()
-            .map_or(span.clone(), Spanned::span);
-        errors.push(
-                src.error(
-                    at,
-                    format!(
-                        "fast_interval ({}) is longer than interval ({})",
-                        duration_text::format(fast),
-                        duration_text::format(keys.interval)
-                    ),
-                )
-                .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
-            );
-    }
+    let mut prefixes = service_prefixes(src, &span, &name, &raw, scope, errors);
+    fast_interval_fits(src, &span, &raw, &keys, errors);
     let announce =
-        super::bgp::validate_announce(src, raw.announce.as_ref(), announce_allowed, errors);
-    let mut checks = Vec::new();
-    for check in raw.check {
-        let check_span = check.span();
-        let service = super::check::ServiceContext {
-            timeout: keys.timeout,
-            interface: &keys.interface,
-            run_as: keys.run_as.as_ref(),
-        };
-        if let Some(spec) =
-            super::check::validate_check(src, check_span, check.into_inner(), &service, errors)
-        {
-            checks.push(spec);
-        }
-    }
+        super::bgp::validate_announce(src, raw.announce.as_ref(), scope.announce_allowed, errors);
+    let mut checks = service_checks(src, raw.check, &keys, errors);
     if checks.is_empty() && errors.len() == before && !keys.disabled {
         errors.push(
             src.error(span.clone(), format!("service \"{name}\" has no checks"))
@@ -407,6 +297,144 @@ fn validate_service(
         announce,
         origin: src.place(span),
     })
+}
+
+/// `name`: required, 1 to 64 letters, digits, '.', '_' or '-'.
+fn service_name(
+    src: &SourceText,
+    span: &Range<usize>,
+    v: Option<&Spanned<String>>,
+    errors: &mut Vec<ConfigError>,
+) -> String {
+    let Some(n) = v else {
+        errors.push(
+            src.error(span.clone(), "service has no name")
+                .with_hint("add name = \"dns\" (letters, digits, '.', '_' and '-')"),
+        );
+        return String::new();
+    };
+    let name = n.get_ref();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        errors.push(
+            src.error(n.span(), format!("\"{name}\" is not a valid service name"))
+                .with_hint(
+                    "use 1 to 64 letters, digits, '.', '_' or '-', e.g. name = \"dns-resolver\"",
+                ),
+        );
+    }
+    name.clone()
+}
+
+/// `prefixes`: only where a backend announces them, required unless the service has
+/// `records`, each prefix once.
+fn service_prefixes(
+    src: &SourceText,
+    span: &Range<usize>,
+    name: &str,
+    raw: &RawService,
+    scope: &ServiceScope,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ServicePrefix> {
+    let mut prefixes: Vec<ServicePrefix> = Vec::new();
+    if let Some(list) = raw.prefixes.as_ref()
+        && !scope.routing
+    {
+        errors.push(
+            src.error(list.span(), format!("service \"{name}\" has prefixes, but no backend announces them"))
+                .with_hint("this file has [dns] only: add [bird], [frr] or [bgp] for the prefixes, or use records = [...] instead"),
+        );
+    }
+    match raw.prefixes.as_ref() {
+        None if raw.records.is_some() => {}
+        None => errors.push(
+            src.error(span.clone(), format!("service \"{name}\" has no prefixes"))
+                .with_hint(
+                    "add prefixes = [\"203.0.113.53/32\"] (a bare address means /32 or /128), or with [dns] records = [{ name = \"www.example.net.\", type = \"A\", value = \"198.51.100.10\" }]",
+                ),
+        ),
+        Some(list) if list.get_ref().is_empty() => errors.push(
+            src.error(
+                list.span(),
+                format!("service \"{name}\" has an empty prefixes list"),
+            )
+            .with_hint("list at least one prefix, e.g. prefixes = [\"203.0.113.53/32\"]"),
+        ),
+        Some(list) => {
+            for p in list.get_ref() {
+                if let Some(entry) = service_prefix(src, p, scope.vrfs_allowed, errors) {
+                    if prefixes.iter().any(|q| q.prefix == entry.prefix) {
+                        errors.push(
+                            src.error(p.span(), format!("prefix {} is listed twice", entry.prefix))
+                                .with_hint(
+                                    "remove the second one (a prefix is announced in one VRF)",
+                                ),
+                        );
+                    } else {
+                        prefixes.push(entry);
+                    }
+                }
+            }
+        }
+    }
+    prefixes
+}
+
+/// `fast_interval` is the quicker pace: not longer than `interval`.
+fn fast_interval_fits(
+    src: &SourceText,
+    span: &Range<usize>,
+    raw: &RawService,
+    keys: &ServiceDefaults,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(fast) = keys.fast_interval
+        && fast > keys.interval
+    {
+        let at = raw
+            .fast_interval
+            .as_ref()
+            .map_or(span.clone(), Spanned::span);
+        errors.push(
+                src.error(
+                    at,
+                    format!(
+                        "fast_interval ({}) is longer than interval ({})",
+                        duration_text::format(fast),
+                        duration_text::format(keys.interval)
+                    ),
+                )
+                .with_hint("fast_interval is the quicker pace used to confirm a change; make it shorter than interval"),
+            );
+    }
+}
+
+/// Each `[[service.check]]`, with what it inherits from the service.
+fn service_checks(
+    src: &SourceText,
+    raw: Vec<Spanned<RawCheck>>,
+    keys: &ServiceDefaults,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<CheckConfig> {
+    let service = super::check::ServiceContext {
+        timeout: keys.timeout,
+        interface: &keys.interface,
+        run_as: keys.run_as.as_ref(),
+    };
+    let mut checks = Vec::new();
+    for check in raw {
+        let check_span = check.span();
+        if let Some(spec) =
+            super::check::validate_check(src, check_span, check.into_inner(), &service, errors)
+        {
+            checks.push(spec);
+        }
+    }
+    checks
 }
 
 /// One entry of `prefixes`: a string, or a table with `prefix` and an optional `vrf`.

@@ -14,7 +14,7 @@ use super::error::{ConfigError, ConfigErrors, SourceText};
 use super::model::*;
 use super::raw::*;
 use super::service::{Collected, ServiceScope};
-use super::values::{duration, valid_target};
+use super::values::{duration, keyword, number, valid_target};
 
 // Where these were defined before the split, for the code outside config/ that names them.
 pub use super::routing::{
@@ -96,20 +96,15 @@ fn validate_daemon(
     raw: RawDaemon,
     errors: &mut Vec<ConfigError>,
 ) -> DaemonSettings {
-    let log_format = match raw.log_format.as_ref() {
-        None => LogFormat::Text,
-        Some(v) => match v.get_ref().as_str() {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                errors.push(
-                    src.error(v.span(), format!("unknown log_format \"{other}\""))
-                        .with_hint("write log_format = \"text\" or log_format = \"json\""),
-                );
-                LogFormat::Text
-            }
-        },
-    };
+    let log_format = keyword(
+        src,
+        raw.log_format.as_ref(),
+        "log_format",
+        &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        LogFormat::Text,
+        "write log_format = \"text\" or log_format = \"json\"",
+        errors,
+    );
     DaemonSettings {
         state_dir: raw.state_dir.map_or_else(
             || PathBuf::from(DEFAULT_STATE_DIR),
@@ -120,35 +115,27 @@ fn validate_daemon(
         batch_window: duration(src, "batch_window", raw.batch_window.as_ref(), true, errors)
             .unwrap_or(Duration::from_millis(25)),
         adopt_on_start: raw.adopt_on_start.is_none_or(Spanned::into_inner),
-        max_concurrent_exec: match raw.max_concurrent_exec.as_ref() {
-            None => DEFAULT_MAX_CONCURRENT_EXEC,
-            Some(v) => match usize::try_from(*v.get_ref()) {
-                Ok(n) if (1..=65_536).contains(&n) => n,
-                _ => {
-                    errors.push(
-                        src.error(v.span(), format!("max_concurrent_exec = {} is out of range", v.get_ref()))
-                            .with_hint(format!("write a number of processes from 1 to 65536, e.g. max_concurrent_exec = {DEFAULT_MAX_CONCURRENT_EXEC}")),
-                    );
-                    DEFAULT_MAX_CONCURRENT_EXEC
-                }
-            },
-        },
+        max_concurrent_exec: number(
+            src,
+            "max_concurrent_exec",
+            raw.max_concurrent_exec.as_ref(),
+            1..=65_536,
+            DEFAULT_MAX_CONCURRENT_EXEC as i64,
+            &format!("write a number of processes from 1 to 65536, e.g. max_concurrent_exec = {DEFAULT_MAX_CONCURRENT_EXEC}"),
+            errors,
+        ) as usize,
         log_file: raw.log_file.map(|p| PathBuf::from(p.into_inner())),
         log_max_bytes: positive(src, "log_max_bytes", raw.log_max_bytes.as_ref(), errors)
             .unwrap_or(DEFAULT_LOG_MAX_BYTES),
-        log_backups: match raw.log_backups.as_ref() {
-            None => DEFAULT_LOG_BACKUPS,
-            Some(v) => match u32::try_from(*v.get_ref()) {
-                Ok(n) if n <= 1000 => n,
-                _ => {
-                    errors.push(
-                        src.error(v.span(), format!("log_backups = {} is out of range", v.get_ref()))
-                            .with_hint("write a number from 0 (no rotated files kept) to 1000"),
-                    );
-                    DEFAULT_LOG_BACKUPS
-                }
-            },
-        },
+        log_backups: number(
+            src,
+            "log_backups",
+            raw.log_backups.as_ref(),
+            0..=1000,
+            i64::from(DEFAULT_LOG_BACKUPS),
+            "write a number from 0 (no rotated files kept) to 1000",
+            errors,
+        ) as u32,
         log_server: raw.log_server.and_then(|v| {
             let text = v.get_ref().trim().to_string();
             if valid_target(&text) {

@@ -3,7 +3,7 @@
 //! `config`: the validators of each table use it, and it uses none of them.
 
 use std::net::{IpAddr, SocketAddr};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -53,6 +53,86 @@ pub fn duration(
             None
         }
     }
+}
+
+/// One of the words of `choices`: `default` when the key is not written, and also, with
+/// the error "unknown WHAT \"word\"" and `hint`, for a word that is not among them.
+pub fn keyword<T: Copy>(
+    src: &SourceText,
+    v: Option<&Spanned<String>>,
+    what: &str,
+    choices: &[(&str, T)],
+    default: T,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> T {
+    let Some(v) = v else {
+        return default;
+    };
+    let word = v.get_ref().as_str();
+    match choices.iter().find(|(w, _)| *w == word) {
+        Some((_, value)) => *value,
+        None => {
+            errors.push(
+                src.error(v.span(), format!("unknown {what} \"{word}\""))
+                    .with_hint(hint),
+            );
+            default
+        }
+    }
+}
+
+/// A whole number in `range`; outside it, the error "KEY = N is out of range" with `hint`.
+pub fn in_range(
+    src: &SourceText,
+    key: &str,
+    v: &Spanned<i64>,
+    range: RangeInclusive<i64>,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<i64> {
+    if range.contains(v.get_ref()) {
+        return Some(*v.get_ref());
+    }
+    errors.push(
+        src.error(v.span(), format!("{key} = {} is out of range", v.get_ref()))
+            .with_hint(hint),
+    );
+    None
+}
+
+/// [`in_range`] for a key with a default: `default` when it is not written or out of range.
+pub fn number(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<i64>>,
+    range: RangeInclusive<i64>,
+    default: i64,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> i64 {
+    match v {
+        None => default,
+        Some(v) => in_range(src, key, v, range, hint, errors).unwrap_or(default),
+    }
+}
+
+/// An interface name as `ip link` shows it; `None`, with the error pushed, for one that
+/// cannot be.
+pub fn interface(
+    src: &SourceText,
+    v: &Spanned<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let name = v.get_ref();
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+        errors.push(
+            src.error(v.span(), format!("\"{name}\" is not an interface name"))
+                .with_hint("write the name as `ip link` shows it, e.g. interface = \"lo\""),
+        );
+        return None;
+    }
+    Some(name.clone())
 }
 
 /// A prefix or a bare address (then /32 or /128); host bits must be zero.
