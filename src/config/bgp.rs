@@ -9,7 +9,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::duration;
+use super::values::{duration, number};
 
 pub const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
 pub const DEFAULT_CONNECT_RETRY: Duration = Duration::from_secs(2);
@@ -72,6 +72,7 @@ fn parse_address(
     }
 }
 
+/// [`number`] with the hint "write KEY = FIRST to LAST (`hint`)".
 fn small_number(
     src: &SourceText,
     key: &str,
@@ -81,21 +82,12 @@ fn small_number(
     hint: &str,
     errors: &mut Vec<ConfigError>,
 ) -> i64 {
-    match v {
-        None => default,
-        Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
-        Some(v) => {
-            errors.push(
-                src.error(v.span(), format!("{key} = {} is out of range", v.get_ref()))
-                    .with_hint(format!(
-                        "write {key} = {} to {} ({hint})",
-                        range.start(),
-                        range.end()
-                    )),
-            );
-            default
-        }
-    }
+    let hint = format!(
+        "write {key} = {} to {} ({hint})",
+        range.start(),
+        range.end()
+    );
+    number(src, key, v, range, default, &hint, errors)
 }
 
 pub fn validate_bgp(
@@ -106,25 +98,75 @@ pub fn validate_bgp(
     let span = raw.span();
     let raw = raw.into_inner();
     let local_asn = asn(src, raw.asn.as_ref(), "[bgp]", span.clone(), errors);
-    let router_id = match raw.router_id.as_ref() {
-        None => {
+    let router_id = router_id(src, &span, raw.router_id.as_ref(), errors);
+    let (hold_time, keepalive) = hold_time_and_keepalive(src, &raw, errors);
+    let connect_retry = duration(
+        src,
+        "connect_retry",
+        raw.connect_retry.as_ref(),
+        false,
+        errors,
+    )
+    .unwrap_or(DEFAULT_CONNECT_RETRY);
+    let drain_time = duration(src, "drain_time", raw.drain_time.as_ref(), true, errors)
+        .unwrap_or(DEFAULT_DRAIN_TIME);
+    let graceful_restart = graceful_restart(src, raw.graceful_restart.as_ref(), errors);
+    let listen_port = small_number(
+        src,
+        "listen_port",
+        raw.listen_port.as_ref(),
+        1..=65535,
+        i64::from(DEFAULT_BGP_PORT),
+        "a TCP port",
+        errors,
+    ) as u16;
+    let peers = peers(src, span, raw.peer, errors);
+    BgpSettings {
+        asn: local_asn,
+        router_id,
+        hold_time,
+        keepalive,
+        connect_retry,
+        listen: raw.listen.is_none_or(Spanned::into_inner),
+        listen_port,
+        drain_time,
+        graceful_restart,
+        peers,
+    }
+}
+
+/// `router_id`: required, a non-zero IPv4 address.
+fn router_id(
+    src: &SourceText,
+    span: &std::ops::Range<usize>,
+    v: Option<&Spanned<String>>,
+    errors: &mut Vec<ConfigError>,
+) -> Ipv4Addr {
+    let Some(v) = v else {
+        errors.push(src.error(span.clone(), "[bgp] has no router_id").with_hint(
+            "add router_id = \"192.0.2.1\" (an IPv4 address unique in your AS, usually the host's)",
+        ));
+        return Ipv4Addr::UNSPECIFIED;
+    };
+    match v.get_ref().parse::<Ipv4Addr>() {
+        Ok(a) if !a.is_unspecified() => a,
+        _ => {
             errors.push(
-                src.error(span.clone(), "[bgp] has no router_id")
-                    .with_hint("add router_id = \"192.0.2.1\" (an IPv4 address unique in your AS, usually the host's)"),
+                src.error(v.span(), format!("router_id = \"{}\" is not a BGP identifier", v.get_ref()))
+                    .with_hint("write a non-zero IPv4 address, e.g. router_id = \"192.0.2.1\" (also on IPv6-only hosts)"),
             );
             Ipv4Addr::UNSPECIFIED
         }
-        Some(v) => match v.get_ref().parse::<Ipv4Addr>() {
-            Ok(a) if !a.is_unspecified() => a,
-            _ => {
-                errors.push(
-                    src.error(v.span(), format!("router_id = \"{}\" is not a BGP identifier", v.get_ref()))
-                        .with_hint("write a non-zero IPv4 address, e.g. router_id = \"192.0.2.1\" (also on IPv6-only hosts)"),
-                );
-                Ipv4Addr::UNSPECIFIED
-            }
-        },
-    };
+    }
+}
+
+/// `hold_time` (0, or 3 s to 65535 s in whole seconds) and `keepalive` (whole seconds,
+/// shorter than the hold time).
+fn hold_time_and_keepalive(
+    src: &SourceText,
+    raw: &RawBgp,
+    errors: &mut Vec<ConfigError>,
+) -> (Duration, Option<Duration>) {
     let hold_time = match duration(src, "hold_time", raw.hold_time.as_ref(), true, errors) {
         None => DEFAULT_HOLD_TIME,
         Some(d) => {
@@ -157,24 +199,17 @@ pub fn validate_bgp(
             .with_hint("leave it out (a third of the hold time) or write e.g. keepalive = \"10s\""),
         );
     }
-    let connect_retry = duration(
-        src,
-        "connect_retry",
-        raw.connect_retry.as_ref(),
-        false,
-        errors,
-    )
-    .unwrap_or(DEFAULT_CONNECT_RETRY);
-    let drain_time = duration(src, "drain_time", raw.drain_time.as_ref(), true, errors)
-        .unwrap_or(DEFAULT_DRAIN_TIME);
-    let graceful_restart = duration(
-        src,
-        "graceful_restart",
-        raw.graceful_restart.as_ref(),
-        false,
-        errors,
-    );
-    if let (Some(d), Some(v)) = (graceful_restart, raw.graceful_restart.as_ref())
+    (hold_time, keepalive)
+}
+
+/// `graceful_restart`: RFC 4724's restart time, whole seconds up to 4095.
+fn graceful_restart(
+    src: &SourceText,
+    v: Option<&Spanned<RawDuration>>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Duration> {
+    let graceful_restart = duration(src, "graceful_restart", v, false, errors);
+    if let (Some(d), Some(v)) = (graceful_restart, v)
         && (d.subsec_nanos() != 0 || d.as_secs() > 4095)
     {
         errors.push(
@@ -182,23 +217,24 @@ pub fn validate_bgp(
                 .with_hint("write e.g. graceful_restart = \"120s\" (RFC 4724's restart time has 12 bits), or leave it out"),
         );
     }
-    let listen_port = small_number(
-        src,
-        "listen_port",
-        raw.listen_port.as_ref(),
-        1..=65535,
-        i64::from(DEFAULT_BGP_PORT),
-        "a TCP port",
-        errors,
-    ) as u16;
-    if raw.peer.is_empty() {
+    graceful_restart
+}
+
+/// Every `[[bgp.peer]]`: at least one, one per address.
+fn peers(
+    src: &SourceText,
+    span: std::ops::Range<usize>,
+    raw: Vec<Spanned<RawBgpPeer>>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<BgpPeer> {
+    if raw.is_empty() {
         errors.push(src.error(span, "[bgp] has no peers").with_hint(
             "add a peer:\n    [[bgp.peer]]\n    address = \"192.0.2.2\"\n    asn = 65000",
         ));
     }
     let mut peers = Vec::new();
     let mut seen: BTreeMap<IpAddr, String> = BTreeMap::new();
-    for p in raw.peer {
+    for p in raw {
         let place = src.place(p.span());
         if let Some(peer) = validate_peer(src, p, errors) {
             if let Some(first) = seen.get(&peer.address) {
@@ -216,18 +252,7 @@ pub fn validate_bgp(
             peers.push(peer);
         }
     }
-    BgpSettings {
-        asn: local_asn,
-        router_id,
-        hold_time,
-        keepalive,
-        connect_retry,
-        listen: raw.listen.is_none_or(Spanned::into_inner),
-        listen_port,
-        drain_time,
-        graceful_restart,
-        peers,
-    }
+    peers
 }
 
 /// IPv4, IPv6, or IPv6 link-local: a peer takes one next hop of each (the link-local one
@@ -259,27 +284,7 @@ fn validate_peer(
         Some(v) => parse_address(src, "address", v, errors),
     };
     let peer_asn = asn(src, raw.asn.as_ref(), "[[bgp.peer]]", span.clone(), errors);
-    let source = raw.source.as_ref().and_then(|v| {
-        let text = v.get_ref();
-        let Ok(a) = text.parse::<IpAddr>() else {
-            // Not an address: an interface name, as `ip link` shows it.
-            if text.is_empty() || text.len() > 15 || text.contains(['/', ' ', ':']) {
-                errors.push(
-                    src.error(v.span(), format!("source = \"{text}\" is neither an IP address nor an interface name"))
-                        .with_hint("write a local address, e.g. source = \"192.0.2.1\", or an interface, e.g. source = \"eth0\""),
-                );
-                return None;
-            }
-            return Some(BgpSource::Interface(text.clone()));
-        };
-        if address.is_some_and(|p| p.is_ipv4() != a.is_ipv4()) {
-            errors.push(
-                src.error(v.span(), "source and address are of different IP versions")
-                    .with_hint("the session runs over the peer address's family: give a local address of the same family"),
-            );
-        }
-        Some(BgpSource::Address(a))
-    });
+    let source = peer_source(src, raw.source.as_ref(), address, errors);
     let md5_password = raw.md5_password.as_ref().map(|v| {
         let pw = v.get_ref();
         if pw.is_empty() || pw.len() > 80 {
@@ -308,8 +313,71 @@ fn validate_peer(
         "the TTL of the session's packets: 1 for a directly connected peer",
         errors,
     ) as u8;
+    let families = families(src, raw.families.as_ref(), errors);
+    let next_hop = next_hops(src, raw.next_hop.as_ref(), errors);
+    let extended_next_hop = raw.extended_next_hop.as_ref().is_some_and(|v| {
+        if *v.get_ref() && !families.contains(&BgpFamily::Ipv4) {
+            errors.push(
+                src.error(
+                    v.span(),
+                    "extended_next_hop carries IPv4 routes, and this peer gets none",
+                )
+                .with_hint("add \"ipv4\" to families, or remove extended_next_hop"),
+            );
+        }
+        *v.get_ref()
+    });
+    (errors.len() == before).then(|| BgpPeer {
+        address: address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        asn: peer_asn,
+        source,
+        port,
+        passive: raw.passive.is_some_and(Spanned::into_inner),
+        md5_password,
+        multihop,
+        families,
+        next_hop,
+        extended_next_hop,
+    })
+}
+
+/// A peer's `source`: a local address of the peer address's family, or an interface.
+fn peer_source(
+    src: &SourceText,
+    v: Option<&Spanned<String>>,
+    address: Option<IpAddr>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<BgpSource> {
+    let v = v?;
+    let text = v.get_ref();
+    let Ok(a) = text.parse::<IpAddr>() else {
+        // Not an address: an interface name, as `ip link` shows it.
+        if text.is_empty() || text.len() > 15 || text.contains(['/', ' ', ':']) {
+            errors.push(
+                src.error(v.span(), format!("source = \"{text}\" is neither an IP address nor an interface name"))
+                    .with_hint("write a local address, e.g. source = \"192.0.2.1\", or an interface, e.g. source = \"eth0\""),
+            );
+            return None;
+        }
+        return Some(BgpSource::Interface(text.clone()));
+    };
+    if address.is_some_and(|p| p.is_ipv4() != a.is_ipv4()) {
+        errors.push(
+            src.error(v.span(), "source and address are of different IP versions")
+                .with_hint("the session runs over the peer address's family: give a local address of the same family"),
+        );
+    }
+    Some(BgpSource::Address(a))
+}
+
+/// A peer's `families`: both unless written, each once.
+fn families(
+    src: &SourceText,
+    v: Option<&Spanned<Vec<Spanned<String>>>>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<BgpFamily> {
     let mut families = Vec::new();
-    match raw.families.as_ref() {
+    match v {
         None => families = vec![BgpFamily::Ipv4, BgpFamily::Ipv6],
         Some(list) if list.get_ref().is_empty() => errors.push(
             src.error(list.span(), "families is empty")
@@ -339,55 +407,42 @@ fn validate_peer(
             }
         }
     }
+    families
+}
+
+/// A peer's `next_hop`: "self" (none), or unicast addresses, at most one of each kind.
+fn next_hops(
+    src: &SourceText,
+    v: Option<&Spanned<RawNextHop>>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<IpAddr> {
     let mut next_hop: Vec<IpAddr> = Vec::new();
-    if let Some(v) = raw.next_hop.as_ref() {
-        let texts: Vec<&str> = match v.get_ref() {
-            RawNextHop::One(s) if s == "self" => vec![],
-            RawNextHop::One(s) => vec![s.as_str()],
-            RawNextHop::Many(list) => list.iter().map(String::as_str).collect(),
-        };
-        for t in texts {
-            match t.parse::<IpAddr>() {
-                Ok(a) if a.is_unspecified() || a.is_multicast() => errors.push(
-                    src.error(v.span(), format!("{a} cannot be a next hop"))
-                        .with_hint("write \"self\" or the host's own unicast address"),
-                ),
-                Ok(a) if next_hop.iter().any(|b| next_hop_kind(b) == next_hop_kind(&a)) => errors.push(
-                    src.error(v.span(), "two next hops of the same family")
-                        .with_hint("write at most one IPv4, one IPv6 and one IPv6 link-local address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
-                ),
-                Ok(a) => next_hop.push(a),
-                Err(_) => errors.push(
-                    src.error(v.span(), format!("next_hop \"{t}\" is not \"self\" or an IP address"))
-                        .with_hint("write next_hop = \"self\" (the session's own address) or addresses, e.g. [\"192.0.2.1\", \"2001:db8:1::1\"]"),
-                ),
-            }
+    let Some(v) = v else {
+        return next_hop;
+    };
+    let texts: Vec<&str> = match v.get_ref() {
+        RawNextHop::One(s) if s == "self" => vec![],
+        RawNextHop::One(s) => vec![s.as_str()],
+        RawNextHop::Many(list) => list.iter().map(String::as_str).collect(),
+    };
+    for t in texts {
+        match t.parse::<IpAddr>() {
+            Ok(a) if a.is_unspecified() || a.is_multicast() => errors.push(
+                src.error(v.span(), format!("{a} cannot be a next hop"))
+                    .with_hint("write \"self\" or the host's own unicast address"),
+            ),
+            Ok(a) if next_hop.iter().any(|b| next_hop_kind(b) == next_hop_kind(&a)) => errors.push(
+                src.error(v.span(), "two next hops of the same family")
+                    .with_hint("write at most one IPv4, one IPv6 and one IPv6 link-local address, e.g. next_hop = [\"192.0.2.1\", \"2001:db8:1::1\"]"),
+            ),
+            Ok(a) => next_hop.push(a),
+            Err(_) => errors.push(
+                src.error(v.span(), format!("next_hop \"{t}\" is not \"self\" or an IP address"))
+                    .with_hint("write next_hop = \"self\" (the session's own address) or addresses, e.g. [\"192.0.2.1\", \"2001:db8:1::1\"]"),
+            ),
         }
     }
-    let extended_next_hop = raw.extended_next_hop.as_ref().is_some_and(|v| {
-        if *v.get_ref() && !families.contains(&BgpFamily::Ipv4) {
-            errors.push(
-                src.error(
-                    v.span(),
-                    "extended_next_hop carries IPv4 routes, and this peer gets none",
-                )
-                .with_hint("add \"ipv4\" to families, or remove extended_next_hop"),
-            );
-        }
-        *v.get_ref()
-    });
-    (errors.len() == before).then(|| BgpPeer {
-        address: address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        asn: peer_asn,
-        source,
-        port,
-        passive: raw.passive.is_some_and(Spanned::into_inner),
-        md5_password,
-        multihop,
-        families,
-        next_hop,
-        extended_next_hop,
-    })
+    next_hop
 }
 
 /// `[service.announce]`; `allowed`: whether the speaker is the backend.
@@ -454,24 +509,17 @@ fn communities(
     list: Option<&[Spanned<String>]>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<Community> {
-    let mut out = Vec::new();
-    for c in list.unwrap_or_default() {
-        let parts: Vec<Option<u16>> = c
-            .get_ref()
-            .split(':')
-            .map(|p| p.trim().parse().ok())
-            .collect();
-        match parts.as_slice() {
-            [Some(a), Some(b)] => out.push(Community((u32::from(*a) << 16) | u32::from(*b))),
-            _ => errors.push(
-                src.error(c.span(), format!("\"{}\" is not a community", c.get_ref()))
-                    .with_hint(
-                        "write two numbers from 0 to 65535 joined by ':', e.g. \"65000:100\"",
-                    ),
-            ),
-        }
-    }
-    out
+    let parse = |t: &str| {
+        colon_numbers::<u16, 2>(t).map(|[a, b]| Community((u32::from(a) << 16) | u32::from(b)))
+    };
+    attribute_list(
+        src,
+        list,
+        "community",
+        "write two numbers from 0 to 65535 joined by ':', e.g. \"65000:100\"",
+        parse,
+        errors,
+    )
 }
 
 fn large_communities(
@@ -479,27 +527,46 @@ fn large_communities(
     list: Option<&[Spanned<String>]>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<LargeCommunity> {
+    attribute_list(
+        src,
+        list,
+        "large community",
+        "write three numbers from 0 to 4294967295 joined by ':', e.g. \"65000:1:1\"",
+        |t| colon_numbers::<u32, 3>(t).map(LargeCommunity),
+        errors,
+    )
+}
+
+/// Each entry of a list, read by `parse`; an entry it refuses is the error "\"TEXT\" is
+/// not a WHAT" with `hint`.
+fn attribute_list<T>(
+    src: &SourceText,
+    list: Option<&[Spanned<String>]>,
+    what: &str,
+    hint: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for c in list.unwrap_or_default() {
-        let parts: Vec<Option<u32>> = c
-            .get_ref()
-            .split(':')
-            .map(|p| p.trim().parse().ok())
-            .collect();
-        match parts.as_slice() {
-            [Some(a), Some(b), Some(d)] => out.push(LargeCommunity([*a, *b, *d])),
-            _ => errors.push(
-                src.error(
-                    c.span(),
-                    format!("\"{}\" is not a large community", c.get_ref()),
-                )
-                .with_hint(
-                    "write three numbers from 0 to 4294967295 joined by ':', e.g. \"65000:1:1\"",
-                ),
+        match parse(c.get_ref()) {
+            Some(value) => out.push(value),
+            None => errors.push(
+                src.error(c.span(), format!("\"{}\" is not a {what}", c.get_ref()))
+                    .with_hint(hint),
             ),
         }
     }
     out
+}
+
+/// "65000:100" as `[65000, 100]`: exactly N numbers of type T joined by ':'.
+fn colon_numbers<T: std::str::FromStr, const N: usize>(text: &str) -> Option<[T; N]> {
+    let parts: Vec<T> = text
+        .split(':')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    parts.try_into().ok()
 }
 
 /// `med`; `draining`: in `[service.announce.drain]` (the hint says what it means there).

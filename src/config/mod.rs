@@ -8,8 +8,12 @@ pub mod dns;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod model_routing;
+pub mod model_service;
 pub mod raw;
 pub mod registration;
+pub mod routing;
+pub mod service;
 pub mod validate;
 pub mod values;
 

@@ -1,10 +1,12 @@
-//! Values that several tables share: durations (read and printed), `host:port` targets and
-//! the DNS transport. A leaf inside
+//! Values that several tables share: durations (read and printed), prefixes, `host:port`
+//! targets and the DNS transport. A leaf inside
 //! `config`: the validators of each table use it, and it uses none of them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Serialize;
 use serde_spanned::Spanned;
 
@@ -47,6 +49,130 @@ pub fn duration(
                     .with_hint(format!(
                         "write a number with a unit, e.g. {key} = \"250ms\", \"1s\" or \"2m\""
                     )),
+            );
+            None
+        }
+    }
+}
+
+/// One of the words of `choices`: `default` when the key is not written, and also, with
+/// the error "unknown WHAT \"word\"" and `hint`, for a word that is not among them.
+pub fn keyword<T: Copy>(
+    src: &SourceText,
+    v: Option<&Spanned<String>>,
+    what: &str,
+    choices: &[(&str, T)],
+    default: T,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> T {
+    let Some(v) = v else {
+        return default;
+    };
+    let word = v.get_ref().as_str();
+    match choices.iter().find(|(w, _)| *w == word) {
+        Some((_, value)) => *value,
+        None => {
+            errors.push(
+                src.error(v.span(), format!("unknown {what} \"{word}\""))
+                    .with_hint(hint),
+            );
+            default
+        }
+    }
+}
+
+/// A whole number in `range`; outside it, the error "KEY = N is out of range" with `hint`.
+pub fn in_range(
+    src: &SourceText,
+    key: &str,
+    v: &Spanned<i64>,
+    range: RangeInclusive<i64>,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<i64> {
+    if range.contains(v.get_ref()) {
+        return Some(*v.get_ref());
+    }
+    errors.push(
+        src.error(v.span(), format!("{key} = {} is out of range", v.get_ref()))
+            .with_hint(hint),
+    );
+    None
+}
+
+/// [`in_range`] for a key with a default: `default` when it is not written or out of range.
+pub fn number(
+    src: &SourceText,
+    key: &str,
+    v: Option<&Spanned<i64>>,
+    range: RangeInclusive<i64>,
+    default: i64,
+    hint: &str,
+    errors: &mut Vec<ConfigError>,
+) -> i64 {
+    match v {
+        None => default,
+        Some(v) => in_range(src, key, v, range, hint, errors).unwrap_or(default),
+    }
+}
+
+/// An interface name as `ip link` shows it; `None`, with the error pushed, for one that
+/// cannot be.
+pub fn interface(
+    src: &SourceText,
+    v: &Spanned<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let name = v.get_ref();
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+        errors.push(
+            src.error(v.span(), format!("\"{name}\" is not an interface name"))
+                .with_hint("write the name as `ip link` shows it, e.g. interface = \"lo\""),
+        );
+        return None;
+    }
+    Some(name.clone())
+}
+
+/// A prefix or a bare address (then /32 or /128); host bits must be zero.
+pub fn parse_prefix(
+    src: &SourceText,
+    p: &Spanned<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    prefix_text(src, p.span(), p.get_ref(), errors)
+}
+
+pub fn prefix_text(
+    src: &SourceText,
+    span: Range<usize>,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IpNet> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Some(IpNet::from(addr));
+    }
+    match text.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Some(net),
+        Ok(net) => {
+            errors.push(
+                src.error(span, format!("prefix {net} has host bits set"))
+                    .with_hint(format!(
+                        "write \"{}\" for the network, or \"{}\" for the one address",
+                        net.trunc(),
+                        IpNet::from(net.addr())
+                    )),
+            );
+            None
+        }
+        Err(_) => {
+            errors.push(
+                src.error(span, format!("\"{text}\" is not an IP prefix"))
+                    .with_hint(
+                        "write an address or a prefix, e.g. \"203.0.113.53/32\", \"2001:db8::53\"",
+                    ),
             );
             None
         }
