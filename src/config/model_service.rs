@@ -299,7 +299,9 @@ pub struct HttpSpec {
     /// URL's address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// Accept any server certificate.
+    /// Accept any server certificate. Left out when false: `check` refuses it on an
+    /// `http://` URL, so printing it would make print-config's output fail to load.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     /// Trust only the CAs in this PEM file instead of the system's.
     #[serde(skip_serializing_if = "Option::is_none")]
