@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use lab::{
-    GobgpNeighbor, HOST_AS, HOST_V4, HOST_V6, Lab, Need, ROUTER_AS, ROUTER_V4, ROUTER_V6, Router,
-    nets, poll,
-};
+use lab::gobgp::{GobgpNeighbor, Router};
+use lab::needs::Need;
+use lab::process::poll;
+use lab::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, nets};
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);

@@ -9,7 +9,10 @@ use std::fs;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use lab::{Bird, DUMMY_V4, DUMMY_V6, Lab, Need, Router, nets};
+use lab::bird::{Bird, DUMMY_V4, DUMMY_V6};
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::{Lab, nets};
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -6,7 +6,11 @@ mod lab;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Bird, Lab, Need, Router, gone_or_zombie, nets, poll};
+use lab::bird::Bird;
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::process::{gone_or_zombie, poll};
+use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);

@@ -48,13 +48,13 @@ impl CheckNet {
     fn build(&self, base: u32, n: u32) -> Result<(), String> {
         let (ns, link) = (self.ns.as_str(), self.link.as_str());
         let peer = format!("{ns}b");
-        lab::run("ip", &["netns", "add", ns])?;
-        lab::run(
+        lab::process::run("ip", &["netns", "add", ns])?;
+        lab::process::run(
             "ip",
             &["link", "add", link, "type", "veth", "peer", "name", &peer],
         )?;
-        lab::run("ip", &["link", "set", &peer, "netns", ns])?;
-        lab::run(
+        lab::process::run("ip", &["link", "set", &peer, "netns", ns])?;
+        lab::process::run(
             "ip",
             &[
                 "addr",
@@ -64,7 +64,7 @@ impl CheckNet {
                 link,
             ],
         )?;
-        lab::run(
+        lab::process::run(
             "ip",
             &[
                 "-6",
@@ -76,7 +76,7 @@ impl CheckNet {
                 "nodad",
             ],
         )?;
-        lab::run(
+        lab::process::run(
             "ip",
             &[
                 "-n",
@@ -88,7 +88,7 @@ impl CheckNet {
                 &peer,
             ],
         )?;
-        lab::run(
+        lab::process::run(
             "ip",
             &[
                 "-n",
@@ -102,15 +102,15 @@ impl CheckNet {
                 "nodad",
             ],
         )?;
-        lab::run("ip", &["link", "set", link, "up"])?;
-        lab::run("ip", &["-n", ns, "link", "set", &peer, "up"])?;
-        lab::run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        lab::process::run("ip", &["link", "set", link, "up"])?;
+        lab::process::run("ip", &["-n", ns, "link", "set", &peer, "up"])?;
+        lab::process::run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
         Ok(())
     }
 
     /// Takes the namespace's side of the link down: nothing answers any more.
     fn cut(&self) {
-        lab::run(
+        lab::process::run(
             "ip",
             &[
                 "-n",
@@ -128,15 +128,15 @@ impl CheckNet {
 impl Drop for CheckNet {
     fn drop(&mut self) {
         // Deleting one end of a veth pair deletes both.
-        let _ = lab::run("ip", &["link", "del", &self.link]);
-        let _ = lab::run("ip", &["netns", "del", &self.ns]);
+        let _ = lab::process::run("ip", &["link", "del", &self.link]);
+        let _ = lab::process::run("ip", &["netns", "del", &self.ns]);
     }
 }
 
 fn can_run(test: &str) -> bool {
-    match lab::missing(&[]) {
+    match lab::needs::missing(&[]) {
         None => true,
-        Some(why) if lab::in_ci() => panic!("{test}: cannot run although CI=true: {why}"),
+        Some(why) if lab::needs::in_ci() => panic!("{test}: cannot run although CI=true: {why}"),
         Some(why) => {
             eprintln!("\n**************************************************************");
             eprintln!("SKIPPED: {test}: {why}");

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lab::{Lab, Need, libfaketime};
+use lab::Lab;
+use lab::needs::{Need, libfaketime};
 
 const INTERVAL_MS: u64 = 200;
 const PHASE: Duration = Duration::from_secs(4);

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use lab::{Lab, Need, RECONFIGURE_LOG_LINE};
+use lab::Lab;
+use lab::bird::RECONFIGURE_LOG_LINE;
+use lab::needs::Need;
 
 const SERVICES: usize = 1_000;
 /// Most reconfigurations BIRD may see for one burst of 1,000 transitions.

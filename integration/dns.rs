@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, poll};
+use lab::Lab;
+use lab::needs::Need;
+use lab::process::poll;
 
 const ZONE: &str = "example.net.";
 const WWW: &str = "www.example.net.";

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use lab::{Bird, Lab, Need, Router, nets, run};
+use lab::bird::Bird;
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::process::run;
+use lab::{Lab, nets};
 
 /// The slowest the router may take after the fault is gone: the warden's retry backoff
 /// tops out at 10 s, BIRD's BGP session comes back within a few seconds.

@@ -10,7 +10,8 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, WARDEN_BIN, nets};
+use lab::needs::Need;
+use lab::{Lab, WARDEN_BIN, nets};
 
 const FLAPS: usize = 30;
 /// Each half of a flap lasts this long: several 100 ms rounds, so every change is seen.
@@ -23,7 +24,7 @@ fn cli_json(lab: &Lab) -> serde_json::Value {
         .output()
         .expect("run the CLI");
     serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}: {}", lab::output_text(&out)))
+        .unwrap_or_else(|e| panic!("status --json: {e}: {}", lab::process::output_text(&out)))
 }
 
 fn service(lab: &Lab, name: &str, prefix: &str, extra: &str) -> String {

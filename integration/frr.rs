@@ -10,7 +10,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use lab::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, nets, poll};
+use lab::frr::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode};
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::process::poll;
+use lab::warden::Warden;
+use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 /// BGP sessions take a few seconds to come up (connect retry 1 s); changes after that
@@ -369,7 +374,7 @@ fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
         assert!(
             out.status.success(),
             "withdraw-all: {}",
-            lab::output_text(&out)
+            lab::process::output_text(&out)
         );
         wait_rib(router, "withdraw-all", CHANGE, |rib| has_none(rib, &ours));
         std::thread::sleep(Duration::from_millis(500));

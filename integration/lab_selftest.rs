@@ -6,7 +6,10 @@ mod lab;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, nets, parse_tcpdump_line, render_bird2_sets};
+use lab::bird::render_bird2_sets;
+use lab::needs::Need;
+use lab::wire::parse_tcpdump_line;
+use lab::{Lab, nets};
 
 #[test]
 fn bird2_and_gobgp_exchange_what_the_include_file_allows() {

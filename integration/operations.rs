@@ -8,7 +8,10 @@ mod lab;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Bird, Lab, Need, Router, nets};
+use lab::bird::Bird;
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -45,7 +48,10 @@ fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
 /// client needs no namespace); returns (exit code, stdout + stderr).
 fn cli(lab: &Lab, args: &[&str]) -> (i32, String) {
     let out = lab.warden_cli().args(args).output().expect("run the CLI");
-    (out.status.code().unwrap_or(-1), lab::output_text(&out))
+    (
+        out.status.code().unwrap_or(-1),
+        lab::process::output_text(&out),
+    )
 }
 
 #[test]

@@ -33,7 +33,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, nets, poll};
+use lab::needs::Need;
+use lab::process::poll;
+use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -68,7 +70,7 @@ fn skip(test: &str, root: bool, programs: &[&str]) -> bool {
         "needs {} (run integration/setup.sh as root)",
         why.join(", ")
     );
-    lab::skip_outside_ci(test, &why);
+    lab::needs::skip_outside_ci(test, &why);
     true
 }
 
@@ -79,7 +81,7 @@ fn output(command: &mut Command) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    lab::output_text(out)
+    lab::process::output_text(out)
 }
 
 #[test]
@@ -528,7 +530,7 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     let ctl = run.join("bird.ctl");
     let conf = root.join("etc/bird/bird.conf");
     fs::create_dir_all(root.join("etc/bird")).expect("etc/bird");
-    fs::write(&conf, lab::bird2_conf("log stderr all;", &include)).expect("bird.conf");
+    fs::write(&conf, lab::bird::bird2_conf("log stderr all;", &include)).expect("bird.conf");
 
     let router = lab.start_router(false);
     let (conf_s, ctl_s) = (conf.display().to_string(), ctl.display().to_string());
@@ -547,7 +549,7 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
             lab.is_running(bird_pid),
             "BIRD (-u bird -g bird) exited at start with the package's include file"
         );
-        lab::run("birdc", &["-s", &ctl_s, "show", "status"]).ok()
+        lab::process::run("birdc", &["-s", &ctl_s, "show", "status"]).ok()
     })
     .unwrap_or_else(|| panic!("BIRD's control socket did not answer within 15 s"));
     router

@@ -24,7 +24,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lab::{HOST_AS, HOST_V4, Lab, Need, ROUTER_AS, ROUTER_V4, Router, Warden, nets, poll};
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::process::poll;
+use lab::warden::Warden;
+use lab::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, nets};
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);
@@ -49,7 +53,10 @@ fn lab_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
         .any(|p| fs::metadata(p).is_ok());
     if !setpriv && nix::unistd::geteuid().is_root() {
         let why = "missing setpriv (util-linux; run integration/setup.sh as root)";
-        assert!(!lab::in_ci(), "{test}: cannot run although CI=true: {why}");
+        assert!(
+            !lab::needs::in_ci(),
+            "{test}: cannot run although CI=true: {why}"
+        );
         eprintln!("\n**************************************************************");
         eprintln!("SKIPPED: {test}: {why}");
         eprintln!("**************************************************************");

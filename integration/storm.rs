@@ -8,7 +8,8 @@ mod lab;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need};
+use lab::Lab;
+use lab::needs::Need;
 
 const SERVICES: usize = 10_000;
 const MAX_EXEC: usize = 32;

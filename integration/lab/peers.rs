@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, VTYSH, poll, run};
+use super::frr::VTYSH;
+use super::process::{poll, run};
+use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6};
 
 /// BIRD 2 in the router namespace, importing everything the host sends.
 pub struct BirdPeer<'a> {
@@ -133,7 +135,7 @@ exit
         let zserv = format!("{d}/zserv.api");
         let mut pids = vec![];
         for name in ["zebra", "bgpd"] {
-            let owned = super::frr_daemon_argv(&d, name, ROUTER_V4);
+            let owned = super::frr::frr_daemon_argv(&d, name, ROUTER_V4);
             let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
             let pid = self
                 .spawn(&format!("rtr-{name}"), Some(&self.rtr_ns), &argv)
