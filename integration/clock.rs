@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lab::Lab;
 use lab::needs::{Need, libfaketime};
+use lab::warden_config::{Check, Service, WardenConfig, ms, secs};
 
 const INTERVAL_MS: u64 = 200;
 const PHASE: Duration = Duration::from_secs(4);
@@ -37,15 +38,16 @@ fn wall_clock_jumps_neither_stall_nor_burst_the_checks() {
     let offset = lab.path("faketime");
     let runs = lab.path("runs");
     fs::write(&offset, "+0\n").unwrap();
-    let text = format!(
-        "[daemon]\nstate_dir = {state:?}\n{bird}\n\
-         [[service]]\nname = \"clock\"\nprefixes = [\"203.0.113.31/32\"]\ninterval = \"{INTERVAL_MS}ms\"\n\
-         timeout = \"2s\"\nrise = 1\nfall = 1\nip_check = false\n\
-         [[service.check]]\nkind = \"exec\"\nshell = true\ncommand = \"date +%s >> {runs}\"\n",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-        runs = runs.display(),
-    );
+    let text = WardenConfig::new(&lab)
+        .bird(bird.warden_section(true))
+        .service(
+            Service::new("clock")
+                .prefixes(&["203.0.113.31/32"])
+                .timing(ms(INTERVAL_MS), secs(2), 1, 1)
+                .ip_check(false)
+                .check(Check::shell(&format!("date +%s >> {}", runs.display()))),
+        )
+        .to_toml();
     let preload = preload.display().to_string();
     let offset_file = offset.display().to_string();
     let warden = lab.start_warden_env(

@@ -33,8 +33,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use lab::bird::BirdVariant;
 use lab::needs::Need;
 use lab::process::poll;
+use lab::warden_config::{BirdSection, Check, Service, WardenConfig, ms};
 use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
@@ -565,29 +567,17 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     fs::copy(lab::WARDEN_BIN, &bin).expect("copy the warden");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod warden");
     let maintenance = lab.path("maintenance");
-    let config = format!(
-        r#"[daemon]
-state_dir = "{state}"
-[bird]
-variant = "bird2"
-include_file = "{include}"
-control_socket = "{ctl}"
-[[service]]
-name = "web"
-prefixes = ["{prefix}"]
-interval = "200ms"
-rise = 1
-fall = 1
-[[service.check]]
-kind = "file"
-path = "{maintenance}"
-absent = true
-"#,
-        state = root.join(STATE_DIR).display(),
-        include = include.display(),
-        ctl = ctl_s,
-        maintenance = maintenance.display(),
-    );
+    let config = WardenConfig::with_state_dir(&root.join(STATE_DIR))
+        .bird(BirdSection::new(BirdVariant::Bird2, &include).control_socket(&ctl))
+        .service(
+            Service::new("web")
+                .prefixes(&[prefix])
+                .interval(ms(200))
+                .rise(1)
+                .fall(1)
+                .check(Check::file(&maintenance).absent(true)),
+        )
+        .to_toml();
     let caps = "-all,+net_bind_service,+net_raw";
     let wrapper = [
         "setpriv",

@@ -42,6 +42,7 @@ use lab::gobgp::Router;
 use lab::needs::Need;
 use lab::process::poll;
 use lab::warden::Warden;
+use lab::warden_config::WardenConfig;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -291,12 +292,18 @@ fn bgp_section() -> String {
 impl Speaker<'_> {
     fn warden_section(&self, backend: Backend) -> String {
         match (self, backend) {
-            (Speaker::Bird(bird), _) => bird.warden_section(true),
-            (Speaker::Frr(frr), _) => frr.warden_section(
-                backend
-                    .frr_mode()
-                    .expect("FRR runs for the FRR backends only"),
-            ),
+            (Speaker::Bird(bird), _) => WardenConfig::conf_d()
+                .bird(bird.warden_section(true))
+                .to_toml(),
+            (Speaker::Frr(frr), _) => WardenConfig::conf_d()
+                .frr(
+                    frr.warden_section(
+                        backend
+                            .frr_mode()
+                            .expect("FRR runs for the FRR backends only"),
+                    ),
+                )
+                .to_toml(),
             (Speaker::Builtin, _) => bgp_section(),
         }
     }

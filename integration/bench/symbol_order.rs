@@ -115,7 +115,11 @@ fn trace(backend: Backend, via: Via) -> Vec<String> {
     ];
     // Valgrind runs the daemon some 50 times slower: generous timeouts, one-round rise/fall.
     let section = match (&setup.speaker, via) {
-        (crate::Speaker::Bird(bird), Via::Command) => bird.warden_section(false),
+        (crate::Speaker::Bird(bird), Via::Command) => {
+            crate::lab::warden_config::WardenConfig::conf_d()
+                .bird(bird.warden_section(false))
+                .to_toml()
+        }
         (speaker, _) => speaker.warden_section(backend),
     };
     let services: Vec<(IpNet, &str)> = list

@@ -3,7 +3,6 @@
 //! that points the warden at it.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,11 +10,43 @@ use std::time::Duration;
 use ipnet::IpNet;
 use nix::sys::signal::Signal;
 
-use super::needs::bird1_sbin;
+use super::gobgp::Router;
+use super::needs::{Need, bird1_sbin};
 use super::process::{poll, run, settled_count};
+use super::warden_config::BirdSection;
 use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6};
 
+/// The lab most BIRD tests run in: GoBGP as the router and BIRD (`variant`) on the host,
+/// their sessions Established, handed to `body`. Without root or the daemons it returns
+/// after printing SKIPPED (a failure with `CI=true`).
+pub fn with_bird(test: &str, variant: BirdVariant, body: impl FnOnce(&Lab, &Router, &mut Bird)) {
+    let need = match variant {
+        BirdVariant::Bird2 => Need::Bird2,
+        BirdVariant::Bird1 => Need::Bird1,
+    };
+    let Some(lab) = Lab::new_or_skip(test, &[need, Need::Gobgp]) else {
+        return;
+    };
+    let (router, mut bird) = lab.start_router_and_bird(variant);
+    body(&lab, &router, &mut bird);
+}
+
 impl Lab {
+    /// Starts the router and BIRD (`variant`) and waits up to 30 s until every session is
+    /// Established; panics if they are not.
+    pub fn start_router_and_bird(&self, variant: BirdVariant) -> (Router<'_>, Bird<'_>) {
+        // BIRD 1.6's bird6 has a session of its own, over IPv6.
+        let router = self.start_router(variant == BirdVariant::Bird1);
+        let bird = match variant {
+            BirdVariant::Bird2 => self.start_bird2(),
+            BirdVariant::Bird1 => self.start_bird1(),
+        };
+        router
+            .wait_established(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (router, bird)
+    }
+
     /// Starts BIRD 2 in the host namespace (foreground, a child of the lab), exporting to
     /// the router what `ANYCAST_PREFIXES` / `ANYCAST6_PREFIXES` in the include file allow.
     /// The include file starts with both sets empty. Waits until birdc answers.
@@ -119,22 +150,7 @@ protocol bgp rtr {{
     ) -> BirdDaemon {
         self.add_log(&format!("{label} log"), log);
         let pidfile = self.path(&format!("{label}.pid"));
-        let pid = self
-            .spawn(
-                label,
-                Some(&self.host_ns),
-                &[
-                    bird,
-                    "-f",
-                    "-c",
-                    &conf.to_string_lossy(),
-                    "-s",
-                    &ctl.to_string_lossy(),
-                    "-P",
-                    &pidfile.to_string_lossy(),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pid = self.spawn_bird(label, &self.host_ns, bird, conf, ctl, &pidfile);
         let daemon = BirdDaemon {
             pid,
             birdc: birdc.to_string(),
@@ -154,6 +170,26 @@ protocol bgp rtr {{
         })
         .unwrap_or_else(|| panic!("{label}'s control socket did not answer within 15 s"));
         daemon
+    }
+
+    /// Runs `bird` in the foreground in `ns` with its files given; its PID.
+    pub(super) fn spawn_bird(
+        &self,
+        label: &str,
+        ns: &str,
+        bird: &str,
+        conf: &Path,
+        ctl: &Path,
+        pidfile: &Path,
+    ) -> i32 {
+        let (conf, ctl, pidfile) = (
+            conf.to_string_lossy(),
+            ctl.to_string_lossy(),
+            pidfile.to_string_lossy(),
+        );
+        let argv = [bird, "-f", "-c", &conf, "-s", &ctl, "-P", &pidfile];
+        self.spawn(label, Some(ns), &argv)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -311,63 +347,29 @@ impl Bird<'_> {
 
     /// The `[bird]` section that points the warden at this BIRD, reconfiguring through the
     /// control socket (`control_socket = true`) or by running birdc (`reconfigure`).
-    pub fn warden_section(&self, control_socket: bool) -> String {
-        let mut s = String::from("[bird]\n");
-        match self.variant {
-            BirdVariant::Bird2 => {
-                let d = self.v4();
-                writeln!(s, "variant = \"bird2\"").unwrap();
-                writeln!(
-                    s,
-                    "include_file = {:?}",
-                    self.include_file().display().to_string()
-                )
-                .unwrap();
+    pub fn warden_section(&self, control_socket: bool) -> BirdSection {
+        let birdc = |d: &BirdDaemon| {
+            let ctl = d.ctl.display().to_string();
+            [d.birdc.clone(), "-s".into(), ctl, "configure".into()]
+        };
+        let section = BirdSection::new(self.variant, &self.include_file());
+        match (self.variant, control_socket) {
+            (BirdVariant::Bird2, true) => section.control_socket(&self.v4().ctl),
+            (BirdVariant::Bird2, false) => section.reconfigure(&birdc(self.v4())),
+            (BirdVariant::Bird1, _) => {
+                let section = section
+                    .include_file6(&self.include_file6())
+                    .dummy_prefixes(DUMMY_V4, DUMMY_V6);
                 if control_socket {
-                    writeln!(s, "control_socket = {:?}", d.ctl.display().to_string()).unwrap();
+                    section
+                        .control_socket(&self.v4().ctl)
+                        .control_socket6(&self.v6().ctl)
                 } else {
-                    writeln!(
-                        s,
-                        "reconfigure = [{:?}, \"-s\", {:?}, \"configure\"]",
-                        d.birdc,
-                        d.ctl.display().to_string()
-                    )
-                    .unwrap();
-                }
-            }
-            BirdVariant::Bird1 => {
-                let (d4, d6) = (self.v4(), self.v6());
-                writeln!(s, "variant = \"bird1\"").unwrap();
-                writeln!(
-                    s,
-                    "include_file = {:?}",
-                    self.include_file().display().to_string()
-                )
-                .unwrap();
-                writeln!(
-                    s,
-                    "include_file6 = {:?}",
-                    self.include_file6().display().to_string()
-                )
-                .unwrap();
-                writeln!(s, "dummy_prefix = {DUMMY_V4:?}").unwrap();
-                writeln!(s, "dummy_prefix6 = {DUMMY_V6:?}").unwrap();
-                if control_socket {
-                    writeln!(s, "control_socket = {:?}", d4.ctl.display().to_string()).unwrap();
-                    writeln!(s, "control_socket6 = {:?}", d6.ctl.display().to_string()).unwrap();
-                } else {
-                    for (key, d) in [("reconfigure", d4), ("reconfigure6", d6)] {
-                        writeln!(
-                            s,
-                            "{key} = [{:?}, \"-s\", {:?}, \"configure\"]",
-                            d.birdc,
-                            d.ctl.display().to_string()
-                        )
-                        .unwrap();
-                    }
+                    section
+                        .reconfigure(&birdc(self.v4()))
+                        .reconfigure6(&birdc(self.v6()))
                 }
             }
         }
-        s
     }
 }

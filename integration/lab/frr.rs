@@ -8,6 +8,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::process::{poll, run};
+use super::warden_config::FrrSection;
 use super::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4};
 
 impl Lab {
@@ -33,32 +34,7 @@ impl Lab {
         for (file, text) in files {
             fs::write(dir.join(file), text).expect("write FRR's configuration");
         }
-        // The daemons drop to user frr: it must reach (and write to) its directory. The
-        // tempdir itself is 0700 root.
-        let frr_user = nix::unistd::User::from_name("frr")
-            .ok()
-            .flatten()
-            .expect("user frr (apt-get install frr)");
-        for entry in fs::read_dir(&dir).expect("read the FRR directory") {
-            let path = entry.expect("FRR directory entry").path();
-            std::os::unix::fs::chown(
-                &path,
-                Some(frr_user.uid.as_raw()),
-                Some(frr_user.gid.as_raw()),
-            )
-            .expect("chown FRR's files");
-        }
-        std::os::unix::fs::chown(
-            &dir,
-            Some(frr_user.uid.as_raw()),
-            Some(frr_user.gid.as_raw()),
-        )
-        .expect("chown the FRR directory");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
-                .expect("chmod the tempdir");
-        }
+        self.hand_to_frr(&dir);
         let mut frr = Frr {
             lab: self,
             dir,
@@ -67,6 +43,26 @@ impl Lab {
         };
         frr.start();
         frr
+    }
+
+    /// Gives `dir` and the files in it to user frr, as FRR's daemons drop to it and must
+    /// reach (and write to) their directory; the tempdir itself, 0700 root, becomes 0755.
+    pub(super) fn hand_to_frr(&self, dir: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let frr_user = nix::unistd::User::from_name("frr")
+            .ok()
+            .flatten()
+            .expect("user frr (apt-get install frr)");
+        let owner = (Some(frr_user.uid.as_raw()), Some(frr_user.gid.as_raw()));
+        let entries = fs::read_dir(dir).expect("read the FRR directory");
+        for path in entries
+            .map(|e| e.expect("FRR directory entry").path())
+            .chain([dir.to_path_buf()])
+        {
+            std::os::unix::fs::chown(&path, owner.0, owner.1).expect("chown FRR's files");
+        }
+        fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
+            .expect("chmod the tempdir");
     }
 }
 
@@ -243,22 +239,14 @@ impl Frr<'_> {
 
     /// The `[frr]` section that points the warden at this FRR in `mode`. More keys of the
     /// section (`tag`, `asn`, `verify_interval`) may follow it.
-    pub fn warden_section(&self, mode: FrrMode) -> String {
-        self.section_with_vtysh(mode, VTYSH)
+    pub fn warden_section(&self, mode: FrrMode) -> FrrSection {
+        FrrSection::new(VTYSH, &self.dir, mode)
     }
 
     /// Like `warden_section`, with a vtysh that does not exist: the warden can then only
     /// reach FRR over the vty sockets (its default transport), which the test proves.
-    pub fn warden_section_without_vtysh(&self, mode: FrrMode) -> String {
-        self.section_with_vtysh(mode, "/nonexistent/vtysh")
-    }
-
-    fn section_with_vtysh(&self, mode: FrrMode, vtysh: &str) -> String {
-        format!(
-            "[frr]\nvtysh = {vtysh:?}\nvty_socket = {:?}\nmode = {:?}\n",
-            self.dir.display().to_string(),
-            mode.as_str()
-        )
+    pub fn warden_section_without_vtysh(&self, mode: FrrMode) -> FrrSection {
+        FrrSection::new("/nonexistent/vtysh", &self.dir, mode)
     }
 }
 

@@ -16,41 +16,18 @@ impl Lab {
     /// carrying IPv4 and IPv6 unicast: how BIRD 2 peers) and, with `v6_session`, a second
     /// one over IPv6 for IPv6 unicast (how BIRD 1.6's bird6 peers). Waits for its API.
     pub fn start_router(&self, v6_session: bool) -> Router<'_> {
-        let mut toml = format!(
-            r#"[global.config]
-  as = {ROUTER_AS}
-  router-id = "{ROUTER_V4}"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{HOST_V4}"
-    peer-as = {HOST_AS}
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
-        );
+        let host = |address, families| GobgpNeighbor {
+            address,
+            peer_as: HOST_AS,
+            password: None,
+            families,
+            graceful_restart: false,
+        };
+        let mut neighbors = vec![host(HOST_V4, &["ipv4-unicast", "ipv6-unicast"])];
         if v6_session {
-            write!(
-                toml,
-                r#"[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{HOST_V6}"
-    peer-as = {HOST_AS}
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
-            )
-            .unwrap();
+            neighbors.push(host(HOST_V6, &["ipv6-unicast"]));
         }
-        self.spawn_router(&toml, if v6_session { 2 } else { 1 })
+        self.start_router_with(ROUTER_AS, &neighbors)
     }
 
     /// Starts gobgpd in the router namespace as AS `local_as` with the given neighbors

@@ -41,6 +41,7 @@ pub mod netns;
 pub mod peers;
 pub mod process;
 pub mod warden;
+pub mod warden_config;
 pub mod wire;
 
 use std::collections::BTreeSet;

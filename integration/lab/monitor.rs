@@ -1,6 +1,5 @@
 //! `gobgp monitor`: every route event the router receives, time-stamped as it is read.
 
-use std::io::{BufRead, BufReader};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,45 +13,34 @@ impl Router<'_> {
     /// Starts `gobgp monitor global rib -j` (all families) and time-stamps each event as it
     /// is read. Call it before the events of interest; it is subscribed on return.
     pub fn monitor(&self) -> Monitor {
-        let (pid, stdout) = self
-            .lab
-            .spawn_piped(
-                "monitor",
-                None,
-                &[
-                    "gobgp",
-                    "--target",
-                    &self.target,
-                    "monitor",
-                    "global",
-                    "rib",
-                    "-j",
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&events);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let at = Instant::now();
-                let Ok(serde_json::Value::Array(paths)) = serde_json::from_str(&line) else {
-                    continue;
-                };
-                let mut sink = sink.lock().unwrap();
-                for path in paths {
-                    let Some(prefix) = path["nlri"]["prefix"].as_str().and_then(|p| p.parse().ok())
-                    else {
-                        continue;
+        let argv = [
+            "gobgp",
+            "--target",
+            &self.target,
+            "monitor",
+            "global",
+            "rib",
+            "-j",
+        ];
+        let (pid, events, reader) =
+            self.lab
+                .spawn_reader("monitor", None, &argv, |line, at, sink| {
+                    let Ok(serde_json::Value::Array(paths)) = serde_json::from_str(line) else {
+                        return;
                     };
-                    sink.push(RouteEvent {
-                        at,
-                        prefix,
-                        withdrawal: path["withdrawal"].as_bool() == Some(true),
-                    });
-                }
-            }
-        });
+                    for path in paths {
+                        let Some(prefix) =
+                            path["nlri"]["prefix"].as_str().and_then(|p| p.parse().ok())
+                        else {
+                            continue;
+                        };
+                        sink.push(RouteEvent {
+                            at,
+                            prefix,
+                            withdrawal: path["withdrawal"].as_bool() == Some(true),
+                        });
+                    }
+                });
         let monitor = Monitor {
             pid,
             events,

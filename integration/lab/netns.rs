@@ -44,42 +44,18 @@ impl Lab {
         run("ip", &["link", "add", h, "type", "veth", "peer", "name", r])?;
         run("ip", &["link", "set", h, "netns", h])?;
         run("ip", &["link", "set", r, "netns", r])?;
-        run(
-            "ip",
-            &["-n", h, "addr", "add", &format!("{HOST_V4}/30"), "dev", h],
-        )?;
-        run(
-            "ip",
-            &["-n", r, "addr", "add", &format!("{ROUTER_V4}/30"), "dev", r],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                h,
-                "-6",
-                "addr",
-                "add",
-                &format!("{HOST_V6}/64"),
-                "dev",
-                h,
-                "nodad",
-            ],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                r,
-                "-6",
-                "addr",
-                "add",
-                &format!("{ROUTER_V6}/64"),
-                "dev",
-                r,
-                "nodad",
-            ],
-        )?;
+        // Each veth end is its namespace's only link: the device has the namespace's name.
+        for (ns, v4, v6) in [(h, HOST_V4, HOST_V6), (r, ROUTER_V4, ROUTER_V6)] {
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{v4}/30"), "dev", ns],
+            )?;
+            let v6 = format!("{v6}/64");
+            run(
+                "ip",
+                &["-n", ns, "-6", "addr", "add", &v6, "dev", ns, "nodad"],
+            )?;
+        }
         for ns in [h, r] {
             run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
             run("ip", &["-n", ns, "link", "set", ns, "up"])?;

@@ -52,22 +52,8 @@ protocol bgp warden6 {{
         )
         .expect("write the router's bird.conf");
         self.add_log("router bird log", &log);
-        let pid = self
-            .spawn(
-                "rtr-bird",
-                Some(&self.rtr_ns),
-                &[
-                    "bird",
-                    "-f",
-                    "-c",
-                    &conf.to_string_lossy(),
-                    "-s",
-                    &ctl.to_string_lossy(),
-                    "-P",
-                    &self.path("rtr-bird.pid").to_string_lossy(),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let pidfile = self.path("rtr-bird.pid");
+        let pid = self.spawn_bird("rtr-bird", &self.rtr_ns, "bird", &conf, &ctl, &pidfile);
         let peer = BirdPeer {
             lab: self,
             pid,
@@ -114,23 +100,7 @@ exit
             ),
         )
         .unwrap();
-        let frr_user = nix::unistd::User::from_name("frr")
-            .ok()
-            .flatten()
-            .expect("user frr (apt-get install frr)");
-        for path in [dir.join("zebra.conf"), dir.join("bgpd.conf"), dir.clone()] {
-            std::os::unix::fs::chown(
-                &path,
-                Some(frr_user.uid.as_raw()),
-                Some(frr_user.gid.as_raw()),
-            )
-            .expect("chown the router's FRR files");
-        }
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
-                .expect("chmod the tempdir");
-        }
+        self.hand_to_frr(&dir);
         let d = dir.display().to_string();
         let zserv = format!("{d}/zserv.api");
         let mut pids = vec![];
@@ -190,11 +160,7 @@ impl BirdPeer<'_> {
         expected: &BTreeSet<IpNet>,
         timeout: Duration,
     ) -> Result<Duration, String> {
-        let start = std::time::Instant::now();
-        poll(timeout, Duration::from_millis(50), || {
-            (self.rib() == *expected).then(|| start.elapsed())
-        })
-        .ok_or_else(|| {
+        wait_for_rib(timeout, Duration::from_millis(50), expected, || self.rib()).map_err(|()| {
             format!(
                 "the router's BIRD after {timeout:?}: want {expected:?}\n{}",
                 self.routes_text()
@@ -251,11 +217,7 @@ impl FrrPeer<'_> {
         expected: &BTreeSet<IpNet>,
         timeout: Duration,
     ) -> Result<Duration, String> {
-        let start = std::time::Instant::now();
-        poll(timeout, Duration::from_millis(100), || {
-            (self.rib() == *expected).then(|| start.elapsed())
-        })
-        .ok_or_else(|| {
+        wait_for_rib(timeout, Duration::from_millis(100), expected, || self.rib()).map_err(|()| {
             format!(
                 "the router's FRR after {timeout:?}: want {expected:?}, has {:?}\n{}",
                 self.rib(),
@@ -264,4 +226,18 @@ impl FrrPeer<'_> {
             )
         })
     }
+}
+
+/// Reads `rib` every `every` until it is `expected`; the time that took.
+fn wait_for_rib(
+    timeout: Duration,
+    every: Duration,
+    expected: &BTreeSet<IpNet>,
+    rib: impl Fn() -> BTreeSet<IpNet>,
+) -> Result<Duration, ()> {
+    let start = std::time::Instant::now();
+    poll(timeout, every, || {
+        (rib() == *expected).then(|| start.elapsed())
+    })
+    .ok_or(())
 }

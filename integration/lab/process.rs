@@ -3,7 +3,10 @@
 //! dropped. Also the small helpers for running a command and waiting for a condition.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -93,14 +96,7 @@ impl Lab {
     /// owns, stdout and stderr to `<label>.out` / `<label>.err` in the tempdir (or piped
     /// stdout, see [`Lab::spawn_piped`]). Returns the PID.
     pub fn spawn(&self, label: &str, ns: Option<&str>, argv: &[&str]) -> Result<i32, String> {
-        let out = self.path(&format!("{label}.out"));
-        let err = self.path(&format!("{label}.err"));
-        let stdout = fs::File::create(&out).map_err(|e| e.to_string())?;
-        let stderr = fs::File::create(&err).map_err(|e| e.to_string())?;
-        self.add_log(&format!("{label} stdout"), &out);
-        self.add_log(&format!("{label} stderr"), &err);
-        let (pid, _) = self.spawn_with(label, ns, argv, stdout.into(), stderr.into(), &[])?;
-        Ok(pid)
+        self.spawn_env(label, ns, argv, &[])
     }
 
     /// Like [`Lab::spawn`] with extra environment variables.
@@ -133,6 +129,31 @@ impl Lab {
         self.add_log(&format!("{label} stderr"), &err);
         let (pid, stdout) = self.spawn_with(label, ns, argv, Stdio::piped(), stderr.into(), &[])?;
         Ok((pid, stdout.expect("stdout was piped")))
+    }
+
+    /// Starts a child (as [`Lab::spawn_piped`]) and reads its stdout line by line on a
+    /// thread of its own: `parse` turns each line, with the instant it was read, into
+    /// records for the returned list. Returns the PID, the list and the thread.
+    pub fn spawn_reader<T: Send + 'static>(
+        &self,
+        label: &str,
+        ns: Option<&str>,
+        argv: &[&str],
+        mut parse: impl FnMut(&str, Instant, &mut Vec<T>) + Send + 'static,
+    ) -> (i32, Arc<Mutex<Vec<T>>>, JoinHandle<()>) {
+        let (pid, stdout) = self
+            .spawn_piped(label, ns, argv)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&records);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let at = Instant::now();
+                parse(&line, at, &mut sink.lock().unwrap());
+            }
+        });
+        (pid, records, reader)
     }
 
     fn spawn_with(

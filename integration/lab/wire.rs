@@ -2,7 +2,6 @@
 //! arrives, before GoBGP decodes it.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,31 +21,24 @@ impl Router<'_> {
         let filter = format!("tcp port 179 and (src host {HOST_V4} or src host {HOST_V6})");
         static WIRES: AtomicUsize = AtomicUsize::new(0);
         let label = format!("tcpdump-{}", WIRES.fetch_add(1, Ordering::Relaxed));
-        let (pid, stdout) = self
-            .lab
-            .spawn_piped(
-                &label,
-                Some(&self.lab.rtr_ns),
-                // -tt: epoch time stamps from the kernel; -q: "tcp LEN" (payload bytes);
-                // -l: a line as soon as a packet is seen; -Z root: stay root, so the
-                // capture does not depend on a tcpdump user.
-                &[
-                    "tcpdump", "-i", veth, "-n", "-tt", "-q", "-l", "-Z", "root", &filter,
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-        let packets = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&packets);
         let (base_instant, base_wall) = (Instant::now(), std::time::SystemTime::now());
         let base_epoch = base_wall
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Some((epoch, len)) = parse_tcpdump_line(&line) else {
-                    continue;
+        // -tt: epoch time stamps from the kernel; -q: "tcp LEN" (payload bytes); -l: a line
+        // as soon as a packet is seen; -Z root: stay root, so the capture does not depend
+        // on a tcpdump user.
+        let argv = [
+            "tcpdump", "-i", veth, "-n", "-tt", "-q", "-l", "-Z", "root", &filter,
+        ];
+        let (pid, packets, reader) = self.lab.spawn_reader(
+            &label,
+            Some(&self.lab.rtr_ns),
+            &argv,
+            move |line, _, sink| {
+                let Some((epoch, len)) = parse_tcpdump_line(line) else {
+                    return;
                 };
                 let offset = epoch - base_epoch;
                 let at = if offset >= 0.0 {
@@ -54,9 +46,9 @@ impl Router<'_> {
                 } else {
                     base_instant - Duration::from_secs_f64(-offset)
                 };
-                sink.lock().unwrap().push(WirePacket { at, len });
-            }
-        });
+                sink.push(WirePacket { at, len });
+            },
+        );
         let wire = Wire {
             pid,
             packets,
