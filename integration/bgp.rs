@@ -1,20 +1,20 @@
 //! End to end with the built-in BGP speaker: the warden itself peers with a real gobgpd
 //! in the router namespace (no BIRD, no FRR on the host). See `lab` for the lab.
 //!
-//! Run as root (`cargo test --test e2e_bgp`); without root or gobgpd every test prints
+//! Run as root (`cargo test --test e2e bgp::`); without root or gobgpd every test prints
 //! `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::lab::gobgp::{GobgpNeighbor, Router};
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden_config::{
+    Announce, BgpSection, Check, Peer, Service, WardenConfig, ms, secs,
+};
+use crate::lab::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, nets};
 use ipnet::IpNet;
-use lab::gobgp::{GobgpNeighbor, Router};
-use lab::needs::Need;
-use lab::process::poll;
-use lab::warden_config::{Announce, BgpSection, Check, Peer, Service, WardenConfig, ms, secs};
-use lab::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, nets};
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);
@@ -767,7 +767,7 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
         let cli = std::thread::spawn({
             let (config, dir) = (lab.path("warden.toml"), lab.path("conf.d"));
             move || {
-                std::process::Command::new(lab::WARDEN_BIN)
+                std::process::Command::new(crate::lab::WARDEN_BIN)
                     .arg("--config")
                     .arg(config)
                     .arg("--config-dir")

@@ -2,16 +2,14 @@
 //! session, `bird6` exports IPv6 from another over an IPv6 session. BIRD 1.6 comes from
 //! Debian's `bird` package unpacked into /opt/bird1 (integration/setup.sh).
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::time::Duration;
 
+use crate::lab::bird::{BirdVariant, DUMMY_V4, DUMMY_V6, with_bird};
+use crate::lab::nets;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use ipnet::IpNet;
-use lab::bird::{BirdVariant, DUMMY_V4, DUMMY_V6, with_bird};
-use lab::nets;
-use lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -1,16 +1,14 @@
 //! anycast-warden end to end with BIRD 2: the warden runs in the host namespace beside a
 //! real BIRD 2, and every assertion is about what the router (GoBGP) received.
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::Lab;
-use lab::bird::{Bird, BirdVariant, with_bird};
-use lab::nets;
-use lab::process::{gone_or_zombie, poll};
-use lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::Lab;
+use crate::lab::bird::{Bird, BirdVariant, with_bird};
+use crate::lab::nets;
+use crate::lab::process::{gone_or_zombie, poll};
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);

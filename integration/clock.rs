@@ -6,15 +6,13 @@
 //! that the test rewrites (`FAKETIME_NO_CACHE=1`). The check itself appends `date +%s`, so
 //! each run is counted and says which clock it saw (the check inherits the offset).
 
-mod lab;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lab::Lab;
-use lab::needs::{Need, libfaketime};
-use lab::warden_config::{Check, Service, WardenConfig, ms, secs};
+use crate::lab::Lab;
+use crate::lab::needs::{Need, libfaketime};
+use crate::lab::warden_config::{Check, Service, WardenConfig, ms, secs};
 
 const INTERVAL_MS: u64 = 200;
 const PHASE: Duration = Duration::from_secs(4);

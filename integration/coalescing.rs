@@ -2,16 +2,14 @@
 //! instant; BIRD must be reconfigured a handful of times per burst, not 1,000 times, and
 //! the router must end with exactly the right prefixes.
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::lab::Lab;
+use crate::lab::bird::{BirdVariant, RECONFIGURE_LOG_LINE};
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use ipnet::IpNet;
-use lab::Lab;
-use lab::bird::{BirdVariant, RECONFIGURE_LOG_LINE};
-use lab::needs::Need;
-use lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 
 const SERVICES: usize = 1_000;
 /// Most reconfigurations BIRD may see for one burst of 1,000 transitions.
@@ -33,7 +31,7 @@ fn prefixes() -> Vec<IpNet> {
 
 #[test]
 fn a_thousand_services_failing_at_once_cost_a_handful_of_reconfigures() {
-    let Some(lab) = Lab::new_or_skip("coalescing", &[Need::Bird2, Need::Gobgp]) else {
+    let Some(lab) = Lab::new_alone_or_skip("coalescing", &[Need::Bird2, Need::Gobgp]) else {
         return;
     };
     let prefixes = prefixes();

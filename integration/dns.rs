@@ -6,17 +6,15 @@
 //! Needs root, knotd/knotc (Debian `knot`) and kdig (`knot-dnsutils`); without them it
 //! prints SKIPPED, unless CI=true (the lab's policy).
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::Lab;
-use lab::needs::Need;
-use lab::process::poll;
-use lab::warden_config::{
+use crate::lab::Lab;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden_config::{
     Check, Defaults, DnsAgreement, DnsSection, Service, WardenConfig, ms, secs,
 };
 
@@ -496,7 +494,7 @@ impl Monitor {
                 &format!("warden-{id}"),
                 Some(&lab.host_ns),
                 &[
-                    lab::WARDEN_BIN,
+                    crate::lab::WARDEN_BIN,
                     "run",
                     "--config",
                     &config.to_string_lossy(),
@@ -509,7 +507,7 @@ impl Monitor {
     }
 
     fn status(&self) -> serde_json::Value {
-        let out = std::process::Command::new(lab::WARDEN_BIN)
+        let out = std::process::Command::new(crate::lab::WARDEN_BIN)
             .arg("--config")
             .arg(&self.config)
             .arg("--config-dir")

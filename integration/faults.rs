@@ -3,20 +3,18 @@
 //! or read-only. In each, the router ends with exactly the healthy prefixes once the fault
 //! is gone, without a warden restart, and nothing written is ever half a file.
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::lab::bird::{Bird, BirdVariant};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::run;
+use crate::lab::warden_config::{Check, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use ipnet::IpNet;
-use lab::bird::{Bird, BirdVariant};
-use lab::gobgp::Router;
-use lab::needs::Need;
-use lab::process::run;
-use lab::warden_config::{Check, Service, WardenConfig, ms, secs};
-use lab::{Lab, nets};
 
 /// The slowest the router may take after the fault is gone: the warden's retry backoff
 /// tops out at 10 s, BIRD's BGP session comes back within a few seconds.

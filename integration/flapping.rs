@@ -4,16 +4,14 @@
 //! at the router while its checks pass, `status` says so, and back after the penalty
 //! decays).
 
-mod lab;
-
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lab::bird::BirdVariant;
-use lab::needs::Need;
-use lab::warden_config::{Check, Dampening, Defaults, Service, WardenConfig, ms, secs};
-use lab::{Lab, WARDEN_BIN, nets};
+use crate::lab::bird::BirdVariant;
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Dampening, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, WARDEN_BIN, nets};
 
 const FLAPS: usize = 30;
 /// Each half of a flap lasts this long: several 100 ms rounds, so every change is seen.
@@ -25,8 +23,12 @@ fn cli_json(lab: &Lab) -> serde_json::Value {
         .args(["status", "--json"])
         .output()
         .expect("run the CLI");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}: {}", lab::process::output_text(&out)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {}",
+            crate::lab::process::output_text(&out)
+        )
+    })
 }
 
 fn service(lab: &Lab, name: &str, prefix: &str) -> Service {

@@ -1,22 +1,20 @@
 //! End to end with a real FRR (zebra, staticd, bgpd) driven by the warden through vtysh,
 //! and GoBGP as the router whose RIB shows what the world sees. See `lab` for the lab.
 //!
-//! Run as root (`cargo test --test e2e_frr`); without root or the daemons every test prints
+//! Run as root (`cargo test --test e2e frr::`); without root or the daemons every test prints
 //! `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::lab::frr::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden::Warden;
+use crate::lab::warden_config::{Check, FrrSection, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use ipnet::IpNet;
-use lab::frr::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode};
-use lab::gobgp::Router;
-use lab::needs::Need;
-use lab::process::poll;
-use lab::warden::Warden;
-use lab::warden_config::{Check, FrrSection, Service, WardenConfig, ms, secs};
-use lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 /// BGP sessions take a few seconds to come up (connect retry 1 s); changes after that
@@ -370,7 +368,7 @@ fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
         assert!(
             out.status.success(),
             "withdraw-all: {}",
-            lab::process::output_text(&out)
+            crate::lab::process::output_text(&out)
         );
         wait_rib(router, "withdraw-all", CHANGE, |rib| has_none(rib, &ours));
         std::thread::sleep(Duration::from_millis(500));

@@ -3,14 +3,12 @@
 //! A drained service's prefix leaves the router and stays away across a daemon restart;
 //! `withdraw-all` empties the router after the warden was SIGKILLed.
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::bird::{Bird, BirdVariant, with_bird};
-use lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
-use lab::{Lab, nets};
+use crate::lab::bird::{Bird, BirdVariant, with_bird};
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -36,7 +34,7 @@ fn cli(lab: &Lab, args: &[&str]) -> (i32, String) {
     let out = lab.warden_cli().args(args).output().expect("run the CLI");
     (
         out.status.code().unwrap_or(-1),
-        lab::process::output_text(&out),
+        crate::lab::process::output_text(&out),
     )
 }
 

@@ -14,22 +14,20 @@
 //!
 //! Each test reads the running daemon's /proc/PID/status: its user and group, and that
 //! its effective, permitted, ambient and bounding sets hold what it was given and nothing
-//! else. Run as root (`cargo test --test e2e_privilege`); without root, gobgpd or setpriv
+//! else. Run as root (`cargo test --test e2e privilege::`); without root, gobgpd or setpriv
 //! every test prints `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lab::gobgp::Router;
-use lab::needs::Need;
-use lab::process::poll;
-use lab::warden::Warden;
-use lab::warden_config::{BgpSection, Check, Peer, Service, WardenConfig, ms, secs};
-use lab::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, nets};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden::Warden;
+use crate::lab::warden_config::{BgpSection, Check, Peer, Service, WardenConfig, ms, secs};
+use crate::lab::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, nets};
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);
@@ -54,13 +52,7 @@ fn lab_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
         .any(|p| fs::metadata(p).is_ok());
     if !setpriv && nix::unistd::geteuid().is_root() {
         let why = "missing setpriv (util-linux; run integration/setup.sh as root)";
-        assert!(
-            !lab::needs::in_ci(),
-            "{test}: cannot run although CI=true: {why}"
-        );
-        eprintln!("\n**************************************************************");
-        eprintln!("SKIPPED: {test}: {why}");
-        eprintln!("**************************************************************");
+        crate::lab::needs::skip_outside_ci(test, why);
         return None;
     }
     Lab::new_or_skip(test, needs)
@@ -93,7 +85,7 @@ fn with_setpriv<R>(caps: &[&str], f: impl FnOnce(&[&str]) -> R) -> R {
 fn prepare_for_nobody(lab: &Lab) -> PathBuf {
     fs::set_permissions(lab.dir(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
     let bin = lab.path("anycast-warden");
-    fs::copy(lab::WARDEN_BIN, &bin).expect("copy the warden");
+    fs::copy(crate::lab::WARDEN_BIN, &bin).expect("copy the warden");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod warden");
     let state = lab.path("state");
     fs::create_dir_all(&state).expect("state dir");

@@ -3,14 +3,12 @@
 //! count stay flat from round to round, at most `max_concurrent_exec` check processes run
 //! at once, and every service is down (announced nowhere: BIRD 2 gets an empty set).
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::Lab;
-use lab::needs::Need;
-use lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::Lab;
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 
 const SERVICES: usize = 10_000;
 const MAX_EXEC: usize = 32;
@@ -55,7 +53,7 @@ fn children(pid: i32) -> usize {
 
 #[test]
 fn ten_thousand_hanging_checks_keep_memory_threads_and_processes_bounded() {
-    let Some(lab) = Lab::new_or_skip("check-storm", &[Need::Bird2]) else {
+    let Some(lab) = Lab::new_alone_or_skip("check-storm", &[Need::Bird2]) else {
         return;
     };
     let bird = lab.start_bird2();

@@ -7,7 +7,7 @@ use anycast_warden::check::CheckOutcome;
 use support::http_server;
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("cabourotte", body, timeout).await
+    support::check::run_check("cabourotte", body, timeout).await
 }
 
 #[tokio::test]

@@ -114,7 +114,7 @@ async fn dns_server() -> (SocketAddr, Seen) {
 }
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("dns", body, timeout).await
+    support::check::run_check("dns", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

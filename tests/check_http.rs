@@ -9,7 +9,7 @@ use support::{Ca, http_server, https_server, in_days, write};
 
 /// Runs the one check of a service written as `body` (keys of `[[service.check]]`).
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("http", body, timeout).await
+    support::check::run_check("http", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {
@@ -317,7 +317,7 @@ impl Scripted {
     }
 
     fn check(&self, extra: &str, timeout: &str) -> (anycast_warden::check::Check, Duration) {
-        support::build_check(
+        support::check::build_check(
             "http",
             &format!("url = \"http://{}/health\"\n{extra}", self.addr),
             timeout,

@@ -11,7 +11,7 @@ use anycast_warden::config::load_str;
 use support::{Ca, Leaf, https_server, in_days, write};
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("tls", body, timeout).await
+    support::check::run_check("tls", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

@@ -23,6 +23,10 @@
 
 mod http_server;
 #[path = "../lab/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "the benchmarks use the lab's start-up and measuring parts only"
+)]
 mod lab;
 mod report;
 mod stats;

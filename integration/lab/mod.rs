@@ -30,11 +30,11 @@
 //! daemons are expected in `/usr/lib/frr` (no watchfrr, no systemd: the lab runs them);
 //! `AW_LAB_KEEP=1` keeps the tempdir of a failed test, `AW_LAB_KEEP=always` of every test.
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
-#![allow(dead_code)] // each test binary uses a different part of the lab
 
 pub mod bird;
 pub mod frr;
 pub mod gobgp;
+pub mod machine;
 pub mod monitor;
 pub mod needs;
 pub mod netns;
@@ -51,6 +51,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ipnet::IpNet;
+use machine::Claim;
 use needs::{Need, missing, skip_outside_ci};
 use process::Owned;
 
@@ -82,6 +83,8 @@ pub struct Lab {
     logs: Mutex<Vec<(String, PathBuf)>>,
     /// PIDs not our children that a test asked us to clean up (e.g. a check's grandchild).
     adopted: Mutex<Vec<i32>>,
+    /// Held until everything above is gone (fields drop after [`Lab`]'s `drop`).
+    _claim: Claim,
 }
 
 impl Lab {
@@ -95,9 +98,23 @@ impl Lab {
         Some(Lab::new(test))
     }
 
-    /// Creates the namespaces and the veth pair with the lab's addresses. Panics on failure
-    /// (after cleaning up what it created).
+    /// Like [`Lab::new_or_skip`], for a test that loads the whole machine: it waits until
+    /// no other test holds a claim on the machine and runs alone ([`machine`]).
+    pub fn new_alone_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
+        if let Some(why) = missing(needs) {
+            skip_outside_ci(test, &why);
+            return None;
+        }
+        Some(Lab::with_claim(test, Claim::alone()))
+    }
+
+    /// Creates the namespaces and the veth pair with the lab's addresses, beside other
+    /// tests ([`machine`]). Panics on failure (after cleaning up what it created).
     pub fn new(test: &str) -> Lab {
+        Lab::with_claim(test, Claim::shared())
+    }
+
+    fn with_claim(test: &str, claim: Claim) -> Lab {
         let pid = std::process::id() % 10_000;
         let name = loop {
             let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
@@ -127,6 +144,7 @@ impl Lab {
             procs: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
             adopted: Mutex::new(Vec::new()),
+            _claim: claim,
         };
         // From here on, Drop deletes whatever exists.
         if let Err(e) = lab.build_network() {

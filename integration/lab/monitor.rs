@@ -22,27 +22,25 @@ impl Router<'_> {
             "rib",
             "-j",
         ];
-        let (pid, events, reader) =
-            self.lab
-                .spawn_reader("monitor", None, &argv, |line, at, sink| {
-                    let Ok(serde_json::Value::Array(paths)) = serde_json::from_str(line) else {
-                        return;
+        let (events, reader) = self
+            .lab
+            .spawn_reader("monitor", None, &argv, |line, at, sink| {
+                let Ok(serde_json::Value::Array(paths)) = serde_json::from_str(line) else {
+                    return;
+                };
+                for path in paths {
+                    let Some(prefix) = path["nlri"]["prefix"].as_str().and_then(|p| p.parse().ok())
+                    else {
+                        continue;
                     };
-                    for path in paths {
-                        let Some(prefix) =
-                            path["nlri"]["prefix"].as_str().and_then(|p| p.parse().ok())
-                        else {
-                            continue;
-                        };
-                        sink.push(RouteEvent {
-                            at,
-                            prefix,
-                            withdrawal: path["withdrawal"].as_bool() == Some(true),
-                        });
-                    }
-                });
+                    sink.push(RouteEvent {
+                        at,
+                        prefix,
+                        withdrawal: path["withdrawal"].as_bool() == Some(true),
+                    });
+                }
+            });
         let monitor = Monitor {
-            pid,
             events,
             _reader: reader,
         };
@@ -90,8 +88,6 @@ pub struct RouteEvent {
 
 /// Time-stamped route events seen by the router since [`Router::monitor`].
 pub struct Monitor {
-    /// The `gobgp monitor` process (owned and stopped by the lab).
-    pub pid: i32,
     events: Arc<Mutex<Vec<RouteEvent>>>,
     _reader: JoinHandle<()>,
 }

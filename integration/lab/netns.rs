@@ -110,11 +110,6 @@ impl Lab {
         self.lo_batch("add", prefixes)
     }
 
-    /// Removes addresses from the host's `lo`, in one `ip -b` batch.
-    pub fn del_lo_addresses(&self, prefixes: &[IpNet]) -> Result<(), String> {
-        self.lo_batch("del", prefixes)
-    }
-
     fn lo_batch(&self, verb: &str, prefixes: &[IpNet]) -> Result<(), String> {
         if prefixes.is_empty() {
             return Ok(());

@@ -133,15 +133,16 @@ impl Lab {
 
     /// Starts a child (as [`Lab::spawn_piped`]) and reads its stdout line by line on a
     /// thread of its own: `parse` turns each line, with the instant it was read, into
-    /// records for the returned list. Returns the PID, the list and the thread.
+    /// records for the returned list. Returns the list and the thread; the process is the
+    /// lab's, stopped when it is dropped.
     pub fn spawn_reader<T: Send + 'static>(
         &self,
         label: &str,
         ns: Option<&str>,
         argv: &[&str],
         mut parse: impl FnMut(&str, Instant, &mut Vec<T>) + Send + 'static,
-    ) -> (i32, Arc<Mutex<Vec<T>>>, JoinHandle<()>) {
-        let (pid, stdout) = self
+    ) -> (Arc<Mutex<Vec<T>>>, JoinHandle<()>) {
+        let (_, stdout) = self
             .spawn_piped(label, ns, argv)
             .unwrap_or_else(|e| panic!("{e}"));
         let records = Arc::new(Mutex::new(Vec::new()));
@@ -153,7 +154,7 @@ impl Lab {
                 parse(&line, at, &mut sink.lock().unwrap());
             }
         });
-        (pid, records, reader)
+        (records, reader)
     }
 
     fn spawn_with(

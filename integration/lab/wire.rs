@@ -32,7 +32,7 @@ impl Router<'_> {
         let argv = [
             "tcpdump", "-i", veth, "-n", "-tt", "-q", "-l", "-Z", "root", &filter,
         ];
-        let (pid, packets, reader) = self.lab.spawn_reader(
+        let (packets, reader) = self.lab.spawn_reader(
             &label,
             Some(&self.lab.rtr_ns),
             &argv,
@@ -50,7 +50,6 @@ impl Router<'_> {
             },
         );
         let wire = Wire {
-            pid,
             packets,
             _reader: reader,
         };
@@ -90,8 +89,6 @@ pub struct WirePacket {
 
 /// The BGP segments from the host since [`Router::wire`].
 pub struct Wire {
-    /// The tcpdump process (owned and stopped by the lab).
-    pub pid: i32,
     packets: Arc<Mutex<Vec<WirePacket>>>,
     _reader: JoinHandle<()>,
 }
