@@ -1,6 +1,5 @@
 //! Servers and certificates that the check tests run on loopback: a small HTTP/1.1 server
 //! (plain or TLS) that records what it was sent, and a CA that issues test certificates.
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
