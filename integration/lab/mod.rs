@@ -30,6 +30,13 @@
 //! daemons are expected in `/usr/lib/frr` (no watchfrr, no systemd: the lab runs them);
 //! `AW_LAB_KEEP=1` keeps the tempdir of a failed test, `AW_LAB_KEEP=always` of every test.
 //! `AW_WARDEN_LOG` sets the warden's `RUST_LOG` (default `info`).
+//!
+//! The parts: [`needs`] (prerequisites, the SKIPPED/CI policy), [`process`] (the children
+//! and how they are stopped), [`netns`] (namespaces, veth, addresses on `lo`, listeners),
+//! [`gobgp`], [`monitor`] and [`wire`] (the router and what it receives), [`bird`] and
+//! [`frr`] (the host's routing daemon), [`peers`] (BIRD or FRR as the router instead),
+//! [`warden`] (the daemon under test), [`warden_config`] (its configuration, typed) and
+//! [`machine`] (tests that load the whole machine start with [`Lab::new_alone_or_skip`]).
 
 pub mod bird;
 pub mod frr;

@@ -17,7 +17,7 @@ pub enum Need {
     Gobgp,
     /// FRR's `zebra`, `staticd`, `bgpd` in [`FRR_SBIN`] and [`VTYSH`].
     Frr,
-    /// `tcpdump` in PATH, for [`Router::wire`].
+    /// `tcpdump` in PATH, for [`super::gobgp::Router::wire`].
     Tcpdump,
     /// Knot DNS: `knotd` and `knotc` in PATH or /usr/sbin, `kdig` in PATH.
     Knot,
