@@ -57,6 +57,32 @@ fn service(lab: &Lab, name: &str, prefixes: &[&str]) -> Service {
         .check(Check::exec(&["test", "-e", &flag]))
 }
 
+/// dns (IPv4 and IPv6) with a community, a large community, MED 100 and `prepend`; ntp
+/// (IPv4) with none.
+fn attributed_services(lab: &Lab, prepend: u32) -> Vec<Service> {
+    let attributes = Announce::new()
+        .communities(&["65000:100"])
+        .large_communities(&["65000:1:1"])
+        .med(100)
+        .prepend(prepend);
+    vec![
+        service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"]).announce(attributes),
+        service(lab, "ntp", &["198.51.100.123/32"]),
+    ]
+}
+
+/// dns (IPv4 and IPv6) over an IPv6 session with the extended next hop (RFC 8950): no
+/// IPv4 next hop configured, and `link_local` as a `next_hop` if given.
+fn extended_next_hop_config(lab: &Lab, link_local: Option<&str>) -> String {
+    let peer = router_peer(ROUTER_V6).extended_next_hop(true);
+    let peer = match link_local {
+        Some(address) => peer.next_hop(&[address]),
+        None => peer,
+    };
+    let services = vec![service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"])];
+    config(lab, bgp_section(HOST_AS, peer, ms(0)), services)
+}
+
 /// `anycast-warden status ARGS` against the lab's running warden; its stdout.
 fn status(lab: &Lab, args: &[&str]) -> String {
     let out = lab
@@ -124,16 +150,7 @@ fn with_router(test: &str, body: impl FnOnce(&Lab, &Router)) {
 #[test]
 fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
     with_router("bgp-health", |lab, router| {
-        let services = vec![
-            service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"]).announce(
-                Announce::new()
-                    .communities(&["65000:100"])
-                    .large_communities(&["65000:1:1"])
-                    .med(100)
-                    .prepend(2),
-            ),
-            service(lab, "ntp", &["198.51.100.123/32"]),
-        ];
+        let services = attributed_services(lab, 2);
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
         // IPv6 routes over the IPv4 session need an IPv6 next hop.
@@ -365,13 +382,7 @@ fn ipv4_routes_with_an_ipv6_next_hop_over_an_ipv6_session() {
         }],
     );
     set_up(&lab, "dns", true);
-    let services = vec![service(&lab, "dns", &["203.0.113.53/32", "2001:db8::53"])];
-    let bgp = bgp_section(
-        HOST_AS,
-        router_peer(ROUTER_V6).extended_next_hop(true),
-        ms(0),
-    );
-    let warden = lab.start_warden(&config(&lab, bgp, services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, None));
     wait_rib(
         &router,
         &nets(&["203.0.113.53/32", "2001:db8::53/128"]),
@@ -465,20 +476,6 @@ fn a_restarted_peer_gets_the_current_set_again() {
     );
 }
 
-/// Services for the interop tests: IPv4 and IPv6 prefixes with attributes.
-fn interop_services(lab: &Lab) -> Vec<Service> {
-    vec![
-        service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"]).announce(
-            Announce::new()
-                .communities(&["65000:100"])
-                .large_communities(&["65000:1:1"])
-                .med(100)
-                .prepend(1),
-        ),
-        service(lab, "ntp", &["198.51.100.123/32"]),
-    ]
-}
-
 #[test]
 fn interop_with_bird2_as_the_peer() {
     let Some(lab) = Lab::new_or_skip("bgp-bird2-peer", &[Need::Bird2]) else {
@@ -492,7 +489,7 @@ fn interop_with_bird2_as_the_peer() {
         router_peer(ROUTER_V4).next_hop(&[HOST_V6]),
         secs(1),
     );
-    let warden = lab.start_warden(&config(&lab, bgp, interop_services(&lab)));
+    let warden = lab.start_warden(&config(&lab, bgp, attributed_services(&lab, 1)));
     let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
     bird.wait_for_rib(&all, SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -529,13 +526,7 @@ fn interop_with_bird2_ipv4_over_an_ipv6_next_hop() {
     };
     let bird = lab.start_bird2_peer();
     set_up(&lab, "dns", true);
-    let services = vec![service(&lab, "dns", &["203.0.113.53/32", "2001:db8::53"])];
-    let bgp = bgp_section(
-        HOST_AS,
-        router_peer(ROUTER_V6).extended_next_hop(true),
-        ms(0),
-    );
-    let warden = lab.start_warden(&config(&lab, bgp, services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, None));
     bird.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
     let text = bird.routes_text();
@@ -570,7 +561,7 @@ fn interop_with_frr_as_the_peer() {
         router_peer(ROUTER_V4).next_hop(&[HOST_V6]),
         secs(1),
     );
-    let warden = lab.start_warden(&config(&lab, bgp, interop_services(&lab)));
+    let warden = lab.start_warden(&config(&lab, bgp, attributed_services(&lab, 1)));
     let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
     frr.wait_for_rib(&all, SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -619,12 +610,8 @@ fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
     };
     let frr = lab.start_frr_peer();
     set_up(&lab, "dns", true);
-    let services = vec![service(&lab, "dns", &["203.0.113.53/32", "2001:db8::53"])];
     // A link-local next hop after the global one (32 octets, RFC 2545); FRR lists both.
-    let peer = router_peer(ROUTER_V6)
-        .extended_next_hop(true)
-        .next_hop(&["fe80::1"]);
-    let warden = lab.start_warden(&config(&lab, bgp_section(HOST_AS, peer, ms(0)), services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, Some("fe80::1")));
     frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
     let detail = frr.json("ipv4", Some("203.0.113.53/32"));
