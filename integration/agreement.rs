@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anycast_warden::agreement::{
     Agreement, AgreementSettings, AgreementView, DeleteDecision, decide_delete,
@@ -20,6 +20,10 @@ use anycast_warden::agreement::{
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::sync::{oneshot, watch};
+
+use crate::lab::machine::Claim;
+use crate::lab::needs::skip_outside_ci;
+use crate::lab::process::poll;
 
 /// An endpoint with every character the key encoding has to protect.
 const EP: &str = "www.example.net./AAAA/2001:db8::10";
@@ -29,10 +33,6 @@ const PREFIX: &str = "/aw-test";
 const LEASE_TTL: Duration = Duration::from_secs(2);
 /// Generous bound for anything to show up; never a timing assertion.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
 
 fn etcd_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AW_ETCD") {
@@ -63,6 +63,8 @@ struct Etcd {
     client_port: u16,
     peer_port: u16,
     child: Option<Child>,
+    /// Beside the other tests ([`crate::lab::machine`]).
+    _claim: Claim,
 }
 
 impl Etcd {
@@ -70,13 +72,7 @@ impl Etcd {
     fn start_or_skip(test: &str) -> Option<Etcd> {
         let Some(binary) = etcd_binary() else {
             let why = "etcd not found (apt-get install etcd-server, or run integration/setup.sh; AW_ETCD=path overrides)";
-            if in_ci() {
-                panic!("{test}: CI=true but {why}");
-            }
-            eprintln!();
-            eprintln!("**************************************************************");
-            eprintln!("SKIPPED: {test}: {why}");
-            eprintln!("**************************************************************");
+            skip_outside_ci(test, why);
             return None;
         };
         let (client_port, peer_port) = free_ports();
@@ -89,6 +85,7 @@ impl Etcd {
             client_port,
             peer_port,
             child: None,
+            _claim: Claim::shared(),
         };
         etcd.start();
         Some(etcd)
@@ -173,17 +170,9 @@ impl Drop for Etcd {
     }
 }
 
-fn wait_for<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Polls `probe` every 50 ms until it returns `Some` or `timeout` passes.
+fn wait_for<T>(timeout: Duration, probe: impl FnMut() -> Option<T>) -> Option<T> {
+    poll(timeout, Duration::from_millis(50), probe)
 }
 
 /// One monitor: an [`Agreement`] on its own current-thread runtime, as in the daemon.

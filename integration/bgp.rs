@@ -1,19 +1,20 @@
 //! End to end with the built-in BGP speaker: the warden itself peers with a real gobgpd
 //! in the router namespace (no BIRD, no FRR on the host). See `lab` for the lab.
 //!
-//! Run as root (`cargo test --test e2e_bgp`); without root or gobgpd every test prints
+//! Run as root (`cargo test --test e2e bgp::`); without root or gobgpd every test prints
 //! `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
-use lab::{
-    GobgpNeighbor, HOST_AS, HOST_V4, HOST_V6, Lab, Need, ROUTER_AS, ROUTER_V4, ROUTER_V6, Router,
-    nets, poll,
+use crate::lab::gobgp::{GobgpNeighbor, Router};
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden_config::{
+    Announce, BgpSection, Check, Peer, Service, WardenConfig, ms, secs,
 };
+use crate::lab::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, nets};
+use ipnet::IpNet;
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);
@@ -23,34 +24,63 @@ const GRACEFUL_SHUTDOWN: u64 = 0xffff_0000;
 
 const V4V6: &[&str] = &["ipv4-unicast", "ipv6-unicast"];
 
-/// The warden's `[bgp]` with one peer; `peer_extra`: more keys of `[[bgp.peer]]`.
-fn bgp_section(asn: u32, peer: &str, peer_extra: &str, drain: &str) -> String {
-    format!(
-        "[bgp]\nasn = {asn}\nrouter_id = \"{HOST_V4}\"\nhold_time = \"9s\"\nconnect_retry = \"500ms\"\ndrain_time = \"{drain}\"\n[[bgp.peer]]\naddress = \"{peer}\"\nasn = {ROUTER_AS}\n{peer_extra}\n"
-    )
+/// The warden's `[bgp]` with one peer.
+fn bgp_section(asn: u32, peer: Peer, drain: Duration) -> BgpSection {
+    BgpSection::new(asn, HOST_V4)
+        .hold_time(secs(9))
+        .connect_retry(ms(500))
+        .drain_time(drain)
+        .peer(peer)
+}
+
+/// The router (AS 65000) as the warden's peer at `address`.
+fn router_peer(address: &str) -> Peer {
+    Peer::new(address, ROUTER_AS)
 }
 
 /// A whole configuration: `[daemon]`, the given `[bgp]`, and services.
-fn config(lab: &Lab, bgp: &str, services: &str) -> String {
-    format!(
-        "[daemon]\nstate_dir = {:?}\nbatch_window = \"0s\"\n{bgp}\n{services}",
-        lab.path("state").display().to_string()
-    )
+fn config(lab: &Lab, bgp: BgpSection, services: Vec<Service>) -> String {
+    WardenConfig::new(lab)
+        .batch_window(ms(0))
+        .bgp(bgp)
+        .services(services)
+        .to_toml()
 }
 
-/// A service checked every 100 ms, up while `<tempdir>/up-<name>` exists; `announce`: the
-/// body of its `[service.announce]`.
-fn service(lab: &Lab, name: &str, prefixes: &str, announce: &str) -> String {
-    let mut s = format!(
-        "[[service]]\nname = \"{name}\"\nprefixes = [{prefixes}]\ninterval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = false\n[[service.check]]\nkind = \"exec\"\ncommand = [\"test\", \"-e\", {:?}]\n",
-        lab.path(&format!("up-{name}")).display().to_string()
-    );
-    if !announce.is_empty() {
-        s.push_str("[service.announce]\n");
-        s.push_str(announce);
-        s.push('\n');
-    }
-    s
+/// A service checked every 100 ms, up while `<tempdir>/up-<name>` exists.
+fn service(lab: &Lab, name: &str, prefixes: &[&str]) -> Service {
+    let flag = lab.path(&format!("up-{name}")).display().to_string();
+    Service::new(name)
+        .prefixes(prefixes)
+        .timing(ms(100), secs(1), 1, 1)
+        .ip_check(false)
+        .check(Check::exec(&["test", "-e", &flag]))
+}
+
+/// dns (IPv4 and IPv6) with a community, a large community, MED 100 and `prepend`; ntp
+/// (IPv4) with none.
+fn attributed_services(lab: &Lab, prepend: u32) -> Vec<Service> {
+    let attributes = Announce::new()
+        .communities(&["65000:100"])
+        .large_communities(&["65000:1:1"])
+        .med(100)
+        .prepend(prepend);
+    vec![
+        service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"]).announce(attributes),
+        service(lab, "ntp", &["198.51.100.123/32"]),
+    ]
+}
+
+/// dns (IPv4 and IPv6) over an IPv6 session with the extended next hop (RFC 8950): no
+/// IPv4 next hop configured, and `link_local` as a `next_hop` if given.
+fn extended_next_hop_config(lab: &Lab, link_local: Option<&str>) -> String {
+    let peer = router_peer(ROUTER_V6).extended_next_hop(true);
+    let peer = match link_local {
+        Some(address) => peer.next_hop(&[address]),
+        None => peer,
+    };
+    let services = vec![service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"])];
+    config(lab, bgp_section(HOST_AS, peer, ms(0)), services)
 }
 
 /// `anycast-warden status ARGS` against the lab's running warden; its stdout.
@@ -120,27 +150,16 @@ fn with_router(test: &str, body: impl FnOnce(&Lab, &Router)) {
 #[test]
 fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
     with_router("bgp-health", |lab, router| {
-        let services = format!(
-            "{}{}",
-            service(
-                lab,
-                "dns",
-                "\"203.0.113.53/32\", \"2001:db8::53\"",
-                "communities = [\"65000:100\"]\nlarge_communities = [\"65000:1:1\"]\nmed = 100\nprepend = 2"
-            ),
-            service(lab, "ntp", "\"198.51.100.123/32\"", ""),
-        );
+        let services = attributed_services(lab, 2);
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
         // IPv6 routes over the IPv4 session need an IPv6 next hop.
         // The session is bound to the host's veth (source = an interface name).
-        let bgp = bgp_section(
-            HOST_AS,
-            ROUTER_V4,
-            &format!("next_hop = [\"{HOST_V6}\"]\nsource = \"{}\"", lab.host_ns),
-            "0s",
-        );
-        let warden = lab.start_warden(&config(lab, &bgp, &services));
+        let peer = router_peer(ROUTER_V4)
+            .next_hop(&[HOST_V6])
+            .source(&lab.host_ns);
+        let bgp = bgp_section(HOST_AS, peer, ms(0));
+        let warden = lab.start_warden(&config(lab, bgp, services));
         let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
         let took = wait_rib(router, &all, SESSION);
         eprintln!("bgp-health: session up and table received {took:?} after start");
@@ -219,10 +238,10 @@ fn routes_follow_health_with_their_attributes_over_an_ipv4_session() {
 fn sigkill_of_the_warden_drops_its_routes_at_the_peer() {
     with_router("bgp-sigkill", |lab, router| {
         set_up(lab, "dns", true);
-        let services = service(lab, "dns", "\"203.0.113.53/32\"", "");
+        let services = vec![service(lab, "dns", &["203.0.113.53/32"])];
         // Passive: the session is the one gobgpd opens to the warden's listener.
-        let bgp = bgp_section(HOST_AS, ROUTER_V4, "passive = true", "0s");
-        let warden = lab.start_warden(&config(lab, &bgp, &services));
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4).passive(true), ms(0));
+        let warden = lab.start_warden(&config(lab, bgp, services));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
         let killed = Instant::now();
         warden.signal(Signal::SIGKILL).unwrap();
@@ -239,18 +258,18 @@ fn sigterm_drains_with_graceful_shutdown_before_the_withdrawal() {
     with_router("bgp-drain", |lab, router| {
         set_up(lab, "dns", true);
         // Drain attributes: a worse MED, three prepends and a community of its own.
-        let services = service(
-            lab,
-            "dns",
-            "\"203.0.113.53/32\"",
-            "communities = [\"65000:100\"]\nmed = 100\n\
-             [service.announce.drain]\ncommunities = [\"65000:666\"]\nmed = 1000\nprepend = 3",
-        );
-        let warden = lab.start_warden(&config(
-            lab,
-            &bgp_section(HOST_AS, ROUTER_V4, "", "2s"),
-            &services,
-        ));
+        let services = vec![
+            service(lab, "dns", &["203.0.113.53/32"]).announce(
+                Announce::new().communities(&["65000:100"]).med(100).drain(
+                    Announce::new()
+                        .communities(&["65000:666"])
+                        .med(1000)
+                        .prepend(3),
+                ),
+            ),
+        ];
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), secs(2));
+        let warden = lab.start_warden(&config(lab, bgp, services));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
         let before = path(router, "203.0.113.53/32").unwrap();
         assert_eq!(communities(&before), vec![(65000 << 16) | 100], "{before}");
@@ -322,10 +341,10 @@ fn ipv6_session_with_a_four_octet_as() {
         }],
     );
     set_up(&lab, "dns", true);
-    let services = service(&lab, "dns", "\"2001:db8::53\", \"203.0.113.53/32\"", "");
+    let services = vec![service(&lab, "dns", &["2001:db8::53", "203.0.113.53/32"])];
     // IPv4 routes over the IPv6 session need an IPv4 next hop.
-    let bgp = bgp_section(AS4, ROUTER_V6, &format!("next_hop = [\"{HOST_V4}\"]"), "0s");
-    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    let bgp = bgp_section(AS4, router_peer(ROUTER_V6).next_hop(&[HOST_V4]), ms(0));
+    let warden = lab.start_warden(&config(&lab, bgp, services));
     wait_rib(
         &router,
         &nets(&["2001:db8::53/128", "203.0.113.53/32"]),
@@ -363,9 +382,7 @@ fn ipv4_routes_with_an_ipv6_next_hop_over_an_ipv6_session() {
         }],
     );
     set_up(&lab, "dns", true);
-    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
-    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
-    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, None));
     wait_rib(
         &router,
         &nets(&["203.0.113.53/32", "2001:db8::53/128"]),
@@ -407,14 +424,9 @@ fn md5_session_comes_up_with_the_right_password_only() {
             }],
         );
         set_up(&lab, "dns", true);
-        let services = service(&lab, "dns", "\"203.0.113.53/32\"", "");
-        let bgp = bgp_section(
-            HOST_AS,
-            ROUTER_V4,
-            &format!("md5_password = \"{ours}\""),
-            "0s",
-        );
-        let _warden = lab.start_warden(&config(&lab, &bgp, &services));
+        let services = vec![service(&lab, "dns", &["203.0.113.53/32"])];
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4).md5_password(ours), ms(0));
+        let _warden = lab.start_warden(&config(&lab, bgp, services));
         if up {
             wait_rib(&router, &nets(&["203.0.113.53/32"]), SESSION);
         } else {
@@ -438,16 +450,12 @@ fn a_restarted_peer_gets_the_current_set_again() {
     let router = lab.start_router(false);
     set_up(&lab, "dns", true);
     set_up(&lab, "ntp", true);
-    let services = format!(
-        "{}{}",
-        service(&lab, "dns", "\"203.0.113.53/32\"", ""),
-        service(&lab, "ntp", "\"198.51.100.123/32\"", "")
-    );
-    let warden = lab.start_warden(&config(
-        &lab,
-        &bgp_section(HOST_AS, ROUTER_V4, "", "0s"),
-        &services,
-    ));
+    let services = vec![
+        service(&lab, "dns", &["203.0.113.53/32"]),
+        service(&lab, "ntp", &["198.51.100.123/32"]),
+    ];
+    let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), ms(0));
+    let warden = lab.start_warden(&config(&lab, bgp, services));
     wait_rib(
         &router,
         &nets(&["203.0.113.53/32", "198.51.100.123/32"]),
@@ -468,20 +476,6 @@ fn a_restarted_peer_gets_the_current_set_again() {
     );
 }
 
-/// Services for the interop tests: IPv4 and IPv6 prefixes with attributes.
-fn interop_services(lab: &Lab) -> String {
-    format!(
-        "{}{}",
-        service(
-            lab,
-            "dns",
-            "\"203.0.113.53/32\", \"2001:db8::53\"",
-            "communities = [\"65000:100\"]\nlarge_communities = [\"65000:1:1\"]\nmed = 100\nprepend = 1"
-        ),
-        service(lab, "ntp", "\"198.51.100.123/32\"", ""),
-    )
-}
-
 #[test]
 fn interop_with_bird2_as_the_peer() {
     let Some(lab) = Lab::new_or_skip("bgp-bird2-peer", &[Need::Bird2]) else {
@@ -492,11 +486,10 @@ fn interop_with_bird2_as_the_peer() {
     set_up(&lab, "ntp", true);
     let bgp = bgp_section(
         HOST_AS,
-        ROUTER_V4,
-        &format!("next_hop = [\"{HOST_V6}\"]"),
-        "1s",
+        router_peer(ROUTER_V4).next_hop(&[HOST_V6]),
+        secs(1),
     );
-    let warden = lab.start_warden(&config(&lab, &bgp, &interop_services(&lab)));
+    let warden = lab.start_warden(&config(&lab, bgp, attributed_services(&lab, 1)));
     let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
     bird.wait_for_rib(&all, SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -533,9 +526,7 @@ fn interop_with_bird2_ipv4_over_an_ipv6_next_hop() {
     };
     let bird = lab.start_bird2_peer();
     set_up(&lab, "dns", true);
-    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
-    let bgp = bgp_section(HOST_AS, ROUTER_V6, "extended_next_hop = true", "0s");
-    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, None));
     bird.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
     let text = bird.routes_text();
@@ -567,11 +558,10 @@ fn interop_with_frr_as_the_peer() {
     set_up(&lab, "ntp", true);
     let bgp = bgp_section(
         HOST_AS,
-        ROUTER_V4,
-        &format!("next_hop = [\"{HOST_V6}\"]"),
-        "1s",
+        router_peer(ROUTER_V4).next_hop(&[HOST_V6]),
+        secs(1),
     );
-    let warden = lab.start_warden(&config(&lab, &bgp, &interop_services(&lab)));
+    let warden = lab.start_warden(&config(&lab, bgp, attributed_services(&lab, 1)));
     let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.123/32"]);
     frr.wait_for_rib(&all, SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -620,15 +610,8 @@ fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
     };
     let frr = lab.start_frr_peer();
     set_up(&lab, "dns", true);
-    let services = service(&lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", "");
     // A link-local next hop after the global one (32 octets, RFC 2545); FRR lists both.
-    let bgp = bgp_section(
-        HOST_AS,
-        ROUTER_V6,
-        "extended_next_hop = true\nnext_hop = [\"fe80::1\"]",
-        "0s",
-    );
-    let warden = lab.start_warden(&config(&lab, &bgp, &services));
+    let warden = lab.start_warden(&extended_next_hop_config(&lab, Some("fe80::1")));
     frr.wait_for_rib(&nets(&["203.0.113.53/32", "2001:db8::53/128"]), SESSION)
         .unwrap_or_else(|e| panic!("{e}"));
     let detail = frr.json("ipv4", Some("203.0.113.53/32"));
@@ -656,14 +639,12 @@ fn interop_with_frr_ipv4_over_an_ipv6_next_hop() {
 fn a_peer_that_is_down_blocks_no_other() {
     with_router("bgp-dead-peer", |lab, router| {
         set_up(lab, "dns", true);
-        let services = service(lab, "dns", "\"203.0.113.53/32\"", "");
+        let services = vec![service(lab, "dns", &["203.0.113.53/32"])];
         // A second peer nobody answers for: its SYNs go unanswered (neighbor discovery
         // fails on the link), the connect hangs until the retry timer gives up on it.
-        let bgp = format!(
-            "{}[[bgp.peer]]\naddress = \"2001:db8:1::99\"\nasn = 65099\nnext_hop = [\"{HOST_V4}\"]\n",
-            bgp_section(HOST_AS, ROUTER_V4, "", "0s")
-        );
-        let warden = lab.start_warden(&config(lab, &bgp, &services));
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), ms(0))
+            .peer(Peer::new("2001:db8:1::99", 65099).next_hop(&[HOST_V4]));
+        let warden = lab.start_warden(&config(lab, bgp, services));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
         for round in 0..3 {
             let t = Instant::now();
@@ -700,13 +681,9 @@ fn graceful_restart_keeps_the_routes_across_a_crash_of_the_warden() {
         }],
     );
     set_up(&lab, "dns", true);
-    let services = service(&lab, "dns", "\"203.0.113.53/32\"", "");
-    let bgp = bgp_section(HOST_AS, ROUTER_V4, "", "0s").replacen(
-        "drain_time",
-        "graceful_restart = \"30s\"\ndrain_time",
-        1,
-    );
-    let text = config(&lab, &bgp, &services);
+    let services = vec![service(&lab, "dns", &["203.0.113.53/32"])];
+    let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), ms(0)).graceful_restart(secs(30));
+    let text = config(&lab, bgp, services);
     let warden = lab.start_warden(&text);
     wait_rib(&router, &nets(&["203.0.113.53/32"]), SESSION);
     warden.signal(Signal::SIGKILL).unwrap();
@@ -737,22 +714,14 @@ fn graceful_restart_keeps_the_routes_across_a_crash_of_the_warden() {
 fn sighup_with_new_attributes_reaches_the_peer() {
     with_router("bgp-reload", |lab, router| {
         set_up(lab, "dns", true);
-        let bgp = bgp_section(HOST_AS, ROUTER_V4, "", "0s");
-        let before = service(
-            lab,
-            "dns",
-            "\"203.0.113.53/32\"",
-            "communities = [\"65000:100\"]",
-        );
-        let warden = lab.start_warden(&config(lab, &bgp, &before));
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), ms(0));
+        let dns = |community| {
+            service(lab, "dns", &["203.0.113.53/32"])
+                .announce(Announce::new().communities(&[community]))
+        };
+        let warden = lab.start_warden(&config(lab, bgp.clone(), vec![dns("65000:100")]));
         wait_rib(router, &nets(&["203.0.113.53/32"]), SESSION);
-        let after = service(
-            lab,
-            "dns",
-            "\"203.0.113.53/32\"",
-            "communities = [\"65000:200\"]",
-        );
-        warden.write_config(&config(lab, &bgp, &after));
+        warden.write_config(&config(lab, bgp, vec![dns("65000:200")]));
         warden.signal(Signal::SIGHUP).unwrap();
         poll(SESSION, Duration::from_millis(50), || {
             let p = path(router, "203.0.113.53/32")?;
@@ -769,17 +738,14 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
         set_up(lab, "dns", true);
         set_up(lab, "ntp", true);
         // Both services have drain attributes; only the drained one may show them.
-        let drain = "[service.announce.drain]\nmed = 500\nlarge_communities = [\"65000:9:9\"]";
-        let services = format!(
-            "{}{}",
-            service(lab, "dns", "\"203.0.113.53/32\"", drain),
-            service(lab, "ntp", "\"198.51.100.123/32\"", drain)
-        );
-        let warden = lab.start_warden(&config(
-            lab,
-            &bgp_section(HOST_AS, ROUTER_V4, "", "2s"),
-            &services,
-        ));
+        let drain =
+            Announce::new().drain(Announce::new().med(500).large_communities(&["65000:9:9"]));
+        let services = vec![
+            service(lab, "dns", &["203.0.113.53/32"]).announce(drain.clone()),
+            service(lab, "ntp", &["198.51.100.123/32"]).announce(drain),
+        ];
+        let bgp = bgp_section(HOST_AS, router_peer(ROUTER_V4), secs(2));
+        let warden = lab.start_warden(&config(lab, bgp, services));
         let both = nets(&["203.0.113.53/32", "198.51.100.123/32"]);
         wait_rib(router, &both, SESSION);
 
@@ -788,7 +754,7 @@ fn drain_command_announces_graceful_shutdown_then_withdraws_and_undrain_restores
         let cli = std::thread::spawn({
             let (config, dir) = (lab.path("warden.toml"), lab.path("conf.d"));
             move || {
-                std::process::Command::new(lab::WARDEN_BIN)
+                std::process::Command::new(crate::lab::WARDEN_BIN)
                     .arg("--config")
                     .arg(config)
                     .arg("--config-dir")

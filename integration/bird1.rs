@@ -2,28 +2,16 @@
 //! session, `bird6` exports IPv6 from another over an IPv6 session. BIRD 1.6 comes from
 //! Debian's `bird` package unpacked into /opt/bird1 (integration/setup.sh).
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::time::Duration;
 
+use crate::lab::bird::{BirdVariant, DUMMY_V4, DUMMY_V6, with_bird};
+use crate::lab::nets;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use ipnet::IpNet;
-use lab::{Bird, DUMMY_V4, DUMMY_V6, Lab, Need, Router, nets};
 
 const SECOND: Duration = Duration::from_secs(1);
-
-fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
-    let Some(lab) = Lab::new_or_skip(test, &[Need::Bird1, Need::Gobgp]) else {
-        return;
-    };
-    let router = lab.start_router(true);
-    let bird = lab.start_bird1();
-    router
-        .wait_established(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    body(&lab, &router, &bird);
-}
 
 fn set_line(name: &str, prefixes: &BTreeSet<IpNet>, dummy: &str) -> String {
     let mut list: Vec<String> = prefixes.iter().map(ToString::to_string).collect();
@@ -36,7 +24,7 @@ fn set_line(name: &str, prefixes: &BTreeSet<IpNet>, dummy: &str) -> String {
 
 #[test]
 fn lab_bird1_and_bird6_export_what_their_include_files_allow() {
-    with_lab("bird1-selftest", |lab, router, bird| {
+    with_bird("bird1-selftest", BirdVariant::Bird1, |lab, router, bird| {
         let v4 = nets(&["203.0.113.53/32"]);
         let v6 = nets(&["2001:db8::53/128"]);
         let both: BTreeSet<IpNet> = v4.union(&v6).copied().collect();
@@ -85,38 +73,27 @@ fn lab_bird1_and_bird6_export_what_their_include_files_allow() {
 
 /// The warden drives bird and bird6; the router sees both families come and go.
 fn warden_drives_bird1(test: &str, control_socket: bool) {
-    with_lab(test, |lab, router, bird| {
+    with_bird(test, BirdVariant::Bird1, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
         lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
             .unwrap();
         let flag = lab.path("dns-up");
-        let config = format!(
-            r#"[daemon]
-state_dir = {state:?}
-batch_window = "100ms"
-
-[defaults]
-interval = "200ms"
-timeout = "1s"
-rise = 2
-fall = 2
-interface = "lo"
-ip_check = true
-
-{bird}
-[[service]]
-name = "dns"
-prefixes = ["203.0.113.53/32", "2001:db8::53"]
-[[service.check]]
-kind = "exec"
-command = ["/bin/test", "-e", {flag:?}]
-"#,
-            state = lab.path("state").display().to_string(),
-            bird = bird.warden_section(control_socket),
-            flag = flag.display().to_string(),
-        );
+        let config = WardenConfig::new(lab)
+            .batch_window(ms(100))
+            .defaults(
+                Defaults::new()
+                    .timing(ms(200), secs(1), 2, 2)
+                    .interface("lo")
+                    .ip_check(true),
+            )
+            .bird(bird.warden_section(control_socket))
+            .service(
+                Service::new("dns")
+                    .prefixes(&["203.0.113.53/32", "2001:db8::53"])
+                    .check(Check::exists(&flag)),
+            );
         let monitor = router.monitor();
-        let warden = lab.start_warden(&config);
+        let warden = lab.start_warden(&config.to_toml());
         warden
             .wait_for_log("service dns is down", 1, 5 * SECOND)
             .unwrap();

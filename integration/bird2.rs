@@ -1,65 +1,50 @@
 //! anycast-warden end to end with BIRD 2: the warden runs in the host namespace beside a
 //! real BIRD 2, and every assertion is about what the router (GoBGP) received.
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Bird, Lab, Need, Router, gone_or_zombie, nets, poll};
+use crate::lab::Lab;
+use crate::lab::bird::{Bird, BirdVariant, with_bird};
+use crate::lab::nets;
+use crate::lab::process::{gone_or_zombie, poll};
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);
 
 /// The defaults most tests use: fast rounds, rise = fall = 2.
-const FAST_DEFAULTS: &str = r#"
-[defaults]
-interval = "200ms"
-timeout = "1s"
-rise = 2
-fall = 2
-interface = "lo"
-ip_check = true
-"#;
+fn fast_defaults() -> Defaults {
+    Defaults::new()
+        .timing(ms(200), secs(1), 2, 2)
+        .interface("lo")
+        .ip_check(true)
+}
 
 /// A whole warden configuration for this lab.
-fn config(lab: &Lab, bird: &Bird, control_socket: bool, defaults: &str, services: &str) -> String {
-    format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"100ms\"\n{defaults}\n{bird}\n{services}",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(control_socket),
-    )
+fn config(lab: &Lab, bird: &Bird, control_socket: bool, services: Vec<Service>) -> WardenConfig {
+    WardenConfig::new(lab)
+        .batch_window(ms(100))
+        .defaults(fast_defaults())
+        .bird(bird.warden_section(control_socket))
+        .services(services)
 }
 
 /// A service whose exec check passes while `<tempdir>/<flag>` exists.
-fn flag_service(lab: &Lab, name: &str, prefixes: &[&str], flag: &str) -> String {
-    format!(
-        "[[service]]\nname = {name:?}\nprefixes = {prefixes:?}\n[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
-        flag = lab.path(flag).display().to_string(),
-    )
-}
-
-/// Builds the lab (router, BIRD 2, BGP Established) and hands it to the test.
-fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
-    let Some(lab) = Lab::new_or_skip(test, &[Need::Bird2, Need::Gobgp]) else {
-        return;
-    };
-    let router = lab.start_router(false);
-    let bird = lab.start_bird2();
-    router
-        .wait_established(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    body(&lab, &router, &bird);
+fn flag_service(lab: &Lab, name: &str, prefixes: &[&str], flag: &str) -> Service {
+    Service::new(name)
+        .prefixes(prefixes)
+        .check(Check::exists(&lab.path(flag)))
 }
 
 /// Rise and fall through either way of asking BIRD to reconfigure.
 fn rise_and_fall(test: &str, control_socket: bool) {
-    with_lab(test, |lab, router, bird| {
+    with_bird(test, BirdVariant::Bird2, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
         lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
             .unwrap();
         let service = flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "dns-up");
-        let warden = lab.start_warden(&config(lab, bird, control_socket, FAST_DEFAULTS, &service));
+        let warden = lab.start_warden(&config(lab, bird, control_socket, vec![service]).to_toml());
 
         // Failing from the start: unknown, then down; never announced.
         warden
@@ -117,19 +102,18 @@ fn announces_after_rise_withdraws_after_fall_via_reconfigure_command() {
 
 #[test]
 fn ip_check_holds_back_a_prefix_whose_address_is_not_on_lo() {
-    with_lab("ip-check", |lab, router, bird| {
+    with_bird("ip-check", BirdVariant::Bird2, |lab, router, bird| {
         // "web" passes its check, but 203.0.113.80 is not on lo yet. "dns" is a witness
         // that the warden is running and announcing.
         lab.add_lo_addresses(&nets(&["203.0.113.53/32"]).into_iter().collect::<Vec<_>>())
             .unwrap();
-        let services = format!(
-            "{}{}",
+        let services = vec![
             flag_service(lab, "dns", &["203.0.113.53/32"], "always"),
             flag_service(lab, "web", &["203.0.113.80/32"], "always"),
-        );
+        ];
         fs::write(lab.path("always"), "").unwrap();
         let monitor = router.monitor();
-        let warden = lab.start_warden(&config(lab, bird, true, FAST_DEFAULTS, &services));
+        let warden = lab.start_warden(&config(lab, bird, true, services).to_toml());
 
         router
             .wait_for_rib(&nets(&["203.0.113.53/32"]), 10 * SECOND)
@@ -160,17 +144,16 @@ fn ip_check_holds_back_a_prefix_whose_address_is_not_on_lo() {
 
 #[test]
 fn sigterm_withdraws_everything_and_exits_0() {
-    with_lab("sigterm", |lab, router, bird| {
+    with_bird("sigterm", BirdVariant::Bird2, |lab, router, bird| {
         let all = nets(&["203.0.113.53/32", "2001:db8::53/128", "198.51.100.7/32"]);
         lab.add_lo_addresses(&all.iter().copied().collect::<Vec<_>>())
             .unwrap();
         fs::write(lab.path("up"), "").unwrap();
-        let services = format!(
-            "{}{}",
+        let services = vec![
             flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "up"),
             flag_service(lab, "ntp", &["198.51.100.7/32"], "up"),
-        );
-        let warden = lab.start_warden(&config(lab, bird, true, FAST_DEFAULTS, &services));
+        ];
+        let warden = lab.start_warden(&config(lab, bird, true, services).to_toml());
         router.wait_for_rib(&all, 10 * SECOND).unwrap();
 
         let monitor = router.monitor();
@@ -200,24 +183,28 @@ fn sigterm_withdraws_everything_and_exits_0() {
 
 #[test]
 fn sighup_with_a_bad_file_changes_nothing() {
-    with_lab("sighup-bad", |lab, router, bird| {
+    with_bird("sighup-bad", BirdVariant::Bird2, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
         lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
             .unwrap();
         fs::write(lab.path("dns-up"), "").unwrap();
         let service = flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "dns-up");
-        let good = config(lab, bird, true, FAST_DEFAULTS, &service);
-        let warden = lab.start_warden(&good);
+        let good = config(lab, bird, true, vec![service]);
+        let warden = lab.start_warden(&good.to_toml());
         router.wait_for_rib(&dns, 10 * SECOND).unwrap();
         let monitor = router.monitor();
         let reconfigures = bird.reconfigure_count();
 
         // A typo'd key, and a second service that would be announced if the file were taken.
-        let bad = format!(
-            "{}{}",
-            good.replace("fall = 2", "fall = 2\nintervall = \"1s\""),
-            flag_service(lab, "ntp", &["203.0.113.123/32"], "dns-up"),
-        );
+        // The typo is put into the rendered text by hand: the builder writes only keys the
+        // daemon knows.
+        let with_ntp = good
+            .clone()
+            .service(flag_service(lab, "ntp", &["203.0.113.123/32"], "dns-up"))
+            .to_toml();
+        let bad = with_ntp.replacen("[defaults]\n", "[defaults]\nintervall = \"1s\"\n", 1);
+        assert!(bad != with_ntp, "no [defaults] in {with_ntp}");
+        let good = good.to_toml();
         assert_ne!(bad, good);
         warden.write_config(&bad);
         warden.signal(Signal::SIGHUP).unwrap();
@@ -257,21 +244,28 @@ fn sighup_with_a_bad_file_changes_nothing() {
 
 #[test]
 fn sighup_with_a_new_service_keeps_the_unchanged_one_announced() {
-    with_lab("sighup-good", |lab, router, bird| {
+    with_bird("sighup-good", BirdVariant::Bird2, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
         let ntp = nets(&["203.0.113.123/32", "2001:db8::123/128"]);
         lab.add_lo_addresses(&dns.union(&ntp).copied().collect::<Vec<_>>())
             .unwrap();
         fs::write(lab.path("up"), "").unwrap();
         let dns_service = flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "up");
-        let warden = lab.start_warden(&config(lab, bird, true, FAST_DEFAULTS, &dns_service));
+        let warden = lab.start_warden(&config(lab, bird, true, vec![dns_service]).to_toml());
         router.wait_for_rib(&dns, 10 * SECOND).unwrap();
         let monitor = router.monitor();
 
         // The new service comes in a conf.d file; the main file is unchanged.
         warden.write_service_file(
             "ntp.toml",
-            &flag_service(lab, "ntp", &["203.0.113.123/32", "2001:db8::123"], "up"),
+            &WardenConfig::conf_d()
+                .service(flag_service(
+                    lab,
+                    "ntp",
+                    &["203.0.113.123/32", "2001:db8::123"],
+                    "up",
+                ))
+                .to_toml(),
         );
         warden.signal(Signal::SIGHUP).unwrap();
         warden
@@ -297,7 +291,7 @@ fn sighup_with_a_new_service_keeps_the_unchanged_one_announced() {
 
 #[test]
 fn a_hanging_check_is_killed_at_its_timeout_with_its_grandchild() {
-    with_lab("hanging-check", |lab, router, bird| {
+    with_bird("hanging-check", BirdVariant::Bird2, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32"]);
         lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
             .unwrap();
@@ -309,10 +303,11 @@ fn a_hanging_check_is_killed_at_its_timeout_with_its_grandchild() {
             up = lab.path("up").display(),
             pids = pids.display(),
         );
-        let services = format!(
-            "[[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\ninterval = \"1s\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1\n[[service.check]]\nkind = \"exec\"\nshell = true\ncommand = {line:?}\n"
-        );
-        let warden = lab.start_warden(&config(lab, bird, true, FAST_DEFAULTS, &services));
+        let service = Service::new("dns")
+            .prefixes(&["203.0.113.53/32"])
+            .timing(secs(1), ms(500), 1, 1)
+            .check(Check::shell(&line));
+        let warden = lab.start_warden(&config(lab, bird, true, vec![service]).to_toml());
         router.wait_for_rib(&dns, 10 * SECOND).unwrap();
 
         fs::remove_file(lab.path("up")).unwrap();

@@ -3,15 +3,17 @@
 //! 198.51.100.0/24 and 2001:db8:3::/48 only). Without root it prints SKIPPED, unless
 //! CI=true, where that fails (the lab's policy).
 
-mod lab;
-
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/support/check.rs"]
+mod check_support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anycast_warden::check::{CheckMeasurements, CheckOutcome};
+
+use crate::lab::machine::Claim;
+use crate::lab::needs::{missing, skip_outside_ci};
+use crate::lab::process::run;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -48,13 +50,13 @@ impl CheckNet {
     fn build(&self, base: u32, n: u32) -> Result<(), String> {
         let (ns, link) = (self.ns.as_str(), self.link.as_str());
         let peer = format!("{ns}b");
-        lab::run("ip", &["netns", "add", ns])?;
-        lab::run(
+        run("ip", &["netns", "add", ns])?;
+        run(
             "ip",
             &["link", "add", link, "type", "veth", "peer", "name", &peer],
         )?;
-        lab::run("ip", &["link", "set", &peer, "netns", ns])?;
-        lab::run(
+        run("ip", &["link", "set", &peer, "netns", ns])?;
+        run(
             "ip",
             &[
                 "addr",
@@ -64,7 +66,7 @@ impl CheckNet {
                 link,
             ],
         )?;
-        lab::run(
+        run(
             "ip",
             &[
                 "-6",
@@ -76,7 +78,7 @@ impl CheckNet {
                 "nodad",
             ],
         )?;
-        lab::run(
+        run(
             "ip",
             &[
                 "-n",
@@ -88,7 +90,7 @@ impl CheckNet {
                 &peer,
             ],
         )?;
-        lab::run(
+        run(
             "ip",
             &[
                 "-n",
@@ -102,15 +104,15 @@ impl CheckNet {
                 "nodad",
             ],
         )?;
-        lab::run("ip", &["link", "set", link, "up"])?;
-        lab::run("ip", &["-n", ns, "link", "set", &peer, "up"])?;
-        lab::run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        run("ip", &["link", "set", link, "up"])?;
+        run("ip", &["-n", ns, "link", "set", &peer, "up"])?;
+        run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
         Ok(())
     }
 
     /// Takes the namespace's side of the link down: nothing answers any more.
     fn cut(&self) {
-        lab::run(
+        run(
             "ip",
             &[
                 "-n",
@@ -128,26 +130,23 @@ impl CheckNet {
 impl Drop for CheckNet {
     fn drop(&mut self) {
         // Deleting one end of a veth pair deletes both.
-        let _ = lab::run("ip", &["link", "del", &self.link]);
-        let _ = lab::run("ip", &["netns", "del", &self.ns]);
+        let _ = run("ip", &["link", "del", &self.link]);
+        let _ = run("ip", &["netns", "del", &self.ns]);
     }
 }
 
-fn can_run(test: &str) -> bool {
-    match lab::missing(&[]) {
-        None => true,
-        Some(why) if lab::in_ci() => panic!("{test}: cannot run although CI=true: {why}"),
-        Some(why) => {
-            eprintln!("\n**************************************************************");
-            eprintln!("SKIPPED: {test}: {why}");
-            eprintln!("**************************************************************");
-            false
-        }
+/// A shared claim on the machine, or `None` after SKIPPED (a failure with `CI=true`)
+/// without root or `ip`.
+fn can_run(test: &str) -> Option<Claim> {
+    if let Some(why) = missing(&[]) {
+        skip_outside_ci(test, &why);
+        return None;
     }
+    Some(Claim::shared())
 }
 
 async fn icmp(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("icmp", body, timeout).await
+    check_support::run_check("icmp", body, timeout).await
 }
 
 fn stats(out: &CheckOutcome) -> anycast_warden::check::IcmpStats {
@@ -159,9 +158,9 @@ fn stats(out: &CheckOutcome) -> anycast_warden::check::IcmpStats {
 
 #[tokio::test]
 async fn icmp_echo_v4_and_v6_into_a_namespace() {
-    if !can_run("icmp_echo_v4_and_v6_into_a_namespace") {
+    let Some(_machine) = can_run("icmp_echo_v4_and_v6_into_a_namespace") else {
         return;
-    }
+    };
     let net = CheckNet::new();
     for host in [&net.v4, &net.v6] {
         let out = icmp(&format!("host = \"{host}\"\ncount = 3"), "2s").await;
@@ -185,9 +184,9 @@ async fn icmp_echo_v4_and_v6_into_a_namespace() {
 
 #[tokio::test]
 async fn icmp_loss_fails_and_max_loss_allows_it() {
-    if !can_run("icmp_loss_fails_and_max_loss_allows_it") {
+    let Some(_machine) = can_run("icmp_loss_fails_and_max_loss_allows_it") else {
         return;
-    }
+    };
     let net = CheckNet::new();
     // Nobody has this address: every request is lost (no ARP answer).
     let out = icmp(&format!("host = \"{}\"\ncount = 2", net.absent_v4), "1s").await;

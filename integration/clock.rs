@@ -6,13 +6,13 @@
 //! that the test rewrites (`FAKETIME_NO_CACHE=1`). The check itself appends `date +%s`, so
 //! each run is counted and says which clock it saw (the check inherits the offset).
 
-mod lab;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lab::{Lab, Need, libfaketime};
+use crate::lab::Lab;
+use crate::lab::needs::{Need, libfaketime};
+use crate::lab::warden_config::{Check, Service, WardenConfig, ms, secs};
 
 const INTERVAL_MS: u64 = 200;
 const PHASE: Duration = Duration::from_secs(4);
@@ -36,15 +36,16 @@ fn wall_clock_jumps_neither_stall_nor_burst_the_checks() {
     let offset = lab.path("faketime");
     let runs = lab.path("runs");
     fs::write(&offset, "+0\n").unwrap();
-    let text = format!(
-        "[daemon]\nstate_dir = {state:?}\n{bird}\n\
-         [[service]]\nname = \"clock\"\nprefixes = [\"203.0.113.31/32\"]\ninterval = \"{INTERVAL_MS}ms\"\n\
-         timeout = \"2s\"\nrise = 1\nfall = 1\nip_check = false\n\
-         [[service.check]]\nkind = \"exec\"\nshell = true\ncommand = \"date +%s >> {runs}\"\n",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-        runs = runs.display(),
-    );
+    let text = WardenConfig::new(&lab)
+        .bird(bird.warden_section(true))
+        .service(
+            Service::new("clock")
+                .prefixes(&["203.0.113.31/32"])
+                .timing(ms(INTERVAL_MS), secs(2), 1, 1)
+                .ip_check(false)
+                .check(Check::shell(&format!("date +%s >> {}", runs.display()))),
+        )
+        .to_toml();
     let preload = preload.display().to_string();
     let offset_file = offset.display().to_string();
     let warden = lab.start_warden_env(

@@ -2,14 +2,14 @@
 //! instant; BIRD must be reconfigured a handful of times per burst, not 1,000 times, and
 //! the router must end with exactly the right prefixes.
 
-mod lab;
-
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::lab::Lab;
+use crate::lab::bird::{BirdVariant, RECONFIGURE_LOG_LINE};
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 use ipnet::IpNet;
-use lab::{Lab, Need, RECONFIGURE_LOG_LINE};
 
 const SERVICES: usize = 1_000;
 /// Most reconfigurations BIRD may see for one burst of 1,000 transitions.
@@ -31,7 +31,7 @@ fn prefixes() -> Vec<IpNet> {
 
 #[test]
 fn a_thousand_services_failing_at_once_cost_a_handful_of_reconfigures() {
-    let Some(lab) = Lab::new_or_skip("coalescing", &[Need::Bird2, Need::Gobgp]) else {
+    let Some(lab) = Lab::new_alone_or_skip("coalescing", &[Need::Bird2, Need::Gobgp]) else {
         return;
     };
     let prefixes = prefixes();
@@ -44,42 +44,31 @@ fn a_thousand_services_failing_at_once_cost_a_handful_of_reconfigures() {
         "1,000 + 127.0.0.1 + ::1"
     );
 
-    let router = lab.start_router(false);
-    let bird = lab.start_bird2();
-    router.wait_established(Duration::from_secs(30)).unwrap();
+    let (router, bird) = lab.start_router_and_bird(BirdVariant::Bird2);
 
     // Every service checks the same listener inside the host namespace.
     let listener = lab.host_tcp_listener(0);
     let port = listener.addr.port();
-    let mut services = String::new();
-    for (i, p) in prefixes.iter().enumerate() {
-        write!(
-            services,
-            "[[service]]\nname = \"svc{i:04}\"\nprefixes = [\"{p}\"]\n[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:{port}\"\n\n"
+    let target = format!("127.0.0.1:{port}");
+    let services = prefixes.iter().enumerate().map(|(i, p)| {
+        Service::new(&format!("svc{i:04}"))
+            .prefixes(&[p.to_string()])
+            .check(Check::tcp(&target))
+    });
+    let config = WardenConfig::new(&lab)
+        .batch_window(ms(100))
+        .defaults(
+            Defaults::new()
+                .timing(secs(1), ms(500), 1, 1)
+                .interface("lo")
+                .ip_check(false),
         )
-        .unwrap();
-    }
-    let config = format!(
-        r#"[daemon]
-state_dir = {state:?}
-batch_window = "100ms"
-
-[defaults]
-interval = "1s"
-timeout = "500ms"
-rise = 1
-fall = 1
-interface = "lo"
-ip_check = false
-
-{bird}"#,
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-    );
+        .bird(bird.warden_section(true));
     let config_dir = lab.path("conf.d");
     std::fs::create_dir_all(&config_dir).unwrap();
+    let services = WardenConfig::conf_d().services(services).to_toml();
     std::fs::write(config_dir.join("services.toml"), services).unwrap();
-    std::fs::write(lab.path("warden.toml"), config).unwrap();
+    std::fs::write(lab.path("warden.toml"), config.to_toml()).unwrap();
     let start = Instant::now();
     let warden = lab.start_warden_files(&lab.path("warden.toml"), &config_dir);
 

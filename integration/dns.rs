@@ -6,13 +6,17 @@
 //! Needs root, knotd/knotc (Debian `knot`) and kdig (`knot-dnsutils`); without them it
 //! prints SKIPPED, unless CI=true (the lab's policy).
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, poll};
+use crate::lab::Lab;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden_config::{
+    Check, Defaults, DnsAgreement, DnsSection, Service, WardenConfig, ms, secs,
+};
 
 const ZONE: &str = "example.net.";
 const WWW: &str = "www.example.net.";
@@ -112,34 +116,43 @@ fn set_endpoint(lab: &Lab, addr: &str, up: bool) {
     lab.set_router_lo_address(addr, up).unwrap();
 }
 
-fn key_file(lab: &Lab, secret: &str) -> String {
+fn key_file(lab: &Lab, secret: &str) -> PathBuf {
     let path = lab.path("tsig.key");
     fs::write(&path, format!("{secret}\n")).unwrap();
-    path.display().to_string()
+    path
 }
 
-fn config(
-    lab: &Lab,
-    dns_extra: &str,
-    key_name: &str,
-    secret: &str,
-    services: &[(&str, &str)],
-) -> String {
-    let mut s = format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"50ms\"\n\
-         [defaults]\ninterval = \"300ms\"\ntimeout = \"250ms\"\nrise = 2\nfall = 2\n\
-         [dns]\nserver = \"127.0.0.1:53\"\nzone = \"{ZONE}\"\ntsig_key_name = \"{key_name}\"\n\
-         tsig_secret_file = {key:?}\nttl = \"30s\"\nverify_interval = \"1s\"\n{dns_extra}\n",
-        state = lab.path("state").display().to_string(),
-        key = key_file(lab, secret),
-    );
-    for (name, addr) in services {
-        s.push_str(&format!(
-            "[[service]]\nname = \"{name}\"\nrecords = [{{ name = \"{WWW}\", type = \"A\", value = \"{addr}\" }}]\n\
-             [[service.check]]\nkind = \"icmp\"\nhost = \"{addr}\"\ncount = 1\n"
-        ));
-    }
-    s
+/// `[dns]` for the lab's Knot, signing with `key_name` and `secret` (written to a file).
+fn dns_section(lab: &Lab, key_name: &str, secret: &str) -> DnsSection {
+    DnsSection::new("127.0.0.1:53", ZONE, key_name, &key_file(lab, secret))
+        .ttl(secs(30))
+        .verify_interval(secs(1))
+}
+
+/// `[daemon]`, `[defaults]` and `dns`, without services.
+fn base(lab: &Lab, dns: DnsSection) -> WardenConfig {
+    WardenConfig::new(lab)
+        .batch_window(ms(50))
+        .defaults(Defaults::new().timing(ms(300), ms(250), 2, 2))
+        .dns(dns)
+}
+
+/// A service with the A record `name` → `addr`, up while `addr` answers a ping.
+fn endpoint(service: &str, name: &str, addr: &str) -> Service {
+    Service::new(service)
+        .record(name, "A", addr)
+        .check(Check::icmp(addr).count(1))
+}
+
+/// A whole configuration: a service (name, address) per www record.
+fn config(lab: &Lab, dns: DnsSection, services: &[(&str, &str)]) -> String {
+    base(lab, dns)
+        .services(
+            services
+                .iter()
+                .map(|(name, addr)| endpoint(name, WWW, addr)),
+        )
+        .to_toml()
 }
 
 /// `anycast-warden status --json` as JSON.
@@ -180,9 +193,9 @@ fn records_leave_after_fall_and_return_after_rise() {
     let dns = Dns::start(&lab, &[EP_A, OTHER]);
     let warden = lab.start_warden(&config(
         &lab,
-        "dry_run = false\nmin_records = 1",
-        "warden",
-        SECRET,
+        dns_section(&lab, "warden", SECRET)
+            .dry_run(false)
+            .min_records(1),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     dns.wait_www(&[EP_A, EP_B, OTHER], LONG);
@@ -241,9 +254,9 @@ fn records_leave_after_fall_and_return_after_rise() {
     // dropping edge-b leaves its record alone.
     warden.write_config(&config(
         &lab,
-        "dry_run = false\nmin_records = 1",
-        "warden",
-        SECRET,
+        dns_section(&lab, "warden", SECRET)
+            .dry_run(false)
+            .min_records(1),
         &[("edge-a", EP_A), ("edge-c", "198.51.100.12")],
     ));
     warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
@@ -270,9 +283,9 @@ fn min_records_keeps_the_last_record() {
     let dns = Dns::start(&lab, &[EP_A, EP_B]);
     let warden = lab.start_warden(&config(
         &lab,
-        "dry_run = false\nmin_records = 1",
-        "warden",
-        SECRET,
+        dns_section(&lab, "warden", SECRET)
+            .dry_run(false)
+            .min_records(1),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     poll(LONG, Duration::from_millis(50), || {
@@ -313,9 +326,7 @@ fn dry_run_changes_nothing() {
     // dry_run is the default.
     let warden = lab.start_warden(&config(
         &lab,
-        "",
-        "warden",
-        SECRET,
+        dns_section(&lab, "warden", SECRET),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     warden
@@ -352,9 +363,9 @@ fn a_wrong_tsig_key_is_refused_and_reported() {
     // The right name, a wrong secret: Knot answers BADSIG.
     let warden = lab.start_warden(&config(
         &lab,
-        "dry_run = false\nmin_records = 0",
-        "warden",
-        "d3JvbmdzZWNyZXR3cm9uZ3NlY3JldA==",
+        dns_section(&lab, "warden", "d3JvbmdzZWNyZXR3cm9uZ3NlY3JldA==")
+            .dry_run(false)
+            .min_records(0),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     let s = poll(LONG, Duration::from_millis(50), || {
@@ -374,9 +385,9 @@ fn a_wrong_tsig_key_is_refused_and_reported() {
     // A key name Knot does not know: BADKEY, after a reload.
     warden.write_config(&config(
         &lab,
-        "dry_run = false\nmin_records = 0",
-        "stranger",
-        SECRET,
+        dns_section(&lab, "stranger", SECRET)
+            .dry_run(false)
+            .min_records(0),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
@@ -393,9 +404,9 @@ fn a_wrong_tsig_key_is_refused_and_reported() {
     // The right key: the pending deletion and addition go through.
     warden.write_config(&config(
         &lab,
-        "dry_run = false\nmin_records = 0",
-        "warden",
-        SECRET,
+        dns_section(&lab, "warden", SECRET)
+            .dry_run(false)
+            .min_records(0),
         &[("edge-a", EP_A), ("edge-b", EP_B)],
     ));
     warden.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
@@ -412,11 +423,9 @@ fn an_update_the_zone_acl_forbids_is_refused_and_reported() {
     // Knot's ACL lets the key change www only; api is another owner. Knot answers such
     // an update NOTAUTH with TSIG BADKEY (BIND would answer REFUSED); the signed queries
     // of the zone before it succeed.
-    let mut text = config(&lab, "dry_run = false", "warden", SECRET, &[]);
-    text.push_str(&format!(
-        "[[service]]\nname = \"api\"\nrecords = [{{ name = \"api.{ZONE}\", type = \"A\", value = \"{EP_B}\" }}]\n\
-         [[service.check]]\nkind = \"icmp\"\nhost = \"{EP_B}\"\ncount = 1\n"
-    ));
+    let text = base(&lab, dns_section(&lab, "warden", SECRET).dry_run(false))
+        .service(endpoint("api", &format!("api.{ZONE}"), EP_B))
+        .to_toml();
     let warden = lab.start_warden(&text);
     let s = poll(LONG, Duration::from_millis(50), || {
         let s = status(&lab);
@@ -456,26 +465,36 @@ impl Monitor {
         let config = lab.path(&format!("{id}.toml"));
         let conf_d = lab.path(&format!("{id}.d"));
         fs::create_dir_all(&conf_d).unwrap();
-        let text = format!(
-            "[daemon]\nstate_dir = {state:?}\nbatch_window = \"50ms\"\n\
-             [dns]\nserver = \"127.0.0.1:53\"\nzone = \"{ZONE}\"\ntsig_key_name = \"warden\"\n\
-             tsig_secret_file = {key:?}\nttl = \"30s\"\ndry_run = false\nmin_records = 1\nverify_interval = \"1s\"\n\
-             [dns.agreement]\netcd_endpoints = [\"http://127.0.0.1:2379\"]\nmonitor_id = \"{id}\"\n\
-             min_agree = 2\nlease_ttl = \"3s\"\n\
-             [[service]]\nname = \"edge-a\"\ninterval = \"200ms\"\nrise = 2\nfall = 2\n\
-             records = [{{ name = \"{WWW}\", type = \"A\", value = \"{EP_A}\" }}]\n\
-             [[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
-            state = state.display().to_string(),
-            key = key_file(lab, SECRET),
-            flag = lab.path(&format!("seen-{id}")).display().to_string(),
-        );
+        let dns = DnsSection::new("127.0.0.1:53", ZONE, "warden", &key_file(lab, SECRET))
+            .ttl(secs(30))
+            .dry_run(false)
+            .min_records(1)
+            .verify_interval(secs(1))
+            .agreement(DnsAgreement {
+                etcd_endpoints: &["http://127.0.0.1:2379"],
+                monitor_id: id,
+                min_agree: 2,
+                lease_ttl: secs(3),
+            });
+        let text = WardenConfig::with_state_dir(&state)
+            .batch_window(ms(50))
+            .dns(dns)
+            .service(
+                Service::new("edge-a")
+                    .interval(ms(200))
+                    .rise(2)
+                    .fall(2)
+                    .record(WWW, "A", EP_A)
+                    .check(Check::exists(&lab.path(&format!("seen-{id}")))),
+            )
+            .to_toml();
         fs::write(&config, text).unwrap();
         let pid = lab
             .spawn(
                 &format!("warden-{id}"),
                 Some(&lab.host_ns),
                 &[
-                    lab::WARDEN_BIN,
+                    crate::lab::WARDEN_BIN,
                     "run",
                     "--config",
                     &config.to_string_lossy(),
@@ -488,7 +507,7 @@ impl Monitor {
     }
 
     fn status(&self) -> serde_json::Value {
-        let out = std::process::Command::new(lab::WARDEN_BIN)
+        let out = std::process::Command::new(crate::lab::WARDEN_BIN)
             .arg("--config")
             .arg(&self.config)
             .arg("--config-dir")

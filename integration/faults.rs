@@ -3,34 +3,38 @@
 //! or read-only. In each, the router ends with exactly the healthy prefixes once the fault
 //! is gone, without a warden restart, and nothing written is ever half a file.
 
-mod lab;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::lab::bird::{Bird, BirdVariant};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::run;
+use crate::lab::warden_config::{Check, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use ipnet::IpNet;
-use lab::{Bird, Lab, Need, Router, nets, run};
 
 /// The slowest the router may take after the fault is gone: the warden's retry backoff
 /// tops out at 10 s, BIRD's BGP session comes back within a few seconds.
 const RECOVERY: Duration = Duration::from_secs(20);
 
-fn config(lab: &Lab, bird: &Bird, services: &str) -> String {
-    format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"20ms\"\n{bird}\n{services}",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-    )
+fn config(lab: &Lab, bird: &Bird, services: Vec<Service>) -> String {
+    WardenConfig::new(lab)
+        .batch_window(ms(20))
+        .bird(bird.warden_section(true))
+        .services(services)
+        .to_toml()
 }
 
 /// A service checked every 100 ms, healthy while `<tempdir>/up-<name>` exists.
-fn service(lab: &Lab, name: &str, prefix: &str) -> String {
-    format!(
-        "[[service]]\nname = {name:?}\nprefixes = [{prefix:?}]\ninterval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = false\n[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
-        flag = lab.path(&format!("up-{name}")).display().to_string(),
-    )
+fn service(lab: &Lab, name: &str, prefix: &str) -> Service {
+    Service::new(name)
+        .prefixes(&[prefix])
+        .timing(ms(100), secs(1), 1, 1)
+        .ip_check(false)
+        .check(Check::exists(&lab.path(&format!("up-{name}"))))
 }
 
 fn set_up(lab: &Lab, name: &str, up: bool) {
@@ -72,11 +76,7 @@ fn with_lab_prepared<T>(
     let prepared = prepare(&lab);
     lab.add_lo_addresses(&nets(&PREFIXES).into_iter().collect::<Vec<_>>())
         .unwrap_or_else(|e| panic!("{e}"));
-    let router = lab.start_router(false);
-    let bird = lab.start_bird2();
-    router
-        .wait_established(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (router, bird) = lab.start_router_and_bird(BirdVariant::Bird2);
     body(&lab, &router, bird, prepared);
 }
 
@@ -88,13 +88,13 @@ fn bird_killed_and_restarted_while_services_change() {
             ("b", "203.0.113.2/32"),
             ("c", "203.0.113.3/32"),
         ];
-        let text: String = services
+        let text = services
             .iter()
             .map(|(name, prefix)| service(lab, name, prefix))
             .collect();
         set_up(lab, "a", true);
         set_up(lab, "b", true);
-        let warden = lab.start_warden(&config(lab, &bird, &text));
+        let warden = lab.start_warden(&config(lab, &bird, text));
         wait_exactly(
             router,
             "a and b announced",
@@ -216,13 +216,12 @@ fn include_fault(test: &str, fault: fn(&Tmpfs), repair: fn(&Tmpfs)) {
         test,
         include_on_tmpfs,
         |lab, router, bird, (tmpfs, real)| {
-            let text = format!(
-                "{}{}",
+            let text = vec![
                 service(lab, "a", "203.0.113.11/32"),
-                service(lab, "b", "203.0.113.12/32")
-            );
+                service(lab, "b", "203.0.113.12/32"),
+            ];
             set_up(lab, "a", true);
-            let warden = lab.start_warden(&config(lab, &bird, &text));
+            let warden = lab.start_warden(&config(lab, &bird, text));
             wait_exactly(
                 router,
                 "a announced",
@@ -305,9 +304,10 @@ fn a_storm_of_reloads_with_bad_files_flaps_nothing_and_leaks_nothing() {
         let b = service(lab, "b", "203.0.113.2/32");
         set_up(lab, "a", true);
         set_up(lab, "b", true);
-        let only_a = config(lab, &bird, &a);
-        let with_b = config(lab, &bird, &format!("{a}{b}"));
-        let bad = with_b.replace("rise = 1", "rise = 0");
+        let only_a = config(lab, &bird, vec![a.clone()]);
+        let with_b = config(lab, &bird, vec![a.clone(), b.clone()]);
+        // rise = 0 is refused.
+        let bad = config(lab, &bird, vec![a.rise(0), b.rise(0)]);
         let warden = lab.start_warden(&only_a);
         wait_exactly(
             router,

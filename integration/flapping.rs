@@ -4,13 +4,14 @@
 //! at the router while its checks pass, `status` says so, and back after the penalty
 //! decays).
 
-mod lab;
-
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, WARDEN_BIN, nets};
+use crate::lab::bird::BirdVariant;
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Dampening, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, WARDEN_BIN, nets};
 
 const FLAPS: usize = 30;
 /// Each half of a flap lasts this long: several 100 ms rounds, so every change is seen.
@@ -22,15 +23,18 @@ fn cli_json(lab: &Lab) -> serde_json::Value {
         .args(["status", "--json"])
         .output()
         .expect("run the CLI");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}: {}", lab::output_text(&out)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {}",
+            crate::lab::process::output_text(&out)
+        )
+    })
 }
 
-fn service(lab: &Lab, name: &str, prefix: &str, extra: &str) -> String {
-    format!(
-        "[[service]]\nname = {name:?}\nprefixes = [{prefix:?}]\n{extra}\n[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
-        flag = lab.path("up").display().to_string(),
-    )
+fn service(lab: &Lab, name: &str, prefix: &str) -> Service {
+    Service::new(name)
+        .prefixes(&[prefix])
+        .check(Check::exists(&lab.path("up")))
 }
 
 #[test]
@@ -42,27 +46,26 @@ fn thirty_flaps_follow_rise_and_fall_and_dampening_holds_the_flapper_down() {
     let damped = "203.0.113.22/32";
     lab.add_lo_addresses(&nets(&[plain, damped]).into_iter().collect::<Vec<_>>())
         .unwrap_or_else(|e| panic!("{e}"));
-    let router = lab.start_router(false);
-    let bird = lab.start_bird2();
-    router
-        .wait_established(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (router, bird) = lab.start_router_and_bird(BirdVariant::Bird2);
     let flag = lab.path("up");
     fs::write(&flag, "").unwrap();
     // half_life 4 s, max_suppress 16 s: ceiling 750 × 2⁴ = 12000.
-    let text = format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"20ms\"\n\
-         [defaults]\ninterval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = false\n{bird}\n{a}{b}",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-        a = service(&lab, "plain", plain, ""),
-        b = service(
-            &lab,
-            "damped",
-            damped,
-            "dampening = { half_life = \"4s\", suppress = 2000, reuse = 750, max_suppress = \"16s\" }"
-        ),
-    );
+    let text = WardenConfig::new(&lab)
+        .batch_window(ms(20))
+        .defaults(
+            Defaults::new()
+                .timing(ms(100), secs(1), 1, 1)
+                .ip_check(false),
+        )
+        .bird(bird.warden_section(true))
+        .service(service(&lab, "plain", plain))
+        .service(service(&lab, "damped", damped).dampening(Dampening {
+            half_life: secs(4),
+            suppress: 2000,
+            reuse: 750,
+            max_suppress: secs(16),
+        }))
+        .to_toml();
     let warden = lab.start_warden(&text);
     router
         .wait_for_rib(&nets(&[plain, damped]), Duration::from_secs(30))

@@ -1,16 +1,20 @@
 //! End to end with a real FRR (zebra, staticd, bgpd) driven by the warden through vtysh,
 //! and GoBGP as the router whose RIB shows what the world sees. See `lab` for the lab.
 //!
-//! Run as root (`cargo test --test e2e_frr`); without root or the daemons every test prints
+//! Run as root (`cargo test --test e2e frr::`); without root or the daemons every test prints
 //! `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::lab::frr::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden::Warden;
+use crate::lab::warden_config::{Check, FrrSection, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use ipnet::IpNet;
-use lab::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, nets, poll};
 use nix::sys::signal::Signal;
 
 /// BGP sessions take a few seconds to come up (connect retry 1 s); changes after that
@@ -36,28 +40,34 @@ fn with_lab(test: &str, conf: &FrrConf, body: impl FnOnce(&Lab, &Router, &mut Fr
     body(&lab, &router, &mut frr);
 }
 
-/// A whole warden configuration: `[frr]` in `mode` (`frr_extra`: more keys of `[frr]`),
-/// checked by FRR's state every 500 ms, and the services given. Unless `frr_extra`
-/// chooses vtysh, the vtysh it names does not exist, so the test proves the vty sockets
-/// carried everything.
-fn config(lab: &Lab, frr: &Frr, mode: FrrMode, frr_extra: &str, services: &str) -> String {
-    let section = if frr_extra.contains("transport = \"vtysh\"") {
-        frr.warden_section(mode)
+/// `[frr]` in `mode`, checked against FRR's state every 500 ms. Unless `over_vtysh`, the
+/// vtysh it names does not exist, so the test proves the vty sockets carried everything.
+fn section(frr: &Frr, mode: FrrMode, over_vtysh: bool) -> FrrSection {
+    let section = if over_vtysh {
+        frr.warden_section(mode).transport("vtysh")
     } else {
         frr.warden_section_without_vtysh(mode)
     };
-    format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"20ms\"\n{section}verify_interval = \"500ms\"\n{frr_extra}\n{services}",
-        state = lab.path("state").display().to_string(),
-    )
+    section.verify_interval(ms(500))
 }
 
-/// A `[[service]]` checked every 100 ms, up while `<tempdir>/up-<name>` exists.
-fn service(lab: &Lab, name: &str, prefixes: &str, ip_check: bool) -> String {
-    format!(
-        "[[service]]\nname = \"{name}\"\nprefixes = [{prefixes}]\ninterval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = {ip_check}\n[[service.check]]\nkind = \"exec\"\ncommand = [\"test\", \"-e\", {:?}]\n",
-        lab.path(&format!("up-{name}")).display().to_string()
-    )
+/// A whole warden configuration: `section` and the services given.
+fn config(lab: &Lab, section: FrrSection, services: Vec<Service>) -> String {
+    WardenConfig::new(lab)
+        .batch_window(ms(20))
+        .frr(section)
+        .services(services)
+        .to_toml()
+}
+
+/// A `[[service]]` checked every 100 ms, up while `<tempdir>/up-<name>` exists; its
+/// prefixes are the caller's.
+fn service(lab: &Lab, name: &str, ip_check: bool) -> Service {
+    let flag = lab.path(&format!("up-{name}")).display().to_string();
+    Service::new(name)
+        .timing(ms(100), secs(1), 1, 1)
+        .ip_check(ip_check)
+        .check(Check::exec(&["test", "-e", &flag]))
 }
 
 fn set_up(lab: &Lab, name: &str, up: bool) {
@@ -92,16 +102,16 @@ fn rib(router: &Router) -> BTreeSet<IpNet> {
 
 #[test]
 fn network_mode_announces_withdraws_and_leaves_hand_made_statements() {
-    network_mode("frr-network", "");
+    network_mode("frr-network", false);
 }
 
 #[test]
 fn network_mode_over_vtysh() {
-    network_mode("frr-net-vtysh", "transport = \"vtysh\"");
+    network_mode("frr-net-vtysh", true);
 }
 
-/// The network-mode scenario, with `frr_extra` (the transport) in `[frr]`.
-fn network_mode(test: &str, frr_extra: &str) {
+/// The network-mode scenario, over the vty sockets or vtysh.
+fn network_mode(test: &str, over_vtysh: bool) {
     // A hand-made network statement for an address on lo: announced by FRR on its own.
     let conf = FrrConf {
         bgp_v4: "  network 203.0.113.99/32",
@@ -114,9 +124,11 @@ fn network_mode(test: &str, frr_extra: &str) {
                 .collect::<Vec<_>>(),
         )
         .unwrap();
-        let services = service(lab, "dns", "\"203.0.113.53/32\", \"2001:db8::53\"", true);
+        let services =
+            vec![service(lab, "dns", true).prefixes(&["203.0.113.53/32", "2001:db8::53"])];
         set_up(lab, "dns", true);
-        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, frr_extra, &services));
+        let section = section(frr, FrrMode::Network, over_vtysh);
+        let warden = lab.start_warden(&config(lab, section, services));
         let ours = ["203.0.113.53/32", "2001:db8::53/128"];
         wait_rib(router, "announce after rise", SESSION, |rib| {
             has(rib, &ours) && has(rib, &["203.0.113.99/32"])
@@ -153,16 +165,16 @@ fn network_mode(test: &str, frr_extra: &str) {
 
 #[test]
 fn static_mode_announces_withdraws_and_leaves_hand_made_routes() {
-    static_mode("frr-static", "tag = 4711");
+    static_mode("frr-static", false);
 }
 
 #[test]
 fn static_mode_over_vtysh() {
-    static_mode("frr-sta-vtysh", "tag = 4711\ntransport = \"vtysh\"");
+    static_mode("frr-sta-vtysh", true);
 }
 
-/// The static-mode scenario, with `frr_extra` (the tag, the transport) in `[frr]`.
-fn static_mode(test: &str, frr_extra: &str) {
+/// The static-mode scenario (tag 4711), over the vty sockets or vtysh.
+fn static_mode(test: &str, over_vtysh: bool) {
     // A hand-made static route, redistributed like the warden's but without its tag.
     let conf = FrrConf {
         statics: "ip route 198.51.100.9/32 Null0\nip route 198.51.100.10/32 Null0 tag 99",
@@ -170,20 +182,15 @@ fn static_mode(test: &str, frr_extra: &str) {
     };
     with_lab(test, &conf, |lab, router, frr| {
         // Static mode suits prefixes not on the host: no ip_check.
-        let services = format!(
-            "{}{}",
-            service(
-                lab,
-                "web",
-                "\"198.51.100.0/25\", \"2001:db8:100::/48\"",
-                false
-            ),
+        let services = vec![
+            service(lab, "web", false).prefixes(&["198.51.100.0/25", "2001:db8:100::/48"]),
             // Wants a prefix that a hand-made route already has: the warden keeps off it.
-            service(lab, "ntp", "\"198.51.100.10/32\"", false)
-        );
+            service(lab, "ntp", false).prefixes(&["198.51.100.10/32"]),
+        ];
         set_up(lab, "web", true);
         set_up(lab, "ntp", true);
-        let warden = lab.start_warden(&config(lab, frr, FrrMode::Static, frr_extra, &services));
+        let section = section(frr, FrrMode::Static, over_vtysh).tag(4711);
+        let warden = lab.start_warden(&config(lab, section, services));
         let ours = ["198.51.100.0/25", "2001:db8:100::/48"];
         let hand_made = ["198.51.100.9/32", "198.51.100.10/32"];
         wait_rib(router, "announce after rise", SESSION, |rib| {
@@ -233,15 +240,10 @@ fn frr_restart_gets_the_routes_back_without_a_warden_restart() {
     with_lab("frr-restart", &FrrConf::default(), |lab, router, frr| {
         lab.add_lo_addresses(&nets(&["203.0.113.80/32"]).into_iter().collect::<Vec<_>>())
             .unwrap();
-        let services = service(lab, "dns", "\"203.0.113.80/32\"", true);
+        let services = vec![service(lab, "dns", true).prefixes(&["203.0.113.80/32"])];
         set_up(lab, "dns", true);
-        let warden = lab.start_warden(&config(
-            lab,
-            frr,
-            FrrMode::Network,
-            "asn = 65001",
-            &services,
-        ));
+        let section = section(frr, FrrMode::Network, false).asn(65001);
+        let warden = lab.start_warden(&config(lab, section, services));
         let ours = ["203.0.113.80/32"];
         wait_rib(router, "announce", SESSION, |rib| has(rib, &ours));
 
@@ -272,19 +274,16 @@ fn vrf_prefixes_go_into_the_vrf_instance_only() {
     with_lab("frr-vrf", &conf, |lab, router, frr| {
         lab.add_lo_addresses(&nets(&["203.0.113.53/32"]).into_iter().collect::<Vec<_>>())
             .unwrap();
-        let services = format!(
-            "{}{}",
-            service(
-                lab,
-                "ntp",
-                "{ prefix = \"203.0.113.123/32\", vrf = \"blue\" }, { prefix = \"2001:db8::123\", vrf = \"blue\" }",
-                false
-            ),
-            service(lab, "dns", "\"203.0.113.53/32\"", true)
-        );
+        let services = vec![
+            service(lab, "ntp", false)
+                .prefix_in_vrf("203.0.113.123/32", "blue")
+                .prefix_in_vrf("2001:db8::123", "blue"),
+            service(lab, "dns", true).prefixes(&["203.0.113.53/32"]),
+        ];
         set_up(lab, "ntp", true);
         set_up(lab, "dns", true);
-        let warden = lab.start_warden(&config(lab, frr, FrrMode::Network, "", &services));
+        let section = section(frr, FrrMode::Network, false);
+        let warden = lab.start_warden(&config(lab, section, services));
         wait_rib(router, "default VRF prefix announced", SESSION, |rib| {
             has(rib, &["203.0.113.53/32"])
         });
@@ -345,10 +344,10 @@ fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
             addresses.extend(nets(&[hand_made]));
             lab.add_lo_addresses(&addresses).unwrap();
         }
-        let prefixes = ours.map(|p| format!("{p:?}")).join(", ");
-        let services = service(lab, "web", &prefixes, on_lo);
+        let services = vec![service(lab, "web", on_lo).prefixes(&ours)];
         set_up(lab, "web", true);
-        let warden = lab.start_warden(&config(lab, frr, mode, "tag = 4711", &services));
+        let section = section(frr, mode, false).tag(4711);
+        let warden = lab.start_warden(&config(lab, section, services));
         wait_rib(router, "announce", SESSION, |rib| {
             has(rib, &ours) && has(rib, &[hand_made])
         });
@@ -369,7 +368,7 @@ fn after_sigkill_withdraw_all(test: &str, mode: FrrMode) {
         assert!(
             out.status.success(),
             "withdraw-all: {}",
-            lab::output_text(&out)
+            crate::lab::process::output_text(&out)
         );
         wait_rib(router, "withdraw-all", CHANGE, |rib| has_none(rib, &ours));
         std::thread::sleep(Duration::from_millis(500));

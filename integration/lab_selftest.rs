@@ -1,12 +1,13 @@
 //! The lab on its own, without the warden: BIRD 2 exports what a hand-written include file
 //! allows, and GoBGP gains and loses the prefixes after `birdc configure`.
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, nets, parse_tcpdump_line, render_bird2_sets};
+use crate::lab::bird::render_bird2_sets;
+use crate::lab::needs::Need;
+use crate::lab::wire::parse_tcpdump_line;
+use crate::lab::{Lab, nets};
 
 #[test]
 fn bird2_and_gobgp_exchange_what_the_include_file_allows() {

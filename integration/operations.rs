@@ -3,66 +3,55 @@
 //! A drained service's prefix leaves the router and stays away across a daemon restart;
 //! `withdraw-all` empties the router after the warden was SIGKILLed.
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Bird, Lab, Need, Router, nets};
+use crate::lab::bird::{Bird, BirdVariant, with_bird};
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
+use crate::lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-fn config(lab: &Lab, bird: &Bird, services: &str, metrics: &str) -> String {
-    format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"50ms\"\n{metrics}\n\
-         [defaults]\ninterval = \"200ms\"\ntimeout = \"1s\"\nrise = 2\nfall = 2\n{bird}\n{services}",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-    )
+fn config(lab: &Lab, bird: &Bird, services: Vec<Service>) -> String {
+    WardenConfig::new(lab)
+        .batch_window(ms(50))
+        .defaults(Defaults::new().timing(ms(200), secs(1), 2, 2))
+        .bird(bird.warden_section(true))
+        .services(services)
+        .to_toml()
 }
 
-fn flag_service(lab: &Lab, name: &str, prefixes: &[&str], flag: &str) -> String {
-    format!(
-        "[[service]]\nname = {name:?}\nprefixes = {prefixes:?}\n[[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/test\", \"-e\", {flag:?}]\n",
-        flag = lab.path(flag).display().to_string(),
-    )
-}
-
-fn with_lab(test: &str, body: impl FnOnce(&Lab, &Router, &Bird)) {
-    let Some(lab) = Lab::new_or_skip(test, &[Need::Bird2, Need::Gobgp]) else {
-        return;
-    };
-    let router = lab.start_router(false);
-    let bird = lab.start_bird2();
-    router
-        .wait_established(Duration::from_secs(30))
-        .unwrap_or_else(|e| panic!("{e}"));
-    body(&lab, &router, &bird);
+fn flag_service(lab: &Lab, name: &str, prefixes: &[&str], flag: &str) -> Service {
+    Service::new(name)
+        .prefixes(prefixes)
+        .check(Check::exists(&lab.path(flag)))
 }
 
 /// Runs the CLI against the lab's configuration (the control socket is a file, so the
 /// client needs no namespace); returns (exit code, stdout + stderr).
 fn cli(lab: &Lab, args: &[&str]) -> (i32, String) {
     let out = lab.warden_cli().args(args).output().expect("run the CLI");
-    (out.status.code().unwrap_or(-1), lab::output_text(&out))
+    (
+        out.status.code().unwrap_or(-1),
+        crate::lab::process::output_text(&out),
+    )
 }
 
 #[test]
 fn a_drained_service_leaves_the_router_and_stays_drained_across_a_restart() {
-    with_lab("ops-drain", |lab, router, bird| {
+    with_bird("ops-drain", BirdVariant::Bird2, |lab, router, bird| {
         let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
         let ntp = nets(&["203.0.113.123/32"]);
         let both: std::collections::BTreeSet<_> = dns.union(&ntp).copied().collect();
         lab.add_lo_addresses(&both.iter().copied().collect::<Vec<_>>())
             .unwrap();
         fs::write(lab.path("up"), "").unwrap();
-        let services = format!(
-            "{}{}",
+        let services = vec![
             flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "up"),
             flag_service(lab, "ntp", &["203.0.113.123/32"], "up"),
-        );
-        let text = config(lab, bird, &services, "");
+        ];
+        let text = config(lab, bird, services);
         let warden = lab.start_warden(&text);
         router.wait_for_rib(&both, 10 * SECOND).unwrap();
 
@@ -115,36 +104,45 @@ fn a_drained_service_leaves_the_router_and_stays_drained_across_a_restart() {
 
 #[test]
 fn withdraw_all_empties_the_router_after_the_warden_is_killed() {
-    with_lab("ops-withdraw-all", |lab, router, bird| {
-        let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
-        lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
-            .unwrap();
-        fs::write(lab.path("up"), "").unwrap();
-        let services = flag_service(lab, "dns", &["203.0.113.53/32", "2001:db8::53"], "up");
-        let warden = lab.start_warden(&config(lab, bird, &services, ""));
-        router.wait_for_rib(&dns, 10 * SECOND).unwrap();
+    with_bird(
+        "ops-withdraw-all",
+        BirdVariant::Bird2,
+        |lab, router, bird| {
+            let dns = nets(&["203.0.113.53/32", "2001:db8::53/128"]);
+            lab.add_lo_addresses(&dns.iter().copied().collect::<Vec<_>>())
+                .unwrap();
+            fs::write(lab.path("up"), "").unwrap();
+            let services = vec![flag_service(
+                lab,
+                "dns",
+                &["203.0.113.53/32", "2001:db8::53"],
+                "up",
+            )];
+            let warden = lab.start_warden(&config(lab, bird, services));
+            router.wait_for_rib(&dns, 10 * SECOND).unwrap();
 
-        warden.signal(Signal::SIGKILL).unwrap();
-        warden.wait_exit(5 * SECOND).unwrap();
-        // A killed warden cannot withdraw: the router keeps the routes.
-        std::thread::sleep(SECOND);
-        assert_eq!(router.rib().unwrap(), dns);
+            warden.signal(Signal::SIGKILL).unwrap();
+            warden.wait_exit(5 * SECOND).unwrap();
+            // A killed warden cannot withdraw: the router keeps the routes.
+            std::thread::sleep(SECOND);
+            assert_eq!(router.rib().unwrap(), dns);
 
-        let (code, out) = cli(lab, &["withdraw-all"]);
-        assert_eq!(code, 0, "{out}");
-        let took = router.wait_for_rib(&nets(&[]), 10 * SECOND).unwrap();
-        eprintln!("ops-withdraw-all: the router was empty {took:?} after withdraw-all");
-    });
+            let (code, out) = cli(lab, &["withdraw-all"]);
+            assert_eq!(code, 0, "{out}");
+            let took = router.wait_for_rib(&nets(&[]), 10 * SECOND).unwrap();
+            eprintln!("ops-withdraw-all: the router was empty {took:?} after withdraw-all");
+        },
+    );
 }
 
 #[test]
 fn a_registered_service_reaches_the_router_and_deregistering_withdraws_it() {
-    with_lab("ops-register", |lab, router, bird| {
+    with_bird("ops-register", BirdVariant::Bird2, |lab, router, bird| {
         let web = nets(&["203.0.113.80/32", "2001:db8::80/128"]);
         lab.add_lo_addresses(&web.iter().copied().collect::<Vec<_>>())
             .unwrap();
         fs::write(lab.path("up"), "").unwrap();
-        let warden = lab.start_warden(&config(lab, bird, "", ""));
+        let warden = lab.start_warden(&config(lab, bird, Vec::new()));
         warden
             .wait_for_log("anycast-warden started", 1, 5 * SECOND)
             .unwrap();

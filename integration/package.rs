@@ -21,10 +21,8 @@
 //! in cargo's target tmpdir (`AW_DEBIAN_ROOT_CACHE` elsewhere), so only the first run
 //! downloads; `AW_DEBIAN_MIRROR` replaces http://deb.debian.org/debian.
 //!
-//! Run as root (`cargo test --test e2e_package`); without root or the tools of
+//! Run as root (`cargo test --test e2e package::`); without root or the tools of
 //! integration/setup.sh every test prints `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -33,7 +31,12 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need, nets, poll};
+use crate::lab::bird::BirdVariant;
+use crate::lab::machine::Claim;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden_config::{BirdSection, Check, Service, WardenConfig, ms};
+use crate::lab::{Lab, nets};
 use nix::sys::signal::Signal;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -54,22 +57,23 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// `None` to run, or after printing SKIPPED (outside CI) why not; panics in CI.
-fn skip(test: &str, root: bool, programs: &[&str]) -> bool {
+/// A shared claim on the machine to run with ([`crate::lab::machine`]), or `None` after
+/// printing SKIPPED (outside CI) why not; panics in CI.
+fn run_or_skip(test: &str, root: bool, programs: &[&str]) -> Option<Claim> {
     let mut why = Vec::new();
     if root && !nix::unistd::geteuid().is_root() {
         why.push("root".to_string());
     }
     why.extend(programs.iter().filter(|p| !have(p)).map(|p| p.to_string()));
     if why.is_empty() {
-        return false;
+        return Some(Claim::shared());
     }
     let why = format!(
         "needs {} (run integration/setup.sh as root)",
         why.join(", ")
     );
-    lab::skip_outside_ci(test, &why);
-    true
+    crate::lab::needs::skip_outside_ci(test, &why);
+    None
 }
 
 fn output(command: &mut Command) -> Output {
@@ -79,17 +83,18 @@ fn output(command: &mut Command) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    lab::output_text(out)
+    crate::lab::process::output_text(out)
 }
 
 #[test]
 fn both_manual_pages_lint_clean() {
-    if skip("both_manual_pages_lint_clean", false, &["mandoc", "groff"]) {
+    let Some(_machine) = run_or_skip("both_manual_pages_lint_clean", false, &["mandoc", "groff"])
+    else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let out = output(
-        Command::new(lab::WARDEN_BIN)
+        Command::new(crate::lab::WARDEN_BIN)
             .args(["man", "--dir"])
             .arg(dir.path()),
     );
@@ -125,7 +130,7 @@ fn package() -> &'static Path {
         let out = output(
             Command::new("bash")
                 .arg(repo("contrib/debian/build-deb.sh"))
-                .args(["--binary", lab::WARDEN_BIN, "--out"])
+                .args(["--binary", crate::lab::WARDEN_BIN, "--out"])
                 .arg(dir.path()),
         );
         assert!(out.status.success(), "build-deb.sh: {}", text(&out));
@@ -144,13 +149,13 @@ fn package() -> &'static Path {
 
 #[test]
 fn the_package_builds_and_lintian_passes_it() {
-    if skip(
+    let Some(_machine) = run_or_skip(
         "the_package_builds_and_lintian_passes_it",
         false,
         &["dpkg-deb", "dpkg-shlibdeps", "lintian"],
-    ) {
+    ) else {
         return;
-    }
+    };
     let deb = package();
     let name = deb.file_name().map(|n| n.to_string_lossy().into_owned());
     let version = format!("{}-1", env!("CARGO_PKG_VERSION"));
@@ -205,7 +210,7 @@ fn the_package_builds_and_lintian_passes_it() {
             .arg("Depends"),
     ));
     let relr = text(&output(
-        Command::new("readelf").args(["-V", lab::WARDEN_BIN]),
+        Command::new("readelf").args(["-V", crate::lab::WARDEN_BIN]),
     ))
     .contains("GLIBC_ABI_DT_RELR");
     assert!(
@@ -333,7 +338,7 @@ fn ok_in_root(root: &Path, what: &str, script: &str) -> String {
 
 #[test]
 fn the_package_installs_into_a_clean_debian_12_root() {
-    if skip(
+    let Some(_machine) = run_or_skip(
         "the_package_installs_into_a_clean_debian_12_root",
         true,
         &[
@@ -343,9 +348,9 @@ fn the_package_installs_into_a_clean_debian_12_root() {
             "dpkg-deb",
             "dpkg-shlibdeps",
         ],
-    ) {
+    ) else {
         return;
-    }
+    };
     let deb = package();
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("root");
@@ -462,9 +467,9 @@ const WARDEN_UID: u32 = 64_990;
 #[test]
 fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     let test = "debians_bird_reads_what_the_package_creates_and_follows_the_warden";
-    if skip(test, true, &["systemd-tmpfiles", "setpriv"]) {
+    let Some(_machine) = run_or_skip(test, true, &["systemd-tmpfiles", "setpriv"]) else {
         return;
-    }
+    };
     let Some(lab) = Lab::new_or_skip(test, &[Need::Bird2, Need::Gobgp]) else {
         return;
     };
@@ -528,7 +533,11 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     let ctl = run.join("bird.ctl");
     let conf = root.join("etc/bird/bird.conf");
     fs::create_dir_all(root.join("etc/bird")).expect("etc/bird");
-    fs::write(&conf, lab::bird2_conf("log stderr all;", &include)).expect("bird.conf");
+    fs::write(
+        &conf,
+        crate::lab::bird::bird2_conf("log stderr all;", &include),
+    )
+    .expect("bird.conf");
 
     let router = lab.start_router(false);
     let (conf_s, ctl_s) = (conf.display().to_string(), ctl.display().to_string());
@@ -547,7 +556,7 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
             lab.is_running(bird_pid),
             "BIRD (-u bird -g bird) exited at start with the package's include file"
         );
-        lab::run("birdc", &["-s", &ctl_s, "show", "status"]).ok()
+        crate::lab::process::run("birdc", &["-s", &ctl_s, "show", "status"]).ok()
     })
     .unwrap_or_else(|| panic!("BIRD's control socket did not answer within 15 s"));
     router
@@ -560,32 +569,20 @@ fn debians_bird_reads_what_the_package_creates_and_follows_the_warden() {
     lab.add_lo_addresses(&prefixes.iter().copied().collect::<Vec<_>>())
         .unwrap_or_else(|e| panic!("{e}"));
     let bin = lab.path("anycast-warden");
-    fs::copy(lab::WARDEN_BIN, &bin).expect("copy the warden");
+    fs::copy(crate::lab::WARDEN_BIN, &bin).expect("copy the warden");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod warden");
     let maintenance = lab.path("maintenance");
-    let config = format!(
-        r#"[daemon]
-state_dir = "{state}"
-[bird]
-variant = "bird2"
-include_file = "{include}"
-control_socket = "{ctl}"
-[[service]]
-name = "web"
-prefixes = ["{prefix}"]
-interval = "200ms"
-rise = 1
-fall = 1
-[[service.check]]
-kind = "file"
-path = "{maintenance}"
-absent = true
-"#,
-        state = root.join(STATE_DIR).display(),
-        include = include.display(),
-        ctl = ctl_s,
-        maintenance = maintenance.display(),
-    );
+    let config = WardenConfig::with_state_dir(&root.join(STATE_DIR))
+        .bird(BirdSection::new(BirdVariant::Bird2, &include).control_socket(&ctl))
+        .service(
+            Service::new("web")
+                .prefixes(&[prefix])
+                .interval(ms(200))
+                .rise(1)
+                .fall(1)
+                .check(Check::file(&maintenance).absent(true)),
+        )
+        .to_toml();
     let caps = "-all,+net_bind_service,+net_raw";
     let wrapper = [
         "setpriv",

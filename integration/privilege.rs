@@ -14,17 +14,20 @@
 //!
 //! Each test reads the running daemon's /proc/PID/status: its user and group, and that
 //! its effective, permitted, ambient and bounding sets hold what it was given and nothing
-//! else. Run as root (`cargo test --test e2e_privilege`); without root, gobgpd or setpriv
+//! else. Run as root (`cargo test --test e2e privilege::`); without root, gobgpd or setpriv
 //! every test prints `SKIPPED: <why>`, unless `CI=true`.
-
-mod lab;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lab::{HOST_AS, HOST_V4, Lab, Need, ROUTER_AS, ROUTER_V4, Router, Warden, nets, poll};
+use crate::lab::gobgp::Router;
+use crate::lab::needs::Need;
+use crate::lab::process::poll;
+use crate::lab::warden::Warden;
+use crate::lab::warden_config::{BgpSection, Check, Peer, Service, WardenConfig, ms, secs};
+use crate::lab::{HOST_AS, HOST_V4, Lab, ROUTER_AS, ROUTER_V4, nets};
 use nix::sys::signal::Signal;
 
 const SESSION: Duration = Duration::from_secs(30);
@@ -49,10 +52,7 @@ fn lab_or_skip(test: &str, needs: &[Need]) -> Option<Lab> {
         .any(|p| fs::metadata(p).is_ok());
     if !setpriv && nix::unistd::geteuid().is_root() {
         let why = "missing setpriv (util-linux; run integration/setup.sh as root)";
-        assert!(!lab::in_ci(), "{test}: cannot run although CI=true: {why}");
-        eprintln!("\n**************************************************************");
-        eprintln!("SKIPPED: {test}: {why}");
-        eprintln!("**************************************************************");
+        crate::lab::needs::skip_outside_ci(test, why);
         return None;
     }
     Lab::new_or_skip(test, needs)
@@ -85,7 +85,7 @@ fn with_setpriv<R>(caps: &[&str], f: impl FnOnce(&[&str]) -> R) -> R {
 fn prepare_for_nobody(lab: &Lab) -> PathBuf {
     fs::set_permissions(lab.dir(), fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
     let bin = lab.path("anycast-warden");
-    fs::copy(lab::WARDEN_BIN, &bin).expect("copy the warden");
+    fs::copy(crate::lab::WARDEN_BIN, &bin).expect("copy the warden");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod warden");
     let state = lab.path("state");
     fs::create_dir_all(&state).expect("state dir");
@@ -174,24 +174,31 @@ fn set_up(lab: &Lab, up: bool) {
     }
 }
 
-/// `[daemon]`, a `[bgp]` speaker peering with the router (`listen` and the peer's extra
-/// keys given), and one service with `check` (a `[[service.check]]` body).
-fn config(lab: &Lab, listen: bool, peer_extra: &str, check: &str) -> String {
-    format!(
-        "[daemon]\nstate_dir = {state:?}\nbatch_window = \"0s\"\n\
-         [bgp]\nasn = {HOST_AS}\nrouter_id = \"{HOST_V4}\"\nhold_time = \"9s\"\nconnect_retry = \"500ms\"\ndrain_time = \"0s\"\nlisten = {listen}\n\
-         [[bgp.peer]]\naddress = \"{ROUTER_V4}\"\nasn = {ROUTER_AS}\n{peer_extra}\n\
-         [[service]]\nname = \"svc\"\nprefixes = [\"{PREFIX}\"]\ninterval = \"200ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 1\nip_check = false\n\
-         [[service.check]]\n{check}\n",
-        state = lab.path("state").display().to_string(),
-    )
+/// `[daemon]`, a `[bgp]` speaker peering with the router (`listen`, and whether the peer is
+/// `passive`), and one service with `check`.
+fn config(lab: &Lab, listen: bool, passive: bool, check: Check) -> String {
+    let peer = Peer::new(ROUTER_V4, ROUTER_AS);
+    let bgp = BgpSection::new(HOST_AS, HOST_V4)
+        .hold_time(secs(9))
+        .connect_retry(ms(500))
+        .drain_time(ms(0))
+        .listen(listen)
+        .peer(if passive { peer.passive(true) } else { peer });
+    WardenConfig::new(lab)
+        .batch_window(ms(0))
+        .bgp(bgp)
+        .service(
+            Service::new("svc")
+                .prefixes(&[PREFIX])
+                .timing(ms(200), secs(1), 1, 1)
+                .ip_check(false)
+                .check(check),
+        )
+        .to_toml()
 }
 
-fn exec_check(lab: &Lab) -> String {
-    format!(
-        "kind = \"exec\"\ncommand = [\"test\", \"-e\", {:?}]",
-        lab.path("up").display().to_string()
-    )
+fn exec_check(lab: &Lab) -> Check {
+    Check::exec(&["test", "-e", &lab.path("up").display().to_string()])
 }
 
 fn wait_rib(router: &Router, expected: &[&str], timeout: Duration) {
@@ -219,7 +226,7 @@ fn the_speaker_listens_on_port_179_with_only_cap_net_bind_service() {
     set_up(&lab, true);
     // Passive: the warden never connects; the only session is the one gobgpd opens to
     // the warden's port 179.
-    let text = config(&lab, true, "passive = true", &exec_check(&lab));
+    let text = config(&lab, true, true, exec_check(&lab));
     let warden = start_unprivileged(&lab, &text, &["net_bind_service"]);
     wait_rib(&router, &[PREFIX], SESSION);
     assert_exactly(&warden, CAP_NET_BIND_SERVICE);
@@ -252,7 +259,7 @@ fn without_cap_net_bind_service_the_speaker_refuses_to_start_and_says_why() {
     };
     assert_eq!(sysctl(&lab, "net.ipv4.ip_unprivileged_port_start"), "1024");
     set_up(&lab, true);
-    let text = config(&lab, true, "passive = true", &exec_check(&lab));
+    let text = config(&lab, true, true, exec_check(&lab));
     let warden = start_unprivileged(&lab, &text, &[]);
     let status = warden
         .wait_exit(CHANGE)
@@ -293,7 +300,7 @@ fn without_cap_net_bind_service_the_speaker_refuses_to_start_and_says_why() {
     };
     let router = router_lab.start_router(false);
     set_up(&router_lab, true);
-    let text = config(&router_lab, false, "", &exec_check(&router_lab));
+    let text = config(&router_lab, false, false, exec_check(&router_lab));
     let warden = start_unprivileged(&router_lab, &text, &[]);
     wait_rib(&router, &[PREFIX], SESSION);
     assert_exactly(&warden, 0);
@@ -334,8 +341,8 @@ fn ping_group_range(lab: &Lab, range: &str) {
     );
 }
 
-fn icmp_check() -> String {
-    format!("kind = \"icmp\"\nhost = \"{PING_TARGET}\"\ncount = 2")
+fn icmp_check() -> Check {
+    Check::icmp(PING_TARGET).count(2)
 }
 
 /// The daemon's `status --json` (asked as root, which the control socket admits), once
@@ -389,7 +396,7 @@ fn icmp_checks_with_only_cap_net_raw_use_raw_sockets() {
     add_ping_target(&lab);
     // No group may open ICMP datagram sockets: only the raw socket can work.
     ping_group_range(&lab, "1 0");
-    let text = config(&lab, false, "", &icmp_check());
+    let text = config(&lab, false, false, icmp_check());
     let warden = start_unprivileged(&lab, &text, &["net_raw"]);
     icmp_follows_the_target(&lab, &router, &warden);
     assert_exactly(&warden, CAP_NET_RAW);
@@ -403,7 +410,7 @@ fn icmp_checks_without_cap_net_raw_or_ping_group_fail_and_say_why() {
     let router = lab.start_router(false);
     add_ping_target(&lab);
     ping_group_range(&lab, "1 0");
-    let text = config(&lab, false, "", &icmp_check());
+    let text = config(&lab, false, false, icmp_check());
     let warden = start_unprivileged(&lab, &text, &[]);
     let reason = poll(CHANGE, Duration::from_millis(100), || {
         assert!(warden.is_running(), "{}", warden.log());
@@ -440,7 +447,7 @@ fn icmp_checks_without_a_capability_use_the_ping_group() {
         .expect("group nogroup")
         .gid;
     ping_group_range(&lab, &format!("{gid} {gid}"));
-    let text = config(&lab, false, "", &icmp_check());
+    let text = config(&lab, false, false, icmp_check());
     let warden = start_unprivileged(&lab, &text, &[]);
     icmp_follows_the_target(&lab, &router, &warden);
     assert_exactly(&warden, 0);

@@ -61,7 +61,7 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 need=()
-# libfaketime: e2e_clock moves the warden's wall clock (LD_PRELOAD), never the machine's.
+# libfaketime: integration/clock.rs moves the warden's wall clock (LD_PRELOAD), never the machine's.
 for pkg in iproute2 util-linux bird2 gobgpd frr procps tcpdump knot knot-dnsutils etcd-server protobuf-compiler libprotobuf-dev libfaketime \
            dpkg-dev binutils lintian debootstrap systemd mandoc groff-base \
            prometheus prometheus-node-exporter; do

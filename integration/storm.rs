@@ -3,12 +3,12 @@
 //! count stay flat from round to round, at most `max_concurrent_exec` check processes run
 //! at once, and every service is down (announced nowhere: BIRD 2 gets an empty set).
 
-mod lab;
-
 use std::fs;
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Need};
+use crate::lab::Lab;
+use crate::lab::needs::Need;
+use crate::lab::warden_config::{Check, Defaults, Service, WardenConfig, ms, secs};
 
 const SERVICES: usize = 10_000;
 const MAX_EXEC: usize = 32;
@@ -53,24 +53,30 @@ fn children(pid: i32) -> usize {
 
 #[test]
 fn ten_thousand_hanging_checks_keep_memory_threads_and_processes_bounded() {
-    let Some(lab) = Lab::new_or_skip("check-storm", &[Need::Bird2]) else {
+    let Some(lab) = Lab::new_alone_or_skip("check-storm", &[Need::Bird2]) else {
         return;
     };
     let bird = lab.start_bird2();
-    let mut text = format!(
-        "[daemon]\nstate_dir = {state:?}\nmax_concurrent_exec = {MAX_EXEC}\n{bird}\n\
-         [defaults]\ninterval = \"4s\"\ntimeout = \"300ms\"\nrise = 1\nfall = 1\nip_check = false\n",
-        state = lab.path("state").display().to_string(),
-        bird = bird.warden_section(true),
-    );
-    for i in 0..SERVICES {
-        text.push_str(&format!(
-            "[[service]]\nname = \"s{i}\"\nprefixes = [\"2001:db8:5:{hi:x}::{lo:x}/128\"]\n\
-             [[service.check]]\nkind = \"exec\"\ncommand = [\"/bin/sleep\", \"30\"]\n",
+    let services = (0..SERVICES).map(|i| {
+        let prefix = format!(
+            "2001:db8:5:{hi:x}::{lo:x}/128",
             hi = i / 4096,
-            lo = i % 4096 + 1,
-        ));
-    }
+            lo = i % 4096 + 1
+        );
+        Service::new(&format!("s{i}"))
+            .prefixes(&[prefix])
+            .check(Check::exec(&["/bin/sleep", "30"]))
+    });
+    let text = WardenConfig::new(&lab)
+        .max_concurrent_exec(MAX_EXEC as u32)
+        .bird(bird.warden_section(true))
+        .defaults(
+            Defaults::new()
+                .timing(secs(4), ms(300), 1, 1)
+                .ip_check(false),
+        )
+        .services(services)
+        .to_toml();
     let warden = lab.start_warden(&text);
     let pid = warden.pid;
     let start = Instant::now();

@@ -1,13 +1,11 @@
 //! The cabourotte kind against a stand-in for Cabourotte's result API on loopback
 //! (`GET /result/NAME` answering the JSON result Cabourotte keeps for each check).
 
-mod support;
-
+use crate::support::http_server;
 use anycast_warden::check::CheckOutcome;
-use support::http_server;
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("cabourotte", body, timeout).await
+    crate::support::check::run_check("cabourotte", body, timeout).await
 }
 
 #[tokio::test]

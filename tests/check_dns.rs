@@ -1,8 +1,6 @@
 //! The dns kind against a small authoritative responder this test runs on loopback (UDP
 //! and TCP on the same port), built from hickory-proto's message types.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -114,7 +112,7 @@ async fn dns_server() -> (SocketAddr, Seen) {
 }
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("dns", body, timeout).await
+    crate::support::check::run_check("dns", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

@@ -2,14 +2,12 @@
 //! certificates from a test CA. Each check is built from configuration text, so every
 //! option goes through validation as an operator's would.
 
-mod support;
-
+use crate::support::{Ca, http_server, https_server, in_days, write};
 use anycast_warden::check::CheckOutcome;
-use support::{Ca, http_server, https_server, in_days, write};
 
 /// Runs the one check of a service written as `body` (keys of `[[service.check]]`).
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("http", body, timeout).await
+    crate::support::check::run_check("http", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {
@@ -317,7 +315,7 @@ impl Scripted {
     }
 
     fn check(&self, extra: &str, timeout: &str) -> (anycast_warden::check::Check, Duration) {
-        support::build_check(
+        crate::support::check::build_check(
             "http",
             &format!("url = \"http://{}/health\"\n{extra}", self.addr),
             timeout,

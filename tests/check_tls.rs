@@ -1,17 +1,15 @@
 //! The tls kind: certificates from a test CA, read from files and from a TLS server this
 //! test runs on loopback. Valid, soon-expiring, expired and wrong-name certificates.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{Ca, Leaf, https_server, in_days, write};
 use anycast_warden::check::address::AddressBook;
 use anycast_warden::check::{Check, CheckContext, CheckMeasurements, CheckOutcome};
 use anycast_warden::config::load_str;
-use support::{Ca, Leaf, https_server, in_days, write};
 
 async fn run(body: &str, timeout: &str) -> CheckOutcome {
-    support::run_check("tls", body, timeout).await
+    crate::support::check::run_check("tls", body, timeout).await
 }
 
 async fn passes(body: &str) -> CheckOutcome {

@@ -1,8 +1,7 @@
 //! Configuration loading: defaults, conf.d merging, and every error a user can cause,
 //! with its place in the file and its suggestion.
 
-mod common;
-use common::{errors, one_error};
+use crate::common::{errors, one_error};
 use std::path::Path;
 use std::time::Duration;
 

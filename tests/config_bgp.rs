@@ -1,8 +1,7 @@
 //! Configuration of the built-in BGP speaker: `[bgp]`, `[[bgp.peer]]`,
 //! `[service.announce]`, choosing the backend, and the errors a user can make there.
 
-mod common;
-use common::{errors, one_error};
+use crate::common::{errors, one_error};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;

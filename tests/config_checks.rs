@@ -1,13 +1,11 @@
 //! Configuration of the native check kinds: every option's place in error messages, the
 //! keys shared by every kind (`tries`, `retry_interval`), and print-config round trips.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{errors, one_error};
 use anycast_warden::config::{CheckConfig, CheckSpec, load_str};
-use common::{errors, one_error};
 
 /// A service whose one check has `body` (the check starts on line 5).
 fn check(body: &str) -> String {
@@ -589,10 +587,10 @@ fn exec_checks_may_run_as_another_user_who_must_exist() {
         ("group = \"nogroup\"", "w.toml:7:9: group without user"),
     ];
     for (keys, want) in cases {
-        let e = common::one_error(&text(keys));
+        let e = crate::common::one_error(&text(keys));
         assert!(e.starts_with(want), "{keys}:\n{e}");
     }
-    let e = common::one_error(
+    let e = crate::common::one_error(
         "[[service]]\nname = \"dns\"\nprefixes = [\"203.0.113.53/32\"]\n[[service.check]]\nkind = \"tcp\"\ntarget = \"127.0.0.1:53\"\nuser = \"nobody\"\n",
     );
     assert!(e.contains("user"), "{e}");
@@ -719,7 +717,7 @@ fn exec_user_and_group_come_from_the_check_then_the_service_then_defaults() {
         ),
     ];
     for (text, want) in cases {
-        let e = common::one_error(&text);
+        let e = crate::common::one_error(&text);
         assert!(e.starts_with(want), "{text}\n{e}");
     }
 }

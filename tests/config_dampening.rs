@@ -1,8 +1,7 @@
 //! `dampening` in a service and in `[defaults]`: defaults, inheritance, and every mistake
 //! with its place and the fix.
 
-mod common;
-use common::one_error;
+use crate::common::one_error;
 use std::path::Path;
 use std::time::Duration;
 

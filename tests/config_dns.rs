@@ -1,8 +1,7 @@
 //! Configuration of DNS failover: `[dns]`, `[dns.agreement]`, services' `records`, and
 //! every error a user can cause there, with its place and suggestion.
 
-mod common;
-use common::{errors, one_error};
+use crate::common::{errors, one_error};
 use std::path::Path;
 use std::time::Duration;
 

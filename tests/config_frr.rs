@@ -1,8 +1,7 @@
 //! Configuration of the FRR backend: `[frr]`, per-prefix VRFs, choosing the backend, and
 //! every error a user can cause there, with its place and suggestion.
 
-mod common;
-use common::one_error;
+use crate::common::one_error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

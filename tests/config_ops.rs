@@ -1,8 +1,7 @@
 //! The operating sections of the configuration: `[control]`, `[metrics]`, `[api]` and the
 //! log keys of `[daemon]`: defaults, errors with their place and fix, print-config.
 
-mod common;
-use common::one_error;
+use crate::common::one_error;
 use std::path::Path;
 use std::time::Duration;
 

@@ -23,6 +23,10 @@
 
 mod http_server;
 #[path = "../lab/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "the benchmarks use the lab's start-up and measuring parts only"
+)]
 mod lab;
 mod report;
 mod stats;
@@ -35,9 +39,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
-use lab::{
-    Bird, BirdVariant, FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode, Lab, Need, Router, Warden, poll,
-};
+use lab::Lab;
+use lab::bird::{Bird, BirdVariant};
+use lab::frr::{FRR_CHANGE_LOG_LINE, Frr, FrrConf, FrrMode};
+use lab::gobgp::Router;
+use lab::needs::Need;
+use lab::process::poll;
+use lab::warden::Warden;
+use lab::warden_config::WardenConfig;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -67,7 +76,7 @@ fn main() {
     }
     let needs: Vec<Need> = backends.iter().flat_map(|b| b.needs()).collect();
     if scenario != "report"
-        && let Some(why) = lab::missing(&needs)
+        && let Some(why) = lab::needs::missing(&needs)
     {
         eprintln!("cannot run the benchmarks: {why}");
         std::process::exit(2);
@@ -133,11 +142,11 @@ fn order_scenario() {
     .iter()
     .flat_map(|b| b.needs())
     .collect();
-    if let Some(why) = lab::missing(&needs) {
+    if let Some(why) = lab::needs::missing(&needs) {
         eprintln!("cannot record the symbol order: {why}");
         std::process::exit(2);
     }
-    if lab::run("valgrind", &["--version"]).is_err() {
+    if lab::process::run("valgrind", &["--version"]).is_err() {
         eprintln!("cannot record the symbol order: valgrind is missing (apt-get install valgrind)");
         std::process::exit(2);
     }
@@ -287,12 +296,18 @@ fn bgp_section() -> String {
 impl Speaker<'_> {
     fn warden_section(&self, backend: Backend) -> String {
         match (self, backend) {
-            (Speaker::Bird(bird), _) => bird.warden_section(true),
-            (Speaker::Frr(frr), _) => frr.warden_section(
-                backend
-                    .frr_mode()
-                    .expect("FRR runs for the FRR backends only"),
-            ),
+            (Speaker::Bird(bird), _) => WardenConfig::conf_d()
+                .bird(bird.warden_section(true))
+                .to_toml(),
+            (Speaker::Frr(frr), _) => WardenConfig::conf_d()
+                .frr(
+                    frr.warden_section(
+                        backend
+                            .frr_mode()
+                            .expect("FRR runs for the FRR backends only"),
+                    ),
+                )
+                .to_toml(),
             (Speaker::Builtin, _) => bgp_section(),
         }
     }
@@ -385,7 +400,7 @@ impl Setup<'_> {
 
 /// Makes the services' tcp check pass (a listener on PORT in the host namespace) or fail
 /// (no listener: connections are refused from the moment this returns).
-fn set_service(lab: &Lab, listener: &mut Option<lab::NsListener>, up: bool) {
+fn set_service(lab: &Lab, listener: &mut Option<lab::netns::NsListener>, up: bool) {
     if up {
         if listener.is_none() {
             *listener = Some(lab.host_tcp_listener(PORT));
@@ -699,7 +714,7 @@ fn burst(backend: Backend) -> Value {
                 );
                 std::thread::sleep(Duration::from_millis(5));
             };
-            let reconfigured = lab::settled_count(
+            let reconfigured = lab::process::settled_count(
                 || setup.speaker.reconfigure_count(&warden),
                 Duration::from_millis(700),
                 Duration::from_secs(20),

@@ -23,7 +23,9 @@ use ipnet::IpNet;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
-use crate::lab::{self, BirdVariant, FrrMode, Lab};
+use crate::lab::bird::BirdVariant;
+use crate::lab::frr::FrrMode;
+use crate::lab::{self, Lab};
 use crate::{Backend, PORT, http_server, prefixes, set_service, setup};
 
 const HTTP_PORT: u16 = PORT + 1;
@@ -113,7 +115,11 @@ fn trace(backend: Backend, via: Via) -> Vec<String> {
     ];
     // Valgrind runs the daemon some 50 times slower: generous timeouts, one-round rise/fall.
     let section = match (&setup.speaker, via) {
-        (crate::Speaker::Bird(bird), Via::Command) => bird.warden_section(false),
+        (crate::Speaker::Bird(bird), Via::Command) => {
+            crate::lab::warden_config::WardenConfig::conf_d()
+                .bird(bird.warden_section(false))
+                .to_toml()
+        }
         (speaker, _) => speaker.warden_section(backend),
     };
     let services: Vec<(IpNet, &str)> = list
@@ -235,7 +241,7 @@ fn functions_of(callgrind_out: &Path, object: &Path) -> Vec<String> {
 }
 
 fn rustc_version() -> String {
-    lab::run("rustc", &["--version"])
+    crate::lab::process::run("rustc", &["--version"])
         .map(|v| v.trim().to_string())
         .unwrap_or_else(|_| "an unknown rustc".into())
 }
@@ -251,7 +257,7 @@ pub fn coverage() -> Value {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    let symbols: HashSet<String> = lab::run("nm", &[lab::WARDEN_BIN])
+    let symbols: HashSet<String> = crate::lab::process::run("nm", &[lab::WARDEN_BIN])
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_whitespace().last().map(str::to_string))

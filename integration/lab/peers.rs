@@ -1,5 +1,5 @@
 //! BIRD 2 and FRR as the *receiving* router, in the router namespace: the peers of the
-//! built-in speaker's interop tests (GoBGP is [`super::Router`]). Each keeps its files in
+//! built-in speaker's interop tests (GoBGP is [`super::gobgp::Router`]). Each keeps its files in
 //! the lab's tempdir and is a child of the lab, like every other daemon.
 
 use std::collections::BTreeSet;
@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6, VTYSH, poll, run};
+use super::frr::VTYSH;
+use super::process::{poll, run};
+use super::{HOST_AS, HOST_V4, HOST_V6, Lab, ROUTER_AS, ROUTER_V4, ROUTER_V6};
 
 /// BIRD 2 in the router namespace, importing everything the host sends.
-pub struct BirdPeer<'a> {
-    lab: &'a Lab,
-    pub pid: i32,
+pub struct BirdPeer {
     ctl: PathBuf,
 }
 
@@ -22,7 +22,7 @@ impl Lab {
     /// Starts BIRD 2 as AS 65000 at 192.0.2.2 with eBGP sessions to the host (IPv4 and
     /// IPv6 unicast, over IPv4, and over IPv6 with `extended next hop on` for RFC 8950),
     /// importing all and exporting nothing.
-    pub fn start_bird2_peer(&self) -> BirdPeer<'_> {
+    pub fn start_bird2_peer(&self) -> BirdPeer {
         let log = self.path("rtr-bird.log");
         let ctl = self.path("rtr-bird.ctl");
         let conf = self.path("rtr-bird.conf");
@@ -50,27 +50,9 @@ protocol bgp warden6 {{
         )
         .expect("write the router's bird.conf");
         self.add_log("router bird log", &log);
-        let pid = self
-            .spawn(
-                "rtr-bird",
-                Some(&self.rtr_ns),
-                &[
-                    "bird",
-                    "-f",
-                    "-c",
-                    &conf.to_string_lossy(),
-                    "-s",
-                    &ctl.to_string_lossy(),
-                    "-P",
-                    &self.path("rtr-bird.pid").to_string_lossy(),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-        let peer = BirdPeer {
-            lab: self,
-            pid,
-            ctl,
-        };
+        let pidfile = self.path("rtr-bird.pid");
+        let pid = self.spawn_bird("rtr-bird", &self.rtr_ns, "bird", &conf, &ctl, &pidfile);
+        let peer = BirdPeer { ctl };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             assert!(self.is_running(pid), "the router's BIRD exited at start");
             peer.birdc(&["show", "status"]).ok()
@@ -112,33 +94,15 @@ exit
             ),
         )
         .unwrap();
-        let frr_user = nix::unistd::User::from_name("frr")
-            .ok()
-            .flatten()
-            .expect("user frr (apt-get install frr)");
-        for path in [dir.join("zebra.conf"), dir.join("bgpd.conf"), dir.clone()] {
-            std::os::unix::fs::chown(
-                &path,
-                Some(frr_user.uid.as_raw()),
-                Some(frr_user.gid.as_raw()),
-            )
-            .expect("chown the router's FRR files");
-        }
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(self.dir(), fs::Permissions::from_mode(0o755))
-                .expect("chmod the tempdir");
-        }
+        self.hand_to_frr(&dir);
         let d = dir.display().to_string();
         let zserv = format!("{d}/zserv.api");
-        let mut pids = vec![];
         for name in ["zebra", "bgpd"] {
-            let owned = super::frr_daemon_argv(&d, name, ROUTER_V4);
+            let owned = super::frr::frr_daemon_argv(&d, name, ROUTER_V4);
             let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
             let pid = self
                 .spawn(&format!("rtr-{name}"), Some(&self.rtr_ns), &argv)
                 .unwrap_or_else(|e| panic!("{e}"));
-            pids.push(pid);
             if name == "zebra" {
                 poll(Duration::from_secs(15), Duration::from_millis(10), || {
                     assert!(self.is_running(pid), "the router's zebra exited at start");
@@ -147,11 +111,7 @@ exit
                 .unwrap_or_else(|| panic!("the router's zebra did not open {zserv}"));
             }
         }
-        let peer = FrrPeer {
-            lab: self,
-            pids,
-            dir,
-        };
+        let peer = FrrPeer { lab: self, dir };
         poll(Duration::from_secs(15), Duration::from_millis(50), || {
             peer.vtysh(&["-c", "show bgp summary"]).ok()
         })
@@ -160,7 +120,7 @@ exit
     }
 }
 
-impl BirdPeer<'_> {
+impl BirdPeer {
     pub fn birdc(&self, args: &[&str]) -> Result<String, String> {
         let ctl = self.ctl.to_string_lossy().to_string();
         let mut argv = vec!["-s", ctl.as_str()];
@@ -188,27 +148,18 @@ impl BirdPeer<'_> {
         expected: &BTreeSet<IpNet>,
         timeout: Duration,
     ) -> Result<Duration, String> {
-        let start = std::time::Instant::now();
-        poll(timeout, Duration::from_millis(50), || {
-            (self.rib() == *expected).then(|| start.elapsed())
-        })
-        .ok_or_else(|| {
+        wait_for_rib(timeout, Duration::from_millis(50), expected, || self.rib()).map_err(|()| {
             format!(
                 "the router's BIRD after {timeout:?}: want {expected:?}\n{}",
                 self.routes_text()
             )
         })
     }
-
-    pub fn lab(&self) -> &Lab {
-        self.lab
-    }
 }
 
 /// FRR in the router namespace.
 pub struct FrrPeer<'a> {
     lab: &'a Lab,
-    pub pids: Vec<i32>,
     dir: PathBuf,
 }
 
@@ -249,11 +200,7 @@ impl FrrPeer<'_> {
         expected: &BTreeSet<IpNet>,
         timeout: Duration,
     ) -> Result<Duration, String> {
-        let start = std::time::Instant::now();
-        poll(timeout, Duration::from_millis(100), || {
-            (self.rib() == *expected).then(|| start.elapsed())
-        })
-        .ok_or_else(|| {
+        wait_for_rib(timeout, Duration::from_millis(100), expected, || self.rib()).map_err(|()| {
             format!(
                 "the router's FRR after {timeout:?}: want {expected:?}, has {:?}\n{}",
                 self.rib(),
@@ -262,4 +209,18 @@ impl FrrPeer<'_> {
             )
         })
     }
+}
+
+/// Reads `rib` every `every` until it is `expected`; the time that took.
+fn wait_for_rib(
+    timeout: Duration,
+    every: Duration,
+    expected: &BTreeSet<IpNet>,
+    rib: impl Fn() -> BTreeSet<IpNet>,
+) -> Result<Duration, ()> {
+    let start = std::time::Instant::now();
+    poll(timeout, every, || {
+        (rib() == *expected).then(|| start.elapsed())
+    })
+    .ok_or(())
 }

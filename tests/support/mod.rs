@@ -1,9 +1,7 @@
 //! Servers and certificates that the check tests run on loopback: a small HTTP/1.1 server
 //! (plain or TLS) that records what it was sent, and a CA that issues test certificates.
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +12,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+pub mod check;
 
 /// A test CA.
 pub struct Ca {
@@ -244,37 +244,4 @@ pub fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBu
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// Runs the check of a one-service configuration: `kind`, then the keys in `body`, with the
-/// service's `timeout` ("2s").
-pub async fn run_check(
-    kind: &str,
-    body: &str,
-    timeout: &str,
-) -> anycast_warden::check::CheckOutcome {
-    let (check, timeout) = build_check(kind, body, timeout);
-    check.run(timeout).await
-}
-
-/// The check of a one-service configuration (as `run_check` writes it) and the service's
-/// timeout, for tests that run one check several times.
-pub fn build_check(
-    kind: &str,
-    body: &str,
-    timeout: &str,
-) -> (anycast_warden::check::Check, Duration) {
-    use anycast_warden::check::address::AddressBook;
-    use anycast_warden::check::{Check, CheckContext};
-    let text = format!(
-        "[[service]]\nname = \"svc\"\nprefixes = [\"203.0.113.80\"]\nip_check = false\ntimeout = \"{timeout}\"\n[[service.check]]\nkind = \"{kind}\"\n{body}"
-    );
-    let config = anycast_warden::config::load_str(Path::new("t.toml"), &text)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let service = &config.services[0];
-    let ctx = CheckContext {
-        service: service.name.clone(),
-        addresses: AddressBook::uncached(),
-    };
-    (Check::new(&service.checks[0], &ctx), service.timeout)
 }
