@@ -28,6 +28,7 @@ mod config_frr;
 mod config_ops;
 mod contrib_frr;
 mod fuzz_corpus;
+mod glibc;
 mod metrics_consumers;
 mod metrics_docs;
 mod operations;
