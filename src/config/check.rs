@@ -20,7 +20,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::duration;
+use super::values::{duration, number};
 use checker::Checker;
 
 pub use checker::ServiceContext;
@@ -74,28 +74,7 @@ pub fn validate_check(
         return None;
     }
     let before = errors.len();
-    for (key, key_span, owners) in kind_keys(&raw) {
-        if let Some(key_span) = key_span
-            && !owners.contains(&kind_name)
-        {
-            let quoted: Vec<String> = owners.iter().map(|k| format!("\"{k}\"")).collect();
-            let owners = match quoted.split_last() {
-                Some((last, rest)) if !rest.is_empty() => {
-                    format!("kind = {} or {last}", rest.join(", "))
-                }
-                _ => format!("kind = {}", quoted.join("")),
-            };
-            errors.push(
-                src.error(
-                    key_span,
-                    format!("`{key}` does not apply to kind = \"{kind_name}\""),
-                )
-                .with_hint(format!(
-                    "`{key}` belongs to {owners}; remove it or change the kind"
-                )),
-            );
-        }
-    }
+    keys_of_other_kinds(src, &raw, kind_name, errors);
     let mut c = Checker {
         src,
         span: span.clone(),
@@ -123,6 +102,37 @@ pub fn validate_check(
         tries,
         retry_interval,
     })
+}
+
+/// Refuses each key written that `kind` does not take, naming the kinds that do.
+fn keys_of_other_kinds(
+    src: &SourceText,
+    raw: &RawCheck,
+    kind: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (key, key_span, owners) in kind_keys(raw) {
+        if let Some(key_span) = key_span
+            && !owners.contains(&kind)
+        {
+            let quoted: Vec<String> = owners.iter().map(|k| format!("\"{k}\"")).collect();
+            let owners = match quoted.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("kind = {} or {last}", rest.join(", "))
+                }
+                _ => format!("kind = {}", quoted.join("")),
+            };
+            errors.push(
+                src.error(
+                    key_span,
+                    format!("`{key}` does not apply to kind = \"{kind}\""),
+                )
+                .with_hint(format!(
+                    "`{key}` belongs to {owners}; remove it or change the kind"
+                )),
+            );
+        }
+    }
 }
 
 /// A kind-specific key: its name, where it is written (if it is), the kinds that take it.
@@ -179,20 +189,17 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
 
 /// `tries` and `retry_interval`; every retry must still fit in the service's timeout.
 fn tries(c: &mut Checker<'_>, raw: &RawCheck, timeout: Duration) -> (u32, Duration) {
-    let tries = match raw.tries.as_ref() {
-        None => 1,
-        Some(v) => match *v.get_ref() {
-            n @ 1..=MAX_TRIES => n as u32,
-            n => {
-                c.error(
-                    v.span(),
-                    format!("tries = {n} is out of range"),
-                    format!("write tries = 1 or more (at most {MAX_TRIES}): the attempts per round, e.g. tries = 3"),
-                );
-                1
-            }
-        },
-    };
+    let tries = number(
+        c.src,
+        "tries",
+        raw.tries.as_ref(),
+        1..=MAX_TRIES,
+        1,
+        &format!(
+            "write tries = 1 or more (at most {MAX_TRIES}): the attempts per round, e.g. tries = 3"
+        ),
+        c.errors,
+    ) as u32;
     let retry_interval = duration(
         c.src,
         "retry_interval",

@@ -9,6 +9,7 @@ use serde_spanned::Spanned;
 use super::checker::{Checker, ServiceContext};
 use crate::config::model::*;
 use crate::config::raw::*;
+use crate::config::values::interface;
 
 pub(super) fn file(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     let path = c.text("path", raw.path.as_ref(), "/etc/anycast-warden/maintenance")?;
@@ -47,18 +48,7 @@ pub(super) fn address(
     };
     let interface = match raw.interface.as_ref() {
         None => service.interface.to_string(),
-        Some(i) => {
-            let name = i.get_ref();
-            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-                c.error(
-                    i.span(),
-                    format!("\"{name}\" is not an interface name"),
-                    "write the name as `ip link` shows it, e.g. interface = \"lo\"",
-                );
-                return None;
-            }
-            name.clone()
-        }
+        Some(i) => interface(c.src, i, c.errors)?,
     };
     Some(CheckSpec::Address(AddressSpec { address, interface }))
 }

@@ -12,7 +12,35 @@ use crate::config::values::duration;
 
 pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     let before = c.errors.len();
-    let source = match (raw.file.as_ref(), raw.target.as_ref()) {
+    let source = certificate_source(c, raw);
+    let min_validity = duration(
+        c.src,
+        "min_validity",
+        raw.min_validity.as_ref(),
+        true,
+        c.errors,
+    )
+    .unwrap_or(Duration::ZERO);
+    let dns_names = dns_names(c, raw);
+    let ip_addresses = ip_addresses(c, raw);
+    let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
+    let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
+    let source = source?;
+    (c.errors.len() == before).then(|| {
+        CheckSpec::Tls(Box::new(TlsSpec {
+            source,
+            min_validity,
+            common_name,
+            dns_names,
+            ip_addresses,
+            issuer,
+        }))
+    })
+}
+
+/// `file` (a PEM file, read now) or `target` with an optional `server_name`: one of them.
+fn certificate_source(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CertificateSource> {
+    match (raw.file.as_ref(), raw.target.as_ref()) {
         (Some(f), None) => {
             if let Some(n) = raw.server_name.as_ref() {
                 c.error(
@@ -58,15 +86,11 @@ pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             );
             None
         }
-    };
-    let min_validity = duration(
-        c.src,
-        "min_validity",
-        raw.min_validity.as_ref(),
-        true,
-        c.errors,
-    )
-    .unwrap_or(Duration::ZERO);
+    }
+}
+
+/// `dns_names`: host names, a leading "*." for a wildcard entry.
+fn dns_names(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<String> {
     let mut dns_names = Vec::new();
     if let Some(names) = raw.dns_names.as_ref() {
         for name in names.get_ref() {
@@ -82,6 +106,11 @@ pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             }
         }
     }
+    dns_names
+}
+
+/// `ip_addresses`: addresses the certificate must name.
+fn ip_addresses(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<IpAddr> {
     let mut ip_addresses = Vec::new();
     if let Some(addrs) = raw.ip_addresses.as_ref() {
         for text in addrs.get_ref() {
@@ -95,31 +124,21 @@ pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             }
         }
     }
-    let non_empty = |c: &mut Checker<'_>, key: &str, v: Option<&Spanned<String>>| {
-        v.and_then(|v| {
-            if v.get_ref().trim().is_empty() {
-                c.error(
-                    v.span(),
-                    format!("{key} is empty"),
-                    format!("write the expected {key} or remove the line"),
-                );
-                None
-            } else {
-                Some(v.get_ref().clone())
-            }
-        })
-    };
-    let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
-    let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
-    let source = source?;
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Tls(Box::new(TlsSpec {
-            source,
-            min_validity,
-            common_name,
-            dns_names,
-            ip_addresses,
-            issuer,
-        }))
+    ip_addresses
+}
+
+/// `common_name` or `issuer`: not empty when written.
+fn non_empty(c: &mut Checker<'_>, key: &str, v: Option<&Spanned<String>>) -> Option<String> {
+    v.and_then(|v| {
+        if v.get_ref().trim().is_empty() {
+            c.error(
+                v.span(),
+                format!("{key} is empty"),
+                format!("write the expected {key} or remove the line"),
+            );
+            None
+        } else {
+            Some(v.get_ref().clone())
+        }
     })
 }
