@@ -1,0 +1,144 @@
+//! The `tls` kind: a certificate's expiry and names, from a PEM file or a TLS server.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+
+use super::checker::{Checker, pem_file, valid_host_name};
+use crate::config::model::*;
+use crate::config::raw::*;
+use crate::config::values::duration;
+
+pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
+    let before = c.errors.len();
+    let source = certificate_source(c, raw);
+    let min_validity = duration(
+        c.src,
+        "min_validity",
+        raw.min_validity.as_ref(),
+        true,
+        c.errors,
+    )
+    .unwrap_or(Duration::ZERO);
+    let dns_names = dns_names(c, raw);
+    let ip_addresses = ip_addresses(c, raw);
+    let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
+    let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
+    let source = source?;
+    (c.errors.len() == before).then(|| {
+        CheckSpec::Tls(Box::new(TlsSpec {
+            source,
+            min_validity,
+            common_name,
+            dns_names,
+            ip_addresses,
+            issuer,
+        }))
+    })
+}
+
+/// `file` (a PEM file, read now) or `target` with an optional `server_name`: one of them.
+fn certificate_source(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CertificateSource> {
+    match (raw.file.as_ref(), raw.target.as_ref()) {
+        (Some(f), None) => {
+            if let Some(n) = raw.server_name.as_ref() {
+                c.error(
+                    n.span(),
+                    "server_name needs target",
+                    "server_name is the SNI name sent to a server; a file is read as it is: remove server_name",
+                );
+            }
+            pem_file(c, "file", Some(f), crate::sys::pem::load_certs).map(CertificateSource::File)
+        }
+        (None, Some(_)) => {
+            let target = c.target(raw.target.as_ref(), "127.0.0.1:443");
+            let server_name = raw.server_name.as_ref().and_then(|n| {
+                if valid_host_name(n.get_ref()) {
+                    Some(n.get_ref().clone())
+                } else {
+                    c.error(
+                        n.span(),
+                        format!("\"{}\" is not a host name", n.get_ref()),
+                        "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
+                    );
+                    None
+                }
+            });
+            target.map(|target| CertificateSource::Server {
+                target,
+                server_name,
+            })
+        }
+        (Some(f), Some(_)) => {
+            c.error(
+                f.span(),
+                "a tls check has both file and target",
+                "check a certificate file (file = \"/etc/ssl/certs/www.pem\") or a server's (target = \"127.0.0.1:443\"), one per check",
+            );
+            None
+        }
+        (None, None) => {
+            c.error(
+                c.span.clone(),
+                "tls check has neither file nor target",
+                "add file = \"/etc/ssl/certs/www.pem\" (a PEM file) or target = \"127.0.0.1:443\" (a TLS server)",
+            );
+            None
+        }
+    }
+}
+
+/// `dns_names`: host names, a leading "*." for a wildcard entry.
+fn dns_names(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<String> {
+    let mut dns_names = Vec::new();
+    if let Some(names) = raw.dns_names.as_ref() {
+        for name in names.get_ref() {
+            // A leading "*." asks for a wildcard entry.
+            if valid_host_name(name.strip_prefix("*.").unwrap_or(name)) {
+                dns_names.push(name.clone());
+            } else {
+                c.error(
+                    names.span(),
+                    format!("\"{name}\" is not a DNS name"),
+                    "write names as in the certificate, e.g. dns_names = [\"www.example.com\", \"*.example.net\"]",
+                );
+            }
+        }
+    }
+    dns_names
+}
+
+/// `ip_addresses`: addresses the certificate must name.
+fn ip_addresses(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<IpAddr> {
+    let mut ip_addresses = Vec::new();
+    if let Some(addrs) = raw.ip_addresses.as_ref() {
+        for text in addrs.get_ref() {
+            match text.trim().parse::<IpAddr>() {
+                Ok(a) => ip_addresses.push(a),
+                Err(_) => c.error(
+                    addrs.span(),
+                    format!("\"{text}\" is not an IP address"),
+                    "write addresses, e.g. ip_addresses = [\"203.0.113.53\", \"2001:db8::53\"]",
+                ),
+            }
+        }
+    }
+    ip_addresses
+}
+
+/// `common_name` or `issuer`: not empty when written.
+fn non_empty(c: &mut Checker<'_>, key: &str, v: Option<&Spanned<String>>) -> Option<String> {
+    v.and_then(|v| {
+        if v.get_ref().trim().is_empty() {
+            c.error(
+                v.span(),
+                format!("{key} is empty"),
+                format!("write the expected {key} or remove the line"),
+            );
+            None
+        } else {
+            Some(v.get_ref().clone())
+        }
+    })
+}
