@@ -164,8 +164,14 @@ impl Warden<'_> {
     }
 
     /// Replaces the main configuration file (then send SIGHUP).
+    /// Replaces warden.toml atomically (a file beside it, then rename), as an editor or
+    /// configuration management does: a SIGHUP handled while the test writes the next
+    /// file must never read a truncated one (an empty file is a valid configuration with
+    /// no services).
     pub fn write_config(&self, text: &str) {
-        fs::write(&self.config_file, text).expect("write warden.toml");
+        let next = self.config_file.with_extension("toml.next");
+        fs::write(&next, text).expect("write warden.toml.next");
+        fs::rename(&next, &self.config_file).expect("rename warden.toml.next");
     }
 
     /// Writes a file in the configuration directory.
