@@ -95,6 +95,7 @@ pub fn validate_check(
         "cabourotte" => http::cabourotte(&mut c, &raw),
         _ => None,
     };
+    // A kind may return its spec beside the problems it found: any of them refuses the check.
     let spec = spec?;
     (errors.len() == before).then_some(CheckConfig {
         spec,

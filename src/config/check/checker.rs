@@ -82,6 +82,16 @@ impl Checker<'_> {
         number(self.src, key, v, range, default, hint, self.errors)
     }
 
+    /// A host name (see [`valid_host_name`]); `hint` says what to write instead.
+    pub(super) fn host_name(&mut self, v: &Spanned<String>, hint: &str) -> Option<String> {
+        let name = v.get_ref();
+        if valid_host_name(name) {
+            return Some(name.clone());
+        }
+        self.error(v.span(), format!("\"{name}\" is not a host name"), hint);
+        None
+    }
+
     /// `host:port`, `addr:port` or `[v6]:port`.
     pub(super) fn target(&mut self, v: Option<&Spanned<String>>, example: &str) -> Option<String> {
         let t = self.required("target", v, &format!("target = \"{example}\""))?;

@@ -15,7 +15,6 @@ const PROTOCOLS: Words<DnsProtocol> = Words {
 };
 
 pub(super) fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let query = c.text("query", raw.query.as_ref(), "health.example.net");
     if let (Some(name), Some(q)) = (query.as_ref(), raw.query.as_ref())
         && hickory_proto::rr::Name::from_ascii(name).is_err()
@@ -31,17 +30,14 @@ pub(super) fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     let protocol = PROTOCOLS.read(c.src, raw.protocol.as_ref(), DnsProtocol::Udp, c.errors);
     let expect = expected_answers(c, raw, &record);
     let rcode = rcode(c, raw);
-    let (query, server) = (query?, server?);
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Dns(Box::new(DnsSpec {
-            query,
-            record,
-            server,
-            protocol,
-            expect,
-            rcode,
-        }))
-    })
+    Some(CheckSpec::Dns(Box::new(DnsSpec {
+        query: query?,
+        record,
+        server: server?,
+        protocol,
+        expect,
+        rcode,
+    })))
 }
 
 /// `record`: a record type hickory knows, in capitals; A unless written.

@@ -69,7 +69,6 @@ pub(super) fn tftp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
 const DEFAULT_ICMP_COUNT: u32 = 3;
 
 pub(super) fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let host = c.text("host", raw.host.as_ref(), "198.51.100.1");
     if let (Some(h), Some(v)) = (host.as_ref(), raw.host.as_ref())
         && h.parse::<IpAddr>().is_err()
@@ -96,9 +95,8 @@ pub(super) fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
         "write a percentage from 0 (every request answered) to 100, e.g. max_loss = 20",
     ) as u32;
     let max_rtt = c.duration("max_rtt", raw.max_rtt.as_ref(), false);
-    let host = host?;
-    (c.errors.len() == before).then_some(CheckSpec::Icmp(IcmpSpec {
-        host,
+    Some(CheckSpec::Icmp(IcmpSpec {
+        host: host?,
         count,
         max_loss,
         max_rtt,

@@ -10,7 +10,6 @@ use crate::config::model::*;
 use crate::config::raw::*;
 
 pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let source = certificate_source(c, raw);
     let min_validity = c
         .duration("min_validity", raw.min_validity.as_ref(), true)
@@ -19,17 +18,14 @@ pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     let ip_addresses = ip_addresses(c, raw);
     let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
     let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
-    let source = source?;
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Tls(Box::new(TlsSpec {
-            source,
-            min_validity,
-            common_name,
-            dns_names,
-            ip_addresses,
-            issuer,
-        }))
-    })
+    Some(CheckSpec::Tls(Box::new(TlsSpec {
+        source: source?,
+        min_validity,
+        common_name,
+        dns_names,
+        ip_addresses,
+        issuer,
+    })))
 }
 
 /// `file` (a PEM file, read now) or `target` with an optional `server_name`: one of them.
@@ -48,16 +44,10 @@ fn certificate_source(c: &mut Checker<'_>, raw: &RawCheck) -> Option<Certificate
         (None, Some(_)) => {
             let target = c.target(raw.target.as_ref(), "127.0.0.1:443");
             let server_name = raw.server_name.as_ref().and_then(|n| {
-                if valid_host_name(n.get_ref()) {
-                    Some(n.get_ref().clone())
-                } else {
-                    c.error(
-                        n.span(),
-                        format!("\"{}\" is not a host name", n.get_ref()),
-                        "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
-                    );
-                    None
-                }
+                c.host_name(
+                    n,
+                    "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
+                )
             });
             target.map(|target| CertificateSource::Server {
                 target,
