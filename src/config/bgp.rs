@@ -464,8 +464,8 @@ pub fn validate_announce(
     }
     let r = raw.get_ref();
     // In file order, so the errors are too.
-    let communities_ = communities(src, r.communities.as_deref(), errors);
-    let large = large_communities(src, r.large_communities.as_deref(), errors);
+    let communities_ = COMMUNITIES.read(src, r.communities.as_deref(), errors);
+    let large = LARGE_COMMUNITIES.read(src, r.large_communities.as_deref(), errors);
     let med_ = med(src, r.med.as_ref(), false, errors);
     let prepend = small_number(
         src,
@@ -479,8 +479,8 @@ pub fn validate_announce(
     let drain = r.drain.as_ref().map(|d| {
         let d = d.get_ref();
         DrainAttrs {
-            communities: communities(src, d.communities.as_deref(), errors),
-            large_communities: large_communities(src, d.large_communities.as_deref(), errors),
+            communities: COMMUNITIES.read(src, d.communities.as_deref(), errors),
+            large_communities: LARGE_COMMUNITIES.read(src, d.large_communities.as_deref(), errors),
             med: med(src, d.med.as_ref(), true, errors),
             prepend: d.prepend.as_ref().map(|v| {
                 small_number(
@@ -504,60 +504,50 @@ pub fn validate_announce(
     }
 }
 
-fn communities(
-    src: &SourceText,
-    list: Option<&[Spanned<String>]>,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<Community> {
-    let parse = |t: &str| {
+/// How a list of route attributes is read: an entry `parse` refuses is the error
+/// "\"TEXT\" is not a WHAT" with `hint`.
+struct AttributeList<T: 'static> {
+    what: &'static str,
+    hint: &'static str,
+    parse: fn(&str) -> Option<T>,
+}
+
+const COMMUNITIES: AttributeList<Community> = AttributeList {
+    what: "community",
+    hint: "write two numbers from 0 to 65535 joined by ':', e.g. \"65000:100\"",
+    parse: |t| {
         colon_numbers::<u16, 2>(t).map(|[a, b]| Community((u32::from(a) << 16) | u32::from(b)))
-    };
-    attribute_list(
-        src,
-        list,
-        "community",
-        "write two numbers from 0 to 65535 joined by ':', e.g. \"65000:100\"",
-        parse,
-        errors,
-    )
-}
+    },
+};
 
-fn large_communities(
-    src: &SourceText,
-    list: Option<&[Spanned<String>]>,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<LargeCommunity> {
-    attribute_list(
-        src,
-        list,
-        "large community",
-        "write three numbers from 0 to 4294967295 joined by ':', e.g. \"65000:1:1\"",
-        |t| colon_numbers::<u32, 3>(t).map(LargeCommunity),
-        errors,
-    )
-}
+const LARGE_COMMUNITIES: AttributeList<LargeCommunity> = AttributeList {
+    what: "large community",
+    hint: "write three numbers from 0 to 4294967295 joined by ':', e.g. \"65000:1:1\"",
+    parse: |t| colon_numbers::<u32, 3>(t).map(LargeCommunity),
+};
 
-/// Each entry of a list, read by `parse`; an entry it refuses is the error "\"TEXT\" is
-/// not a WHAT" with `hint`.
-fn attribute_list<T>(
-    src: &SourceText,
-    list: Option<&[Spanned<String>]>,
-    what: &str,
-    hint: &str,
-    parse: impl Fn(&str) -> Option<T>,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for c in list.unwrap_or_default() {
-        match parse(c.get_ref()) {
-            Some(value) => out.push(value),
-            None => errors.push(
-                src.error(c.span(), format!("\"{}\" is not a {what}", c.get_ref()))
-                    .with_hint(hint),
-            ),
+impl<T> AttributeList<T> {
+    fn read(
+        &self,
+        src: &SourceText,
+        list: Option<&[Spanned<String>]>,
+        errors: &mut Vec<ConfigError>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for c in list.unwrap_or_default() {
+            match (self.parse)(c.get_ref()) {
+                Some(value) => out.push(value),
+                None => errors.push(
+                    src.error(
+                        c.span(),
+                        format!("\"{}\" is not a {}", c.get_ref(), self.what),
+                    )
+                    .with_hint(self.hint),
+                ),
+            }
         }
+        out
     }
-    out
 }
 
 /// "65000:100" as `[65000, 100]`: exactly N numbers of type T joined by ':'.

@@ -20,7 +20,6 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::{duration, number};
 use checker::Checker;
 
 pub use checker::ServiceContext;
@@ -96,6 +95,7 @@ pub fn validate_check(
         "cabourotte" => http::cabourotte(&mut c, &raw),
         _ => None,
     };
+    // A kind may return its spec beside the problems it found: any of them refuses the check.
     let spec = spec?;
     (errors.len() == before).then_some(CheckConfig {
         spec,
@@ -189,8 +189,7 @@ fn kind_keys(raw: &RawCheck) -> Vec<KindKey> {
 
 /// `tries` and `retry_interval`; every retry must still fit in the service's timeout.
 fn tries(c: &mut Checker<'_>, raw: &RawCheck, timeout: Duration) -> (u32, Duration) {
-    let tries = number(
-        c.src,
+    let tries = c.number(
         "tries",
         raw.tries.as_ref(),
         1..=MAX_TRIES,
@@ -198,16 +197,10 @@ fn tries(c: &mut Checker<'_>, raw: &RawCheck, timeout: Duration) -> (u32, Durati
         &format!(
             "write tries = 1 or more (at most {MAX_TRIES}): the attempts per round, e.g. tries = 3"
         ),
-        c.errors,
     ) as u32;
-    let retry_interval = duration(
-        c.src,
-        "retry_interval",
-        raw.retry_interval.as_ref(),
-        true,
-        c.errors,
-    )
-    .unwrap_or(DEFAULT_RETRY_INTERVAL);
+    let retry_interval = c
+        .duration("retry_interval", raw.retry_interval.as_ref(), true)
+        .unwrap_or(DEFAULT_RETRY_INTERVAL);
     if tries > 1 && retry_interval * (tries - 1) >= timeout {
         let at = raw
             .retry_interval

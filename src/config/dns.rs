@@ -10,7 +10,7 @@ use serde_spanned::Spanned;
 
 use super::error::{ConfigError, SourceText};
 use super::raw::{RawAgreement, RawDns, RawDuration, RawRecord};
-use super::values::{DnsProtocol, duration, duration_text, keyword, number};
+use super::values::{DnsProtocol, Words, duration, duration_text, number};
 use crate::dns::tsig::{Algorithm, Key};
 use crate::dns::{AddressRecord, Name};
 
@@ -126,6 +126,12 @@ fn hostname() -> String {
         .unwrap_or_else(|| "anycast-warden".to_string())
 }
 
+const PROTOCOLS: Words<DnsProtocol> = Words {
+    what: "protocol",
+    words: &[("udp", DnsProtocol::Udp), ("tcp", DnsProtocol::Tcp)],
+    hint: "write protocol = \"udp\" (the default; a truncated answer is asked again over TCP) or protocol = \"tcp\"",
+};
+
 /// Validates `[dns]`; `None` when it has errors (they are in `errors`).
 pub fn validate_dns(
     src: &SourceText,
@@ -162,15 +168,7 @@ pub fn validate_dns(
         "write how many records of a name must always stay, 0 to 1000; e.g. min_records = 1",
         errors,
     ) as usize;
-    let protocol = keyword(
-        src,
-        t.protocol.as_ref(),
-        "protocol",
-        &[("udp", DnsProtocol::Udp), ("tcp", DnsProtocol::Tcp)],
-        DnsProtocol::Udp,
-        "write protocol = \"udp\" (the default; a truncated answer is asked again over TCP) or protocol = \"tcp\"",
-        errors,
-    );
+    let protocol = PROTOCOLS.read(src, t.protocol.as_ref(), DnsProtocol::Udp, errors);
     let ttl = record_ttl(src, t.ttl.as_ref(), errors);
     let timeout =
         duration(src, "timeout", t.timeout.as_ref(), false, errors).unwrap_or(DEFAULT_DNS_TIMEOUT);

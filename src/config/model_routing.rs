@@ -192,10 +192,7 @@ pub struct BgpSettings {
     #[serde(with = "duration_text")]
     pub hold_time: Duration,
     /// Keepalive interval; unset: a third of the negotiated hold time.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "duration_text::serialize_some"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", with = "duration_text::maybe")]
     pub keepalive: Option<Duration>,
     /// First delay before connecting again after a failure (it doubles up to 60 s).
     #[serde(with = "duration_text")]
@@ -209,10 +206,7 @@ pub struct BgpSettings {
     pub drain_time: Duration,
     /// Announce graceful restart (RFC 4724) with this restart time: after a crash or
     /// SIGKILL the peers keep the routes this long. Unset: off.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "duration_text::serialize_some"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", with = "duration_text::maybe")]
     pub graceful_restart: Option<Duration>,
     #[serde(rename = "peer")]
     pub peers: Vec<BgpPeer>,

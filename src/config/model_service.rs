@@ -82,10 +82,7 @@ pub struct ServiceConfig {
     #[serde(with = "duration_text")]
     pub interval: Duration,
     /// Re-check pace while a result disagrees with the current state.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "duration_text::serialize_some"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", with = "duration_text::maybe")]
     pub fast_interval: Option<Duration>,
     #[serde(with = "duration_text")]
     pub timeout: Duration,
@@ -334,10 +331,7 @@ pub struct IcmpSpec {
     /// Percent of requests that may go unanswered.
     pub max_loss: u32,
     /// The highest acceptable average round trip.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "duration_text::serialize_some"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", with = "duration_text::maybe")]
     pub max_rtt: Option<Duration>,
 }
 

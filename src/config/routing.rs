@@ -12,7 +12,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::{duration, keyword, number, parse_prefix};
+use super::values::{Words, duration, number, parse_prefix};
 
 pub const DEFAULT_INCLUDE_FILE: &str = "/var/lib/anycast-warden/bird/anycast-prefixes.conf";
 pub const DEFAULT_INCLUDE_FILE6: &str = "/var/lib/anycast-warden/bird6/anycast-prefixes.conf";
@@ -106,16 +106,14 @@ pub(super) fn dummy_prefixes_unowned(
     }
 }
 
+const BIRD_VARIANTS: Words<BirdVariant> = Words {
+    what: "BIRD variant",
+    words: &[("bird2", BirdVariant::Bird2), ("bird1", BirdVariant::Bird1)],
+    hint: "write variant = \"bird2\" (BIRD 2.x) or variant = \"bird1\" (BIRD 1.6: bird and bird6)",
+};
+
 fn validate_bird(src: &SourceText, raw: RawBird, errors: &mut Vec<ConfigError>) -> BirdSettings {
-    let variant = keyword(
-        src,
-        raw.variant.as_ref(),
-        "BIRD variant",
-        &[("bird2", BirdVariant::Bird2), ("bird1", BirdVariant::Bird1)],
-        BirdVariant::Bird2,
-        "write variant = \"bird2\" (BIRD 2.x) or variant = \"bird1\" (BIRD 1.6: bird and bird6)",
-        errors,
-    );
+    let variant = BIRD_VARIANTS.read(src, raw.variant.as_ref(), BirdVariant::Bird2, errors);
     let bird1 = variant == BirdVariant::Bird1;
     if !bird1 {
         bird6_keys_refused(src, &raw, errors);
@@ -313,25 +311,21 @@ fn include_files(
 pub const DEFAULT_FRR_TAG: u32 = 4711;
 pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
 
+const FRR_TRANSPORTS: Words<FrrTransport> = Words {
+    what: "FRR transport",
+    words: &[("vty", FrrTransport::Vty), ("vtysh", FrrTransport::Vtysh)],
+    hint: "write transport = \"vty\" (FRR's vty sockets, the default and fastest) or transport = \"vtysh\" (one vtysh process per apply)",
+};
+
+const FRR_MODES: Words<FrrMode> = Words {
+    what: "FRR mode",
+    words: &[("network", FrrMode::Network), ("static", FrrMode::Static)],
+    hint: "write mode = \"network\" (network statements, for addresses on lo) or mode = \"static\" (tagged static routes for `redistribute static`)",
+};
+
 fn validate_frr(src: &SourceText, raw: RawFrr, errors: &mut Vec<ConfigError>) -> FrrSettings {
-    let transport = keyword(
-        src,
-        raw.transport.as_ref(),
-        "FRR transport",
-        &[("vty", FrrTransport::Vty), ("vtysh", FrrTransport::Vtysh)],
-        FrrTransport::Vty,
-        "write transport = \"vty\" (FRR's vty sockets, the default and fastest) or transport = \"vtysh\" (one vtysh process per apply)",
-        errors,
-    );
-    let mode = keyword(
-        src,
-        raw.mode.as_ref(),
-        "FRR mode",
-        &[("network", FrrMode::Network), ("static", FrrMode::Static)],
-        FrrMode::Network,
-        "write mode = \"network\" (network statements, for addresses on lo) or mode = \"static\" (tagged static routes for `redistribute static`)",
-        errors,
-    );
+    let transport = FRR_TRANSPORTS.read(src, raw.transport.as_ref(), FrrTransport::Vty, errors);
+    let mode = FRR_MODES.read(src, raw.mode.as_ref(), FrrMode::Network, errors);
     let asn = raw.asn.as_ref().and_then(|v| match u32::try_from(*v.get_ref()) {
         Ok(n) if n > 0 => Some(n),
         _ => {

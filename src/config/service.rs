@@ -12,7 +12,7 @@ use serde_spanned::Spanned;
 use super::error::{ConfigError, SourceText};
 use super::model::*;
 use super::raw::*;
-use super::values::{duration, interface, keyword, number, prefix_text};
+use super::values::{Words, duration, interface, number, prefix_text};
 
 /// Built-in values for what neither a service nor `[defaults]` sets.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -167,6 +167,15 @@ pub(super) fn validate_defaults(
     service_keys(src, &raw, &builtin, errors)
 }
 
+const ON_DISABLED: Words<OnDisabled> = Words {
+    what: "on_disabled",
+    words: &[
+        ("withdraw", OnDisabled::Withdraw),
+        ("advertise", OnDisabled::Advertise),
+    ],
+    hint: "write on_disabled = \"withdraw\" or on_disabled = \"advertise\"",
+};
+
 fn service_keys(
     src: &SourceText,
     raw: &RawServiceKeys,
@@ -186,18 +195,7 @@ fn service_keys(
             errors,
         ) as u32
     };
-    let on_disabled = keyword(
-        src,
-        raw.on_disabled.as_ref(),
-        "on_disabled",
-        &[
-            ("withdraw", OnDisabled::Withdraw),
-            ("advertise", OnDisabled::Advertise),
-        ],
-        base.on_disabled,
-        "write on_disabled = \"withdraw\" or on_disabled = \"advertise\"",
-        errors,
-    );
+    let on_disabled = ON_DISABLED.read(src, raw.on_disabled.as_ref(), base.on_disabled, errors);
     // A bad name is kept: its error already makes the configuration invalid.
     let interface = raw.interface.as_ref().map_or_else(
         || base.interface.clone(),

@@ -14,7 +14,7 @@ use super::error::{ConfigError, ConfigErrors, SourceText};
 use super::model::*;
 use super::raw::*;
 use super::service::{Collected, ServiceScope};
-use super::values::{duration, keyword, number, valid_target};
+use super::values::{Words, duration, number, valid_target};
 
 // Where these were defined before the split, for the code outside config/ that names them.
 pub use super::routing::{
@@ -91,20 +91,18 @@ pub fn validate(
     }
 }
 
+const LOG_FORMATS: Words<LogFormat> = Words {
+    what: "log_format",
+    words: &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+    hint: "write log_format = \"text\" or log_format = \"json\"",
+};
+
 fn validate_daemon(
     src: &SourceText,
     raw: RawDaemon,
     errors: &mut Vec<ConfigError>,
 ) -> DaemonSettings {
-    let log_format = keyword(
-        src,
-        raw.log_format.as_ref(),
-        "log_format",
-        &[("text", LogFormat::Text), ("json", LogFormat::Json)],
-        LogFormat::Text,
-        "write log_format = \"text\" or log_format = \"json\"",
-        errors,
-    );
+    let log_format = LOG_FORMATS.read(src, raw.log_format.as_ref(), LogFormat::Text, errors);
     DaemonSettings {
         state_dir: raw.state_dir.map_or_else(
             || PathBuf::from(DEFAULT_STATE_DIR),

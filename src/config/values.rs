@@ -55,29 +55,38 @@ pub fn duration(
     }
 }
 
-/// One of the words of `choices`: `default` when the key is not written, and also, with
-/// the error "unknown WHAT \"word\"" and `hint`, for a word that is not among them.
-pub fn keyword<T: Copy>(
-    src: &SourceText,
-    v: Option<&Spanned<String>>,
-    what: &str,
-    choices: &[(&str, T)],
-    default: T,
-    hint: &str,
-    errors: &mut Vec<ConfigError>,
-) -> T {
-    let Some(v) = v else {
-        return default;
-    };
-    let word = v.get_ref().as_str();
-    match choices.iter().find(|(w, _)| *w == word) {
-        Some((_, value)) => *value,
-        None => {
-            errors.push(
-                src.error(v.span(), format!("unknown {what} \"{word}\""))
-                    .with_hint(hint),
-            );
-            default
+/// The words a key takes and what each means.
+pub struct Words<T: 'static> {
+    /// What the error "unknown WHAT \"word\"" calls the key.
+    pub what: &'static str,
+    pub words: &'static [(&'static str, T)],
+    /// What to write instead of an unknown word.
+    pub hint: &'static str,
+}
+
+impl<T: Copy> Words<T> {
+    /// The meaning of the word written: `default` when the key is not written, and also,
+    /// with the error "unknown WHAT \"word\"", for a word that is not one of these.
+    pub fn read(
+        &self,
+        src: &SourceText,
+        v: Option<&Spanned<String>>,
+        default: T,
+        errors: &mut Vec<ConfigError>,
+    ) -> T {
+        let Some(v) = v else {
+            return default;
+        };
+        let word = v.get_ref().as_str();
+        match self.words.iter().find(|(w, _)| *w == word) {
+            Some((_, value)) => *value,
+            None => {
+                errors.push(
+                    src.error(v.span(), format!("unknown {} \"{word}\"", self.what))
+                        .with_hint(self.hint),
+                );
+                default
+            }
         }
     }
 }
@@ -205,10 +214,16 @@ pub mod duration_text {
         s.serialize_str(&format(*d))
     }
 
-    pub fn serialize_some<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => serialize(d, s),
-            None => s.serialize_none(),
+    /// An `Option<Duration>` field, skipped when `None` (`skip_serializing_if`).
+    pub mod maybe {
+        use serde::Serializer;
+        use std::time::Duration;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! (`ServiceContext`), one problem collector per check (`Checker`) and the values several
 //! kinds take (targets, texts, URLs, PEM files, host names).
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,7 +10,8 @@ use serde_spanned::Spanned;
 
 use crate::config::error::{ConfigError, SourceText};
 use crate::config::model::RunAs;
-use crate::config::values::valid_target;
+use crate::config::raw::RawDuration;
+use crate::config::values::{duration, number, valid_target};
 
 /// What a check inherits from its service.
 pub struct ServiceContext<'a> {
@@ -57,6 +58,38 @@ impl Checker<'_> {
             );
         }
         v
+    }
+
+    /// [`duration`] of this check's table.
+    pub(super) fn duration(
+        &mut self,
+        key: &str,
+        v: Option<&Spanned<RawDuration>>,
+        zero_ok: bool,
+    ) -> Option<Duration> {
+        duration(self.src, key, v, zero_ok, self.errors)
+    }
+
+    /// [`number`] of this check's table.
+    pub(super) fn number(
+        &mut self,
+        key: &str,
+        v: Option<&Spanned<i64>>,
+        range: RangeInclusive<i64>,
+        default: i64,
+        hint: &str,
+    ) -> i64 {
+        number(self.src, key, v, range, default, hint, self.errors)
+    }
+
+    /// A host name (see [`valid_host_name`]); `hint` says what to write instead.
+    pub(super) fn host_name(&mut self, v: &Spanned<String>, hint: &str) -> Option<String> {
+        let name = v.get_ref();
+        if valid_host_name(name) {
+            return Some(name.clone());
+        }
+        self.error(v.span(), format!("\"{name}\" is not a host name"), hint);
+        None
     }
 
     /// `host:port`, `addr:port` or `[v6]:port`.

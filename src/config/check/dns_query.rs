@@ -6,10 +6,15 @@ use std::net::{IpAddr, SocketAddr};
 use super::checker::Checker;
 use crate::config::model::*;
 use crate::config::raw::*;
-use crate::config::values::keyword;
+use crate::config::values::Words;
+
+const PROTOCOLS: Words<DnsProtocol> = Words {
+    what: "protocol",
+    words: &[("udp", DnsProtocol::Udp), ("tcp", DnsProtocol::Tcp)],
+    hint: "write protocol = \"udp\" or protocol = \"tcp\"",
+};
 
 pub(super) fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let query = c.text("query", raw.query.as_ref(), "health.example.net");
     if let (Some(name), Some(q)) = (query.as_ref(), raw.query.as_ref())
         && hickory_proto::rr::Name::from_ascii(name).is_err()
@@ -22,28 +27,17 @@ pub(super) fn dns(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     }
     let record = record_type(c, raw);
     let server = server(c, raw);
-    let protocol = keyword(
-        c.src,
-        raw.protocol.as_ref(),
-        "protocol",
-        &[("udp", DnsProtocol::Udp), ("tcp", DnsProtocol::Tcp)],
-        DnsProtocol::Udp,
-        "write protocol = \"udp\" or protocol = \"tcp\"",
-        c.errors,
-    );
+    let protocol = PROTOCOLS.read(c.src, raw.protocol.as_ref(), DnsProtocol::Udp, c.errors);
     let expect = expected_answers(c, raw, &record);
     let rcode = rcode(c, raw);
-    let (query, server) = (query?, server?);
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Dns(Box::new(DnsSpec {
-            query,
-            record,
-            server,
-            protocol,
-            expect,
-            rcode,
-        }))
-    })
+    Some(CheckSpec::Dns(Box::new(DnsSpec {
+        query: query?,
+        record,
+        server: server?,
+        protocol,
+        expect,
+        rcode,
+    })))
 }
 
 /// `record`: a record type hickory knows, in capitals; A unless written.

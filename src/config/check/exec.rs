@@ -1,7 +1,5 @@
 //! The `exec` kind: a program (or a shell line) run as the daemon's user or another one.
 
-use std::ops::Range;
-
 use serde_spanned::Spanned;
 
 use super::checker::Checker;
@@ -18,75 +16,77 @@ pub(in crate::config) fn run_as(
     group: Option<&Spanned<String>>,
     errors: &mut Vec<ConfigError>,
 ) -> Result<Option<RunAs>, ()> {
-    let mut error = |span: Range<usize>, message: String, hint: &str| {
-        errors.push(src.error(span, message).with_hint(hint.to_string()));
-        Err(())
-    };
+    use nix::unistd::{Gid, Group, Uid, User};
     let Some(user) = user else {
         if let Some(group) = group {
-            return error(
-                group.span(),
-                "group without user".into(),
-                "name the user too, e.g. user = \"nobody\", group = \"nogroup\" (user and group go together: the nearest of the check, its service and [defaults] that names a user decides both)",
+            errors.push(
+                src.error(group.span(), "group without user")
+                    .with_hint("name the user too, e.g. user = \"nobody\", group = \"nogroup\" (user and group go together: the nearest of the check, its service and [defaults] that names a user decides both)"),
             );
+            return Err(());
         }
         return Ok(None);
     };
-    let name = user.get_ref().trim();
-    let found = match name.parse::<u32>() {
-        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
-        Err(_) => nix::unistd::User::from_name(name),
-    };
-    let account = match found {
-        Ok(Some(account)) => account,
-        Ok(None) => {
-            return error(
-                user.span(),
-                format!("user \"{name}\" does not exist on this host"),
-                "name an existing user (see `getent passwd`), e.g. user = \"nobody\", or create it: useradd --system --no-create-home NAME",
-            );
-        }
-        Err(e) => {
-            return error(
-                user.span(),
-                format!("cannot look up user \"{name}\": {e}"),
-                "check /etc/nsswitch.conf and the user database",
-            );
-        }
-    };
+    let account = look_up(
+        src,
+        ("user", user),
+        |uid| User::from_uid(Uid::from_raw(uid)),
+        User::from_name,
+        "name an existing user (see `getent passwd`), e.g. user = \"nobody\", or create it: useradd --system --no-create-home NAME",
+        errors,
+    )
+    .ok_or(())?;
     let (group, gid) = match group {
         None => (None, account.gid.as_raw()),
         Some(g) => {
-            let gname = g.get_ref().trim();
-            let found = match gname.parse::<u32>() {
-                Ok(gid) => nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)),
-                Err(_) => nix::unistd::Group::from_name(gname),
-            };
-            match found {
-                Ok(Some(group)) => (Some(gname.to_string()), group.gid.as_raw()),
-                Ok(None) => {
-                    return error(
-                        g.span(),
-                        format!("group \"{gname}\" does not exist on this host"),
-                        "name an existing group (see `getent group`), or leave group out for the user's own group",
-                    );
-                }
-                Err(e) => {
-                    return error(
-                        g.span(),
-                        format!("cannot look up group \"{gname}\": {e}"),
-                        "check /etc/nsswitch.conf and the group database",
-                    );
-                }
-            }
+            let found = look_up(
+                src,
+                ("group", g),
+                |gid| Group::from_gid(Gid::from_raw(gid)),
+                Group::from_name,
+                "name an existing group (see `getent group`), or leave group out for the user's own group",
+                errors,
+            )
+            .ok_or(())?;
+            (Some(g.get_ref().trim().to_string()), found.gid.as_raw())
         }
     };
     Ok(Some(RunAs {
-        user: name.to_string(),
+        user: user.get_ref().trim().to_string(),
         group,
         uid: account.uid.as_raw(),
         gid,
     }))
+}
+
+/// The user or group (`key`) that `v` names, by number or by name; `missing` is the hint
+/// when there is none.
+fn look_up<T>(
+    src: &SourceText,
+    (key, v): (&str, &Spanned<String>),
+    by_id: impl Fn(u32) -> nix::Result<Option<T>>,
+    by_name: impl Fn(&str) -> nix::Result<Option<T>>,
+    missing: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let name = v.get_ref().trim();
+    let found = match name.parse::<u32>() {
+        Ok(id) => by_id(id),
+        Err(_) => by_name(name),
+    };
+    let (message, hint) = match found {
+        Ok(Some(entry)) => return Some(entry),
+        Ok(None) => (
+            format!("{key} \"{name}\" does not exist on this host"),
+            missing.to_string(),
+        ),
+        Err(e) => (
+            format!("cannot look up {key} \"{name}\": {e}"),
+            format!("check /etc/nsswitch.conf and the {key} database"),
+        ),
+    };
+    errors.push(src.error(v.span(), message).with_hint(hint));
+    None
 }
 
 /// `inherited`: the service's (or `[defaults]`') user, used when the check names none.

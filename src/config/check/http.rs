@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use serde_spanned::Spanned;
 
-use super::checker::{Checker, pem_file, url, valid_host_name};
+use super::checker::{Checker, pem_file, url};
 use crate::config::model::*;
 use crate::config::raw::*;
 
 pub(super) fn http(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     const EXAMPLE: &str = "http://127.0.0.1:8080/health";
-    let before = c.errors.len();
     let parsed = url(c, raw.url.as_ref(), &["http", "https"], EXAMPLE);
     let method = method(c, raw);
     let headers = headers(c, raw);
@@ -35,24 +34,21 @@ pub(super) fn http(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
                 None
             }
         });
-    let parsed = parsed?;
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Http(Box::new(HttpSpec {
-            url: parsed.to_string(),
-            method,
-            headers,
-            body: raw.body.as_ref().map(|b| b.get_ref().clone()),
-            status,
-            body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
-            body_regex,
-            host,
-            insecure: tls.insecure,
-            ca_file: tls.ca_file,
-            client_cert: tls.client_cert,
-            client_key: tls.client_key,
-            source,
-        }))
-    })
+    Some(CheckSpec::Http(Box::new(HttpSpec {
+        url: parsed?.to_string(),
+        method,
+        headers,
+        body: raw.body.as_ref().map(|b| b.get_ref().clone()),
+        status,
+        body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
+        body_regex,
+        host,
+        insecure: tls.insecure,
+        ca_file: tls.ca_file,
+        client_cert: tls.client_cert,
+        client_key: tls.client_key,
+        source,
+    })))
 }
 
 /// `method`: in capitals, GET unless written.
@@ -165,15 +161,10 @@ fn body_regex(c: &mut Checker<'_>, raw: &RawCheck) -> Option<String> {
 /// `host`: a host name, sent instead of the URL's host, which must then be an address.
 fn host(c: &mut Checker<'_>, raw: &RawCheck, parsed: Option<&url::Url>) -> Option<String> {
     let h = raw.host.as_ref()?;
-    let name = h.get_ref();
-    if !valid_host_name(name) {
-        c.error(
-            h.span(),
-            format!("\"{name}\" is not a host name"),
-            "write the name alone, without scheme or port, e.g. host = \"www.example.com\"",
-        );
-        return None;
-    }
+    let name = c.host_name(
+        h,
+        "write the name alone, without scheme or port, e.g. host = \"www.example.com\"",
+    )?;
     // The URL says where to connect; the name replaces its host everywhere else.
     if let Some(u) = parsed
         && !matches!(u.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
@@ -189,7 +180,7 @@ fn host(c: &mut Checker<'_>, raw: &RawCheck, parsed: Option<&url::Url>) -> Optio
             ),
         );
     }
-    Some(name.clone())
+    Some(name)
 }
 
 /// The keys of an https request's TLS.
@@ -273,7 +264,6 @@ fn tls_options(c: &mut Checker<'_>, raw: &RawCheck, parsed: Option<&url::Url>) -
 pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
 
 pub(super) fn cabourotte(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let base = match raw.url.as_ref() {
         None => Some(DEFAULT_CABOUROTTE_URL.to_string()),
         Some(_) => url(
@@ -286,5 +276,5 @@ pub(super) fn cabourotte(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpe
     };
     let name = c.text("name", raw.name.as_ref(), "dns");
     let (url, name) = (base?, name?);
-    (c.errors.len() == before).then_some(CheckSpec::Cabourotte(CabourotteSpec { url, name }))
+    Some(CheckSpec::Cabourotte(CabourotteSpec { url, name }))
 }

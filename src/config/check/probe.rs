@@ -8,7 +8,6 @@ use serde_spanned::Spanned;
 use super::checker::{Checker, valid_host_name};
 use crate::config::model::*;
 use crate::config::raw::*;
-use crate::config::values::{duration, number};
 
 pub(super) fn tcp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
     c.target(raw.target.as_ref(), "127.0.0.1:53")
@@ -70,7 +69,6 @@ pub(super) fn tftp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
 const DEFAULT_ICMP_COUNT: u32 = 3;
 
 pub(super) fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let host = c.text("host", raw.host.as_ref(), "198.51.100.1");
     if let (Some(h), Some(v)) = (host.as_ref(), raw.host.as_ref())
         && h.parse::<IpAddr>().is_err()
@@ -82,28 +80,23 @@ pub(super) fn icmp(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
             "write host = \"198.51.100.1\", \"2001:db8::1\" or a name",
         );
     }
-    let count = number(
-        c.src,
+    let count = c.number(
         "count",
         raw.count.as_ref(),
         1..=100,
         i64::from(DEFAULT_ICMP_COUNT),
         "write the number of echo requests per round, 1 to 100, e.g. count = 3",
-        c.errors,
     ) as u32;
-    let max_loss = number(
-        c.src,
+    let max_loss = c.number(
         "max_loss",
         raw.max_loss.as_ref(),
         0..=100,
         0,
         "write a percentage from 0 (every request answered) to 100, e.g. max_loss = 20",
-        c.errors,
     ) as u32;
-    let max_rtt = duration(c.src, "max_rtt", raw.max_rtt.as_ref(), false, c.errors);
-    let host = host?;
-    (c.errors.len() == before).then_some(CheckSpec::Icmp(IcmpSpec {
-        host,
+    let max_rtt = c.duration("max_rtt", raw.max_rtt.as_ref(), false);
+    Some(CheckSpec::Icmp(IcmpSpec {
+        host: host?,
         count,
         max_loss,
         max_rtt,

@@ -8,34 +8,24 @@ use serde_spanned::Spanned;
 use super::checker::{Checker, pem_file, valid_host_name};
 use crate::config::model::*;
 use crate::config::raw::*;
-use crate::config::values::duration;
 
 pub(super) fn tls(c: &mut Checker<'_>, raw: &RawCheck) -> Option<CheckSpec> {
-    let before = c.errors.len();
     let source = certificate_source(c, raw);
-    let min_validity = duration(
-        c.src,
-        "min_validity",
-        raw.min_validity.as_ref(),
-        true,
-        c.errors,
-    )
-    .unwrap_or(Duration::ZERO);
+    let min_validity = c
+        .duration("min_validity", raw.min_validity.as_ref(), true)
+        .unwrap_or(Duration::ZERO);
     let dns_names = dns_names(c, raw);
     let ip_addresses = ip_addresses(c, raw);
     let common_name = non_empty(c, "common_name", raw.common_name.as_ref());
     let issuer = non_empty(c, "issuer", raw.issuer.as_ref());
-    let source = source?;
-    (c.errors.len() == before).then(|| {
-        CheckSpec::Tls(Box::new(TlsSpec {
-            source,
-            min_validity,
-            common_name,
-            dns_names,
-            ip_addresses,
-            issuer,
-        }))
-    })
+    Some(CheckSpec::Tls(Box::new(TlsSpec {
+        source: source?,
+        min_validity,
+        common_name,
+        dns_names,
+        ip_addresses,
+        issuer,
+    })))
 }
 
 /// `file` (a PEM file, read now) or `target` with an optional `server_name`: one of them.
@@ -54,16 +44,10 @@ fn certificate_source(c: &mut Checker<'_>, raw: &RawCheck) -> Option<Certificate
         (None, Some(_)) => {
             let target = c.target(raw.target.as_ref(), "127.0.0.1:443");
             let server_name = raw.server_name.as_ref().and_then(|n| {
-                if valid_host_name(n.get_ref()) {
-                    Some(n.get_ref().clone())
-                } else {
-                    c.error(
-                        n.span(),
-                        format!("\"{}\" is not a host name", n.get_ref()),
-                        "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
-                    );
-                    None
-                }
+                c.host_name(
+                    n,
+                    "write the name the server's certificate is for, e.g. server_name = \"www.example.com\"",
+                )
             });
             target.map(|target| CertificateSource::Server {
                 target,
@@ -91,40 +75,47 @@ fn certificate_source(c: &mut Checker<'_>, raw: &RawCheck) -> Option<Certificate
 
 /// `dns_names`: host names, a leading "*." for a wildcard entry.
 fn dns_names(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<String> {
-    let mut dns_names = Vec::new();
-    if let Some(names) = raw.dns_names.as_ref() {
-        for name in names.get_ref() {
-            // A leading "*." asks for a wildcard entry.
-            if valid_host_name(name.strip_prefix("*.").unwrap_or(name)) {
-                dns_names.push(name.clone());
-            } else {
-                c.error(
-                    names.span(),
-                    format!("\"{name}\" is not a DNS name"),
-                    "write names as in the certificate, e.g. dns_names = [\"www.example.com\", \"*.example.net\"]",
-                );
-            }
-        }
-    }
-    dns_names
+    each_of(
+        c,
+        raw.dns_names.as_ref(),
+        "a DNS name",
+        "write names as in the certificate, e.g. dns_names = [\"www.example.com\", \"*.example.net\"]",
+        // A leading "*." asks for a wildcard entry.
+        |name| valid_host_name(name.strip_prefix("*.").unwrap_or(name)).then(|| name.to_string()),
+    )
 }
 
 /// `ip_addresses`: addresses the certificate must name.
 fn ip_addresses(c: &mut Checker<'_>, raw: &RawCheck) -> Vec<IpAddr> {
-    let mut ip_addresses = Vec::new();
-    if let Some(addrs) = raw.ip_addresses.as_ref() {
-        for text in addrs.get_ref() {
-            match text.trim().parse::<IpAddr>() {
-                Ok(a) => ip_addresses.push(a),
-                Err(_) => c.error(
-                    addrs.span(),
-                    format!("\"{text}\" is not an IP address"),
-                    "write addresses, e.g. ip_addresses = [\"203.0.113.53\", \"2001:db8::53\"]",
-                ),
-            }
+    each_of(
+        c,
+        raw.ip_addresses.as_ref(),
+        "an IP address",
+        "write addresses, e.g. ip_addresses = [\"203.0.113.53\", \"2001:db8::53\"]",
+        |text| text.trim().parse().ok(),
+    )
+}
+
+/// What `read` makes of each entry of the list `v`; one it refuses is the error "\"TEXT\"
+/// is not WHAT" (at the list: its entries have no places of their own).
+fn each_of<T>(
+    c: &mut Checker<'_>,
+    v: Option<&Spanned<Vec<String>>>,
+    what: &str,
+    hint: &str,
+    read: impl Fn(&str) -> Option<T>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let Some(list) = v else {
+        return out;
+    };
+    for text in list.get_ref() {
+        match read(text) {
+            Some(value) => out.push(value),
+            None => c.error(list.span(), format!("\"{text}\" is not {what}"), hint),
         }
     }
-    ip_addresses
+    out
 }
 
 /// `common_name` or `issuer`: not empty when written.
